@@ -1,0 +1,39 @@
+"""Errors a user sees as one clear line plus a hint (the CLI maps them to exit codes)."""
+
+from __future__ import annotations
+
+
+class CorpusforgeError(Exception):
+    """Base: a message for the user and an optional hint on what to do."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(CorpusforgeError):
+    """The configuration or the command line is wrong (exit code 2)."""
+
+    exit_code = 2
+
+
+class InputError(CorpusforgeError):
+    """An input cannot be read at all (missing path, unreadable file)."""
+
+
+class RunError(CorpusforgeError):
+    """The run failed: a stage crashed, or conservation does not hold."""
+
+
+class StageContractError(RunError):
+    """A stage broke the contract (dropped, added or reordered rows)."""
+
+
+class ConservationError(RunError):
+    """Some input records ended neither kept, rejected nor quarantined."""

@@ -1,0 +1,113 @@
+"""Stages and readers by name, as YAML refers to them.
+
+Built-in stages register when ``corpusforge.stages`` is imported. Third-party packages register
+through the ``corpusforge.stages`` entry-point group: each entry point names a module (imported
+for its ``@stage``/``register_stage`` side effects) or a callable returning stage classes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any
+
+from corpusforge.pipeline.errors import ConfigError
+from corpusforge.pipeline.stage import Stage
+
+ENTRY_POINT_GROUP = "corpusforge.stages"
+
+_STAGES: dict[str, type[Stage]] = {}
+_READERS: dict[str, Callable[..., Any]] = {}
+_SINKS: dict[str, type[Any]] = {}
+_loaded = False
+
+
+def register_stage(cls: type[Stage]) -> type[Stage]:
+    """Register a Stage subclass under ``cls.name`` (usable as a class decorator)."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name; set the class attribute `name`")
+    existing = _STAGES.get(cls.name)
+    if existing is not None and existing.__qualname__ != cls.__qualname__:
+        raise ValueError(f"stage name {cls.name!r} is taken by {existing.__module__}")
+    _STAGES[cls.name] = cls
+    return cls
+
+
+def register_reader(fmt: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a reader function for an input ``format`` name."""
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        _READERS[fmt] = fn
+        return fn
+
+    return wrap
+
+
+def register_sink(cls: type[Any]) -> type[Any]:
+    """Register an output sink (e.g. token shards) under ``cls.name``."""
+    _SINKS[cls.name] = cls
+    return cls
+
+
+def load_plugins() -> None:
+    """Import the built-in stages and every entry point of the group, once."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    importlib.import_module("corpusforge.stages")
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        obj = ep.load()
+        if callable(obj) and not isinstance(obj, type):
+            for cls in obj() or ():
+                register_stage(cls)
+
+
+def import_modules(modules: list[str]) -> None:
+    """Import user modules named in the config (`plugins:`) so their stages register."""
+    for mod in modules:
+        try:
+            importlib.import_module(mod)
+        except ImportError as exc:
+            raise ConfigError(
+                f"plugins: cannot import module {mod!r}: {exc}",
+                hint="make it importable on the driver and workers (PYTHONPATH or pip install)",
+            ) from exc
+
+
+def get_stage(name: str) -> type[Stage]:
+    load_plugins()
+    try:
+        return _STAGES[name]
+    except KeyError:
+        known = ", ".join(sorted(_STAGES)) or "(none)"
+        raise ConfigError(f"unknown stage {name!r}", hint=f"registered stages: {known}") from None
+
+
+def get_reader(fmt: str) -> Callable[..., Any]:
+    load_plugins()
+    try:
+        return _READERS[fmt]
+    except KeyError:
+        known = ", ".join(sorted(_READERS)) or "(none)"
+        raise ConfigError(f"unknown input format {fmt!r}", hint=f"known formats: {known}") from None
+
+
+def get_sink(name: str) -> type[Any]:
+    load_plugins()
+    try:
+        return _SINKS[name]
+    except KeyError:
+        known = ", ".join(sorted(_SINKS)) or "(none)"
+        raise ConfigError(f"unknown output {name!r}", hint=f"known outputs: {known}") from None
+
+
+def all_stages() -> dict[str, type[Stage]]:
+    load_plugins()
+    return dict(sorted(_STAGES.items()))
+
+
+def all_readers() -> dict[str, Callable[..., Any]]:
+    load_plugins()
+    return dict(sorted(_READERS.items()))

@@ -1,0 +1,73 @@
+"""The columns every document batch carries.
+
+Readers produce these columns; stages add their own (``language``, quality signals, ...).
+Columns whose names start with an underscore belong to the engine: stages never write them
+except ``_reason``/``_detail`` through :func:`corpusforge.pipeline.reject`.
+"""
+
+import pyarrow as pa
+
+
+class Col:
+    ID = "id"
+    TEXT = "text"
+    SOURCE_PATH = "source_path"  # the input file (unit of work) the record came from
+    SOURCE_INDEX = "source_index"  # 0-based record index inside that file
+    SOURCE_LINE = "source_line"  # 1-based line for line-based formats, else null
+    SOURCE_OFFSET = "source_offset"  # byte offset of the record (WARC), else null
+    URL = "url"
+    FETCH_DATE = "fetch_date"
+    CONTENT_TYPE = "content_type"
+    METADATA = "metadata"  # JSON object of the record's other fields, as a string
+    # engine-owned fate columns
+    FATE = "_fate"  # null while the document is live; kept / rejected / quarantined at the end
+    STAGE = "_stage"  # stage that rejected it, or "read" for quarantined records
+    REASON = "_reason"  # short machine-readable reason (e.g. "gopher_short_doc")
+    DETAIL = "_detail"  # optional detail (numbers, detected language); never document text
+    ERROR = "_error"  # why a record was quarantined (names file and line)
+
+
+FATE_KEPT = "kept"
+FATE_REJECTED = "rejected"
+FATE_QUARANTINED = "quarantined"
+
+FATE_COLUMNS = (Col.FATE, Col.STAGE, Col.REASON, Col.DETAIL, Col.ERROR)
+
+DOCUMENT_SCHEMA = pa.schema(
+    [
+        (Col.ID, pa.string()),
+        (Col.TEXT, pa.string()),
+        (Col.SOURCE_PATH, pa.string()),
+        (Col.SOURCE_INDEX, pa.int64()),
+        (Col.SOURCE_LINE, pa.int64()),
+        (Col.SOURCE_OFFSET, pa.int64()),
+        (Col.URL, pa.string()),
+        (Col.FETCH_DATE, pa.string()),
+        (Col.CONTENT_TYPE, pa.string()),
+        (Col.METADATA, pa.string()),
+        (Col.FATE, pa.string()),
+        (Col.STAGE, pa.string()),
+        (Col.REASON, pa.string()),
+        (Col.DETAIL, pa.string()),
+        (Col.ERROR, pa.string()),
+    ]
+)
+
+# One row per input record in lineage: ids, hashes and counts, never text.
+LINEAGE_DOC_SCHEMA = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("source_path", pa.string()),
+        ("source_index", pa.int64()),
+        ("source_line", pa.int64()),
+        ("fate", pa.string()),
+        ("stage", pa.string()),
+        ("reason", pa.string()),
+        ("detail", pa.string()),
+        ("error", pa.string()),
+        ("n_chars", pa.int64()),
+        ("n_bytes", pa.int64()),
+        ("text_hash", pa.string()),
+        ("phase", pa.int32()),
+    ]
+)
