@@ -8,7 +8,6 @@ for its ``@stage``/``register_stage`` side effects) or a callable returning stag
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -18,7 +17,7 @@ from corpusforge.pipeline.stage import Stage
 ENTRY_POINT_GROUP = "corpusforge.stages"
 
 _STAGES: dict[str, type[Stage]] = {}
-_READERS: dict[str, Callable[..., Any]] = {}
+_READERS: dict[str, type[Any]] = {}
 _SINKS: dict[str, type[Any]] = {}
 _loaded = False
 
@@ -34,14 +33,10 @@ def register_stage(cls: type[Stage]) -> type[Stage]:
     return cls
 
 
-def register_reader(fmt: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a reader function for an input ``format`` name."""
-
-    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
-        _READERS[fmt] = fn
-        return fn
-
-    return wrap
+def register_reader(cls: type[Any]) -> type[Any]:
+    """Register a Reader subclass under its format name ``cls.name`` (a class decorator)."""
+    _READERS[cls.name] = cls
+    return cls
 
 
 def register_sink(cls: type[Any]) -> type[Any]:
@@ -85,7 +80,7 @@ def get_stage(name: str) -> type[Stage]:
         raise ConfigError(f"unknown stage {name!r}", hint=f"registered stages: {known}") from None
 
 
-def get_reader(fmt: str) -> Callable[..., Any]:
+def get_reader(fmt: str) -> type[Any]:
     load_plugins()
     try:
         return _READERS[fmt]
@@ -108,6 +103,6 @@ def all_stages() -> dict[str, type[Stage]]:
     return dict(sorted(_STAGES.items()))
 
 
-def all_readers() -> dict[str, Callable[..., Any]]:
+def all_readers() -> dict[str, type[Any]]:
     load_plugins()
     return dict(sorted(_READERS.items()))

@@ -91,6 +91,20 @@ class Stage:
         return f"<stage {self.instance_name} ({self.name})>"
 
 
+@dataclass(frozen=True)
+class GlobalContext:
+    """Where a global stage may keep its own state.
+
+    ``work_dir``: this stage's private checkpoint folder for the current run (resume).
+    ``output_dir``: the run's output folder (persist indexes meant for later runs here).
+    ``previous_outputs``: output folders of earlier runs to deduplicate against.
+    """
+
+    work_dir: str
+    output_dir: str
+    previous_outputs: tuple[str, ...] = ()
+
+
 class GlobalStage(Stage):
     """A stage that needs to see the whole corpus at once (deduplication).
 
@@ -102,7 +116,7 @@ class GlobalStage(Stage):
 
     is_global = True
 
-    def run(self, docs: Any) -> Any:  # DocFrame -> DocFrame; typed loosely to avoid a cycle
+    def run(self, docs: Any, ctx: GlobalContext) -> Any:  # DocFrame -> DocFrame
         raise NotImplementedError
 
     def process(self, batch: pa.Table) -> pa.Table:
