@@ -98,6 +98,24 @@ def get_sink(name: str) -> type[Any]:
         raise ConfigError(f"unknown output {name!r}", hint=f"known outputs: {known}") from None
 
 
+def detect_format(path: str) -> str:
+    """The reader whose file ending matches ``path`` best (longest ending wins)."""
+    load_plugins()
+    name = path.lower().rsplit("/", 1)[-1]
+    best, best_len = None, 0
+    for fmt, cls in _READERS.items():
+        for ending in getattr(cls, "extensions", ()):
+            if name.endswith(ending.lower()) and len(ending) > best_len:
+                best, best_len = fmt, len(ending)
+    if best is None:
+        endings = sorted({e for c in _READERS.values() for e in getattr(c, "extensions", ())})
+        raise ConfigError(
+            f"cannot tell the format of {path}",
+            hint=f"set input.format; known endings: {', '.join(endings)}",
+        )
+    return best
+
+
 def all_stages() -> dict[str, type[Stage]]:
     load_plugins()
     return dict(sorted(_STAGES.items()))

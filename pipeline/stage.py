@@ -56,6 +56,9 @@ class Stage:
     resources: ClassVar[Resources] = Resources()
     stateful: ClassVar[bool] = False
     is_global: ClassVar[bool] = False
+    # Columns this stage adds that lineage should record per document (signals, counts,
+    # labels). Never a column holding document text: lineage is free of text by design.
+    lineage_columns: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -200,6 +203,7 @@ def stage(
     *,
     resources: Resources | None = None,
     description: str | None = None,
+    lineage_columns: tuple[str, ...] = (),
     register: bool = True,
 ) -> Callable[[Callable[..., pa.Table]], type[Stage]]:
     """Turn a plain function ``fn(batch, **params) -> batch`` into a registered stage.
@@ -235,6 +239,7 @@ def stage(
                 "description": description or (inspect.getdoc(fn) or "").split("\n")[0],
                 "Params": params_model,
                 "resources": resources or Resources(),
+                "lineage_columns": tuple(lineage_columns),
                 "process": process,
                 "__module__": fn.__module__,
                 "__doc__": fn.__doc__,

@@ -1,0 +1,850 @@
+"""The runner: config -> phases on Ray Data -> committed fragments -> outputs and lineage.
+
+Phase 0 reads the input files (units of work) and applies the per-batch stages before the
+first global stage; every unit commits as soon as all its records are in fragments. Each
+later phase starts with a global stage over all live documents, then its per-batch stages,
+and commits as a whole. Finally the outputs are packed into shards and lineage is written;
+the run fails if any input record did not end kept, rejected or quarantined.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import xxhash
+from pydantic import ValidationError
+
+from corpusforge.pipeline import fsutil, journal, lineage, outputs
+from corpusforge.pipeline.config import RunConfig, config_to_json, load_config, parse_config
+from corpusforge.pipeline.errors import ConfigError, CorpusforgeError, RunError
+from corpusforge.pipeline.execute import (
+    N_BYTES,
+    N_CHARS,
+    TEXT_HASH,
+    StageRunner,
+    StageStats,
+    read_live_fragments,
+    read_units,
+    run_stage_task,
+    write_fragments,
+)
+from corpusforge.pipeline.frame import DocFrame
+from corpusforge.pipeline.plan import Phase, PlannedStage, build_stages, split_phases
+from corpusforge.pipeline.reader import ReaderParams
+from corpusforge.pipeline.registry import detect_format, get_reader, get_sink, load_plugins
+from corpusforge.pipeline.stage import GlobalContext, Stage, rejected_mask, set_column
+from corpusforge.schemas import FATE_REJECTED, Col
+
+log = logging.getLogger("corpusforge")
+
+VERSION = "0.1.0"
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    output: str
+    lineage_path: str
+    seconds: float
+    units_total: int
+    units_processed: int
+    units_skipped: int
+    records: int = 0
+    kept: int = 0
+    rejected: int = 0
+    quarantined: int = 0
+    stages: list[dict[str, Any]] = field(default_factory=list)
+    rejects_by_reason: dict[str, int] = field(default_factory=dict)
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    report_path: str | None = None
+
+
+class Pipeline:
+    """Run a pipeline from a config (a YAML path, a dict or a RunConfig).
+
+    >>> Pipeline("examples/quickstart.yaml", output="out/quick").run()
+
+    Stages may also be given as instances (custom stages from the Python API); they are
+    appended after the configured ones.
+    """
+
+    def __init__(
+        self,
+        config: RunConfig | dict[str, Any] | str | Path,
+        *,
+        inputs: list[str] | None = None,
+        output: str | None = None,
+        ray_address: str | None = None,
+        resume: bool = True,
+        extra_stages: list[Stage] | None = None,
+    ) -> None:
+        if isinstance(config, RunConfig):
+            cfg = config
+        elif isinstance(config, dict):
+            cfg = parse_config(config)
+        else:
+            cfg = load_config(config)
+        updates: dict[str, Any] = {}
+        if inputs:
+            updates["input"] = cfg.input.model_copy(update={"paths": list(inputs)})
+        if output:
+            updates["output"] = cfg.output.model_copy(update={"path": output})
+        if ray_address:
+            updates["ray"] = cfg.ray.model_copy(update={"address": ray_address})
+        self.config = cfg.model_copy(update=updates) if updates else cfg
+        self.resume = resume
+        load_plugins()
+        self.planned = build_stages(self.config)
+        for st in extra_stages or []:
+            from corpusforge.pipeline.plan import resources_for
+
+            self.planned.append(PlannedStage(st, resources_for(st)))
+        self.phases = split_phases(self.planned)
+        self._check_reader()
+
+    def _check_reader(self) -> None:
+        fmt = self.config.input.format
+        params_model = ReaderParams if fmt == "auto" else get_reader(fmt).Params
+        try:
+            params_model.model_validate(self.config.input.options)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"])
+            raise ConfigError(f"input.options.{loc}: {err['msg']}") from None
+
+    # ------------------------------------------------------------------ public entry
+    def run(self) -> RunResult:
+        cfg = self.config
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        run_id = f"{started.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        out_dir = cfg.output.path
+        _, local_out = fsutil.get_fs(out_dir)
+        if "://" in out_dir and not out_dir.startswith("file://"):
+            raise ConfigError(
+                f"output.path {out_dir!r}: remote outputs need `corpusforge submit` support",
+                hint="write to a local or mounted path for now",
+            )
+        out_dir = local_out
+        work_dir = fsutil.join(out_dir, "_work")
+        accepted = _reader_endings() if cfg.input.format == "auto" else None
+        units = fsutil.expand_inputs(cfg.input.paths, accepted)
+        if not units:
+            raise ConfigError("input.paths matched no files")
+        accepted = None if cfg.input.format != "auto" else accepted
+        if not self.resume:
+            for sub in ("_work", "data", "rejected", "quarantine", *self._sink_dirs()):
+                fsutil.remove(fsutil.join(out_dir, sub), recursive=True)
+            fsutil.remove(fsutil.join(out_dir, lineage.LINEAGE_FILE))
+        fsutil.makedirs(work_dir)
+
+        started_ray = _ensure_ray(cfg)
+        collector = _stats_collector()
+        try:
+            commits = journal.load_unit_commits(work_dir)
+            commits = {p: c for p, c in commits.items() if p in set(units)}
+            journal.remove_orphan_fragments(work_dir, commits)
+            todo = [u for u in units if u not in commits]
+            log.info(
+                "%d input files: %d to process, %d done earlier",
+                len(units),
+                len(todo),
+                len(commits),
+            )
+            if todo:
+                commits.update(self._run_phase0(todo, work_dir, run_id, collector))
+            phase_fragments = [
+                sorted(
+                    (f for c in commits.values() for f in c.fragments),
+                    key=lambda d: d["fragment"],
+                )
+            ]
+            global_seconds: dict[str, float] = {}
+            for phase in self.phases[1:]:
+                frags = self._run_global_phase(
+                    phase, phase_fragments[-1], work_dir, out_dir, run_id, collector, global_seconds
+                )
+                phase_fragments.append(frags)
+            stats = _collect_stats(collector)
+            for name, secs in global_seconds.items():
+                stats.setdefault(name, StageStats()).seconds += secs
+            result = self._finalize(
+                run_id,
+                started,
+                t0,
+                units,
+                commits,
+                phase_fragments,
+                work_dir,
+                out_dir,
+                stats,
+                units_processed=len(todo),
+            )
+        finally:
+            if started_ray:
+                import ray
+
+                ray.shutdown()
+        return result
+
+    def _sink_dirs(self) -> list[str]:
+        return [s.path or s.kind for s in self.config.output.sinks]
+
+    # ------------------------------------------------------------------ phase 0
+    def _run_phase0(
+        self, todo: list[str], work_dir: str, run_id: str, collector: Any
+    ) -> dict[str, journal.UnitCommit]:
+        import ray.data
+
+        cfg = self.config
+        pdir = journal.phase_dir(work_dir, 0)
+        fsutil.makedirs(pdir)
+        formats = {u: self._format_of(u) for u in todo}
+        readers = {fmt: get_reader(fmt) for fmt in set(formats.values())}
+        for cls in readers.values():
+            _travel_by_value(cls)
+        ds = ray.data.from_items(
+            [{"path": u, "format": formats[u]} for u in todo], override_num_blocks=len(todo)
+        )
+        ds = ds.map_batches(
+            read_units,
+            batch_size=1,
+            batch_format="pyarrow",
+            fn_kwargs={
+                "readers": readers,
+                "reader_params": cfg.input.options,
+                "plugins": cfg.plugins,
+            },
+        )
+        for planned in self.phases[0].map_stages:
+            ds = _add_stage(ds, planned, cfg.plugins, collector, run_id)
+        ds = ds.map_batches(
+            write_fragments,
+            batch_size=None,
+            batch_format="pyarrow",
+            fn_kwargs={"phase_dir": pdir, "compression": cfg.output.compression},
+        )
+        pending: dict[str, dict[str, Any]] = {u: {"fragments": [], "rows": 0} for u in todo}
+        commits: dict[str, journal.UnitCommit] = {}
+
+        def try_commit(unit: str) -> None:
+            st = pending[unit]
+            if st.get("total") is None or st["rows"] != st["total"] or unit in commits:
+                return
+            commit = journal.UnitCommit(
+                path=unit,
+                key=fsutil.unit_key(unit),
+                records=st["total"],
+                checksum=st["checksum"],
+                size=st["size"],
+                fragments=st["fragments"],
+                live=sum(f["live"] for f in st["fragments"]),
+                rejected=sum(f["rejected"] for f in st["fragments"]),
+                quarantined=sum(f["quarantined"] for f in st["fragments"]),
+                live_bytes=sum(f["live_bytes"] for f in st["fragments"]),
+                run_id=run_id,
+            )
+            journal.commit_unit(work_dir, commit)
+            commits[unit] = commit
+
+        try:
+            for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
+                for d in batch.to_pylist():
+                    st = pending[d["unit"]]
+                    st["fragments"].append(
+                        {
+                            k: d[k]
+                            for k in (
+                                "fragment",
+                                "rows",
+                                "live",
+                                "rejected",
+                                "quarantined",
+                                "live_bytes",
+                                "bytes",
+                            )
+                        }
+                    )
+                    st["rows"] += d["rows"]
+                    if d["unit_total"] is not None:
+                        st.update(
+                            total=d["unit_total"], checksum=d["unit_checksum"], size=d["unit_size"]
+                        )
+                    try_commit(d["unit"])
+        except Exception as exc:
+            raise _run_error(exc) from exc
+        # units that produced no rows at all (empty files) complete with the phase
+        for unit in todo:
+            st = pending[unit]
+            if unit in commits:
+                continue
+            if st["rows"] == 0:
+                checksum, size = fsutil.file_checksum(unit)
+                st.update(total=0, checksum=checksum, size=size)
+                try_commit(unit)
+            else:
+                raise RunError(
+                    f"{unit}: {st['rows']} rows written but the reader reported "
+                    f"{st.get('total')} records",
+                    hint="a stage duplicated or lost rows",
+                )
+        return commits
+
+    # ------------------------------------------------------------------ global phases
+    def _run_global_phase(
+        self,
+        phase: Phase,
+        inputs: list[dict],
+        work_dir: str,
+        out_dir: str,
+        run_id: str,
+        collector: Any,
+        global_seconds: dict[str, float],
+    ) -> list[dict]:
+        import ray.data
+
+        cfg = self.config
+        prev_dir = journal.phase_dir(work_dir, phase.index - 1)
+        pdir = journal.phase_dir(work_dir, phase.index)
+        fingerprint = xxhash.xxh64_hexdigest(
+            json.dumps(
+                {
+                    "inputs": [f["fragment"] for f in inputs],
+                    "stages": [_stage_fingerprint(p) for p in self._phase_stages(phase)],
+                    "dedup_against": cfg.dedup_against,
+                },
+                sort_keys=True,
+            ).encode()
+        )
+        done = journal.load_phase_done(work_dir, phase.index)
+        if self.resume and done and done["fingerprint"] == fingerprint:
+            log.info("phase %d done earlier; reusing its output", phase.index)
+            return done["fragments"]
+        fsutil.remove(pdir, recursive=True)
+        fsutil.makedirs(pdir)
+        live_in = sum(f["live"] for f in inputs)
+        live_urls = [fsutil.join(prev_dir, f["fragment"]) for f in inputs if f["live"]]
+        assert phase.global_stage is not None
+        gstage = phase.global_stage.stage
+        if live_urls:
+            schema = _live_schema(live_urls)
+            ds = ray.data.from_items(
+                [{"path": u} for u in live_urls], override_num_blocks=min(len(live_urls), 256)
+            ).map_batches(
+                read_live_fragments,
+                batch_size=1,
+                batch_format="pyarrow",
+                fn_kwargs={"schema": schema},
+            )
+            ctx = GlobalContext(
+                work_dir=fsutil.join(work_dir, f"global-{gstage.instance_name}"),
+                output_dir=out_dir,
+                previous_outputs=tuple(cfg.dedup_against),
+            )
+            start = time.perf_counter()
+            gstage.ensure_setup()
+            frame = gstage.run(DocFrame(ds), ctx)
+            ds = frame.dataset.map_batches(
+                _mark_global_rejects,
+                batch_size=None,
+                batch_format="pyarrow",
+                fn_kwargs={"name": gstage.instance_name},
+            )
+            for planned in phase.map_stages:
+                ds = _add_stage(ds, planned, cfg.plugins, collector, run_id)
+            ds = ds.map_batches(
+                write_fragments,
+                batch_size=None,
+                batch_format="pyarrow",
+                fn_kwargs={"phase_dir": pdir, "compression": cfg.output.compression},
+            )
+            frags: list[dict] = []
+            try:
+                for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
+                    for d in batch.to_pylist():
+                        frags.append(
+                            {
+                                k: d[k]
+                                for k in (
+                                    "fragment",
+                                    "rows",
+                                    "live",
+                                    "rejected",
+                                    "quarantined",
+                                    "live_bytes",
+                                    "bytes",
+                                )
+                            }
+                        )
+            except Exception as exc:
+                raise _run_error(exc) from exc
+            global_seconds[gstage.instance_name] = time.perf_counter() - start
+        else:
+            frags = []
+        rows_out = sum(f["rows"] for f in frags)
+        if rows_out != live_in:
+            raise RunError(
+                f"global stage {gstage.instance_name!r} returned {rows_out} documents for "
+                f"{live_in}",
+                hint="a global stage must return every document, marking rejects",
+            )
+        journal.commit_phase(work_dir, phase.index, fingerprint, frags)
+        return sorted(frags, key=lambda d: d["fragment"])
+
+    def _format_of(self, path: str) -> str:
+        fmt = self.config.input.format
+        return detect_format(path) if fmt == "auto" else fmt
+
+    def _phase_stages(self, phase: Phase) -> list[PlannedStage]:
+        head = [phase.global_stage] if phase.global_stage else []
+        return head + phase.map_stages
+
+    # ------------------------------------------------------------------ finalize
+    def _finalize(
+        self,
+        run_id: str,
+        started: datetime,
+        t0: float,
+        units: list[str],
+        commits: dict[str, journal.UnitCommit],
+        phase_fragments: list[list[dict]],
+        work_dir: str,
+        out_dir: str,
+        stats: dict[str, StageStats],
+        units_processed: int,
+    ) -> RunResult:
+        import ray
+
+        cfg = self.config
+        target = int(cfg.output.shard_size_mb * 1e6)
+        last = len(phase_fragments) - 1
+
+        def urls(index: int, frags: list[dict]) -> list[str]:
+            return [fsutil.join(journal.phase_dir(work_dir, index), f["fragment"]) for f in frags]
+
+        kept_refs = [
+            outputs.FragmentRef(u, f["live"], f["live_bytes"])
+            for u, f in zip(urls(last, phase_fragments[last]), phase_fragments[last], strict=True)
+        ]
+        rejected_refs: list[outputs.FragmentRef] = []
+        for i, frags in enumerate(phase_fragments):
+            for u, f in zip(urls(i, frags), frags, strict=True):
+                share = f["rejected"] / f["rows"] if f["rows"] else 0
+                rejected_refs.append(
+                    outputs.FragmentRef(u, f["rejected"], int(f["bytes"] * share * 4))
+                )
+        quarantine_refs = [
+            outputs.FragmentRef(u, f["quarantined"], f["quarantined"] * 512)
+            for u, f in zip(urls(0, phase_fragments[0]), phase_fragments[0], strict=True)
+        ]
+        plans = outputs.plan_shards(outputs.KEPT, kept_refs, target)
+        if cfg.output.write_rejected:
+            plans += outputs.plan_shards(outputs.REJECTED, rejected_refs, target)
+        plans += outputs.plan_shards(outputs.QUARANTINED, quarantine_refs, target)
+        drop = tuple(cfg.output.drop_columns)
+        schemas = {
+            cat: outputs.output_schema(
+                sorted({u for p in plans if p.category == cat for u in p.fragments}), cat, drop
+            )
+            for cat in (outputs.KEPT, outputs.REJECTED, outputs.QUARANTINED)
+        }
+        sinks = []
+        for sc in cfg.output.sinks:
+            sink = get_sink(sc.kind)(sc.params)
+            sinks.append((sink, fsutil.join(out_dir, sc.path or sc.kind)))
+        write = ray.remote(num_cpus=1)(outputs.write_shard)
+        refs = [
+            write.remote(
+                p,
+                out_dir,
+                schemas[p.category],
+                drop,
+                cfg.output.compression,
+                sinks if p.category == outputs.KEPT else [],
+            )
+            for p in plans
+        ]
+        try:
+            records = ray.get(refs)
+        except Exception as exc:
+            raise _run_error(exc) from exc
+        for cat in (outputs.KEPT, outputs.REJECTED, outputs.QUARANTINED):
+            outputs.remove_stale(out_dir, cat, {p.name for p in plans if p.category == cat})
+        keep_stems = {p.name.removesuffix(".parquet") for p in plans if p.category == outputs.KEPT}
+        for _, sink_dir in sinks:
+            for url in fsutil.listdir(sink_dir):
+                if url.rsplit("/", 1)[-1].split(".")[0] not in keep_stems:
+                    fsutil.remove(url)
+
+        # ---- lineage
+        inputs_table = pa.Table.from_pylist(
+            [
+                {
+                    "path": u,
+                    "size": commits[u].size,
+                    "checksum": commits[u].checksum,
+                    "records": commits[u].records,
+                    "kept": None,
+                    "rejected": commits[u].rejected,
+                    "quarantined": commits[u].quarantined,
+                    "status": "done",
+                    "run_id": commits[u].run_id,
+                }
+                for u in units
+            ],
+            schema=pa.schema(
+                [
+                    ("path", pa.string()),
+                    ("size", pa.int64()),
+                    ("checksum", pa.string()),
+                    ("records", pa.int64()),
+                    ("kept", pa.int64()),
+                    ("rejected", pa.int64()),
+                    ("quarantined", pa.int64()),
+                    ("status", pa.string()),
+                    ("run_id", pa.string()),
+                ]
+            ),
+        )
+        outputs_table = pa.Table.from_pylist(
+            [
+                {
+                    "kind": r["kind"],
+                    "path": r["path"],
+                    "rows": r["rows"],
+                    "bytes": r["bytes"],
+                    "checksum": r["checksum"],
+                }
+                for r in records
+            ],
+            schema=pa.schema(
+                [
+                    ("kind", pa.string()),
+                    ("path", pa.string()),
+                    ("rows", pa.int64()),
+                    ("bytes", pa.int64()),
+                    ("checksum", pa.string()),
+                ]
+            ),
+        )
+        index_tables = [r["index"] for r in records if r["index"] is not None]
+        doc_outputs = pa.concat_tables(index_tables) if index_tables else None
+        sets = [
+            lineage.FragmentSet(i, urls(i, frags), i == last)
+            for i, frags in enumerate(phase_fragments)
+        ]
+        extra_columns = sorted({c for p in self.planned for c in p.stage.lineage_columns})
+        stage_rows = []
+        position = 0
+        for phase in self.phases:
+            for planned in self._phase_stages(phase):
+                name = planned.stage.instance_name
+                s = stats.get(name, StageStats())
+                stage_rows.append(
+                    {
+                        "run_id": run_id,
+                        "position": position,
+                        "stage": name,
+                        "kind": planned.stage.name,
+                        "phase": phase.index,
+                        "docs_in": s.docs_in,
+                        "docs_out": s.docs_out,
+                        "docs_rejected": sum(s.rejects.values()),
+                        "bytes_in": s.bytes_in,
+                        "bytes_out": s.bytes_out,
+                        "seconds": s.seconds,
+                        "rejects": s.rejects,
+                        "docs_in_total": None,
+                        "docs_rejected_total": None,
+                    }
+                )
+                position += 1
+        seconds = time.perf_counter() - t0
+        run_row = {
+            "run_id": run_id,
+            "name": cfg.name,
+            "started_at": started.replace(tzinfo=None),
+            "finished_at": datetime.now(UTC).replace(tzinfo=None),
+            "status": "ok",
+            "error": None,
+            "config": config_to_json(cfg),
+            "version": VERSION,
+            "seconds": seconds,
+            "units_processed": units_processed,
+            "units_skipped": len(units) - units_processed,
+        }
+        db = lineage.write_lineage(
+            out_dir,
+            run_row,
+            inputs_table,
+            stage_rows,
+            outputs_table,
+            doc_outputs,
+            sets,
+            extra_columns,
+        )
+        problems = lineage.check_conservation(db)
+        if problems:
+            lineage.set_run_status(db, run_id, "failed", "conservation check failed")
+            lineage.assert_conservation(db)
+        result = summarize(db, run_id)
+        result.units_total = len(units)
+        result.report_path = _maybe_report(out_dir, cfg)
+        return result
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def summarize(lineage_path: str, run_id: str | None = None) -> RunResult:
+    """Counts of a finished run, read back from its lineage."""
+    import duckdb
+
+    con = duckdb.connect(lineage_path, read_only=True)
+    try:
+        if run_id is None:
+            run_id = con.execute(
+                "SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1"
+            ).fetchone()[0]
+        run = con.execute(
+            "SELECT seconds, units_processed, units_skipped FROM runs WHERE run_id = ?", [run_id]
+        ).fetchone()
+        fates = dict(con.execute("SELECT fate, count(*) FROM documents GROUP BY fate").fetchall())
+        reasons = dict(
+            con.execute(
+                "SELECT coalesce(stage, '?') || ':' || coalesce(reason, '?'), count(*) "
+                "FROM documents WHERE fate <> 'kept' GROUP BY ALL ORDER BY 2 DESC"
+            ).fetchall()
+        )
+        cur = con.execute(
+            "SELECT stage, kind, phase, docs_in, docs_out, docs_rejected, bytes_in, bytes_out, "
+            "seconds, docs_in_total, docs_rejected_total FROM stage_stats WHERE run_id = ? "
+            "ORDER BY position",
+            [run_id],
+        )
+        names = [d[0] for d in cur.description]
+        stages = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        outputs_rows = [
+            {"kind": k, "path": p, "rows": r, "bytes": b}
+            for k, p, r, b in con.execute(
+                "SELECT kind, path, rows, bytes FROM outputs ORDER BY path"
+            ).fetchall()
+        ]
+        units_total = con.execute("SELECT count(*) FROM inputs").fetchone()[0]
+    finally:
+        con.close()
+    return RunResult(
+        run_id=run_id,
+        output=str(Path(lineage_path).parent),
+        lineage_path=lineage_path,
+        seconds=float(run[0] or 0),
+        units_total=int(units_total),
+        units_processed=int(run[1] or 0),
+        units_skipped=int(run[2] or 0),
+        records=int(sum(fates.values())),
+        kept=int(fates.get("kept", 0)),
+        rejected=int(fates.get("rejected", 0)),
+        quarantined=int(fates.get("quarantined", 0)),
+        stages=stages,
+        rejects_by_reason={k: int(v) for k, v in reasons.items()},
+        outputs=outputs_rows,
+    )
+
+
+def _maybe_report(out_dir: str, cfg: RunConfig) -> str | None:
+    if not cfg.output.report:
+        return None
+    try:
+        from corpusforge.pipeline import report  # built by the report feature
+    except ImportError:
+        return None
+    return report.write_report(out_dir)
+
+
+def _reader_endings() -> list[str]:
+    from corpusforge.pipeline.registry import all_readers
+
+    return [e for cls in all_readers().values() for e in cls.extensions]
+
+
+def _stage_fingerprint(p: PlannedStage) -> dict[str, Any]:
+    return {
+        "name": p.stage.instance_name,
+        "kind": p.stage.name,
+        "params": p.stage.params.model_dump(mode="json"),
+    }
+
+
+def _live_schema(urls: list[str]) -> pa.Schema:
+    schemas = []
+    for url in urls:
+        fs, path = fsutil.get_fs(url)
+        with fs.open(path, "rb") as f:
+            schemas.append(pq.read_schema(f))
+    schema = pa.unify_schemas(schemas, promote_options="permissive")
+    keep = [f for f in schema if f.name not in (N_CHARS, N_BYTES, TEXT_HASH)]
+    return pa.schema(keep)
+
+
+def _mark_global_rejects(table: pa.Table, name: str) -> pa.Table:
+    import pyarrow.compute as pc
+
+    rej = pc.and_(rejected_mask(table), pc.is_null(table.column(Col.FATE)))
+    fate = pc.if_else(rej, pa.scalar(FATE_REJECTED), table.column(Col.FATE).combine_chunks())
+    stage = pc.if_else(rej, pa.scalar(name), table.column(Col.STAGE).combine_chunks())
+    return set_column(set_column(table, Col.FATE, fate), Col.STAGE, stage)
+
+
+def _add_stage(
+    ds: Any, planned: PlannedStage, plugins: list[str], collector: Any, run_id: str
+) -> Any:
+    import ray.data
+
+    stage = planned.stage
+    res = planned.resources
+    cls = type(stage)
+    _travel_by_value(cls)
+    params = stage.params.model_dump()
+    common = dict(
+        batch_size=res.batch_size,
+        batch_format="pyarrow",
+        num_cpus=res.num_cpus,
+        num_gpus=res.num_gpus or None,
+    )
+    if res.memory:
+        common["memory"] = res.memory
+    if stage.stateful:
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1) // max(res.num_cpus, 0.1)))
+        return ds.map_batches(
+            StageRunner,
+            fn_constructor_kwargs={
+                "stage_cls": cls,
+                "params": params,
+                "instance_name": stage.instance_name,
+                "plugins": plugins,
+                "stats_sink": collector,
+            },
+            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=res.concurrency or cpus),
+            **common,
+        )
+    return ds.map_batches(
+        run_stage_task,
+        fn_kwargs={
+            "stage_cls": cls,
+            "params": params,
+            "instance_name": stage.instance_name,
+            "plugins": plugins,
+            "stats_sink": collector,
+            "run_id": run_id,
+        },
+        compute=ray.data.TaskPoolStrategy(size=res.concurrency) if res.concurrency else None,
+        **common,
+    )
+
+
+def _travel_by_value(cls: type) -> None:
+    """Classes from user scripts, notebooks or tests travel to workers by value.
+
+    Workers may not be able to import the module a custom stage or reader was defined in (a
+    script's ``__main__``, a test file); installed packages travel by reference as usual.
+    """
+    from ray import cloudpickle
+
+    module = sys.modules.get(cls.__module__)
+    if module is None or cls.__module__.startswith("corpusforge."):
+        return
+    if (
+        cls.__module__ != "__main__"
+        and getattr(module, "__file__", "")
+        and "site-packages" in (module.__file__ or "")
+    ):
+        return
+    with contextlib.suppress(ValueError):
+        cloudpickle.register_pickle_by_value(module)
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.stats: dict[str, StageStats] = {}
+
+    def add(self, name: str, stats: StageStats) -> None:
+        self.stats.setdefault(name, StageStats()).add(stats)
+
+    def snapshot(self) -> dict[str, StageStats]:
+        return self.stats
+
+
+def _stats_collector() -> Any:
+    import ray
+
+    return ray.remote(num_cpus=0)(_Collector).remote()
+
+
+def _collect_stats(collector: Any) -> dict[str, StageStats]:
+    import ray
+
+    return ray.get(collector.snapshot.remote())
+
+
+def _ensure_ray(cfg: RunConfig) -> bool:
+    """Start a local Ray (or connect to ``ray.address``) unless one is already up."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    kwargs: dict[str, Any] = {
+        "include_dashboard": False,
+        "log_to_driver": True,
+        "logging_level": logging.WARNING,
+        "configure_logging": True,
+    }
+    if cfg.ray.address:
+        ray.init(address=cfg.ray.address, **kwargs)
+    else:
+        if cfg.ray.num_cpus:
+            kwargs["num_cpus"] = cfg.ray.num_cpus
+        if cfg.ray.object_store_memory_mb:
+            kwargs["object_store_memory"] = cfg.ray.object_store_memory_mb * 1024 * 1024
+        # workers must import what the driver can (custom stage modules next to the config)
+        path = os.pathsep.join(p for p in [os.getcwd(), *sys.path] if p)
+        kwargs["runtime_env"] = {"env_vars": {"PYTHONPATH": path}}
+        ray.init(**kwargs)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = cfg.ray.progress
+    ctx.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    return True
+
+
+def _run_error(exc: BaseException) -> CorpusforgeError:
+    """Unwrap Ray's task errors to the error a stage or reader raised.
+
+    Engine errors (contract violations) come back as they are; anything else becomes one
+    line naming the exception, without Ray's wrapping.
+    """
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(chain) < 20 and cause not in chain:
+        chain.append(cause)
+        if isinstance(cause, CorpusforgeError):
+            return cause
+        cause = getattr(cause, "cause", None) or cause.__cause__
+    root = chain[-1]
+    message = str(root).strip().splitlines()[-1] if str(root).strip() else ""
+    return RunError(
+        f"run failed in a worker: {type(root).__name__}: {message[:300]}",
+        hint="re-run with --debug for the full traceback",
+    )

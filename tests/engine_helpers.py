@@ -1,0 +1,96 @@
+"""A tiny reader and stages used by the engine tests (the extension points, exercised)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import fsspec
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from corpusforge.pipeline import Stage, StageParams, register_reader, register_stage, reject, stage
+from corpusforge.pipeline.identity import derive_doc_id
+from corpusforge.pipeline.reader import Reader, conform_documents
+from corpusforge.schemas import Col
+
+
+@register_reader
+class LinesReader(Reader):
+    """One document per line; a line starting with '!' is an unreadable record."""
+
+    name = "test-lines"
+    extensions = (".lines",)
+
+    def read(self, path: str) -> Iterator[pa.Table]:
+        rows = []
+        with fsspec.open(path, "rt", encoding="utf-8") as f:
+            for i, line in enumerate(f):
+                line = line.rstrip("\n")
+                row = {
+                    Col.FATE: None,
+                    Col.STAGE: None,
+                    Col.REASON: None,
+                    Col.ERROR: None,
+                    Col.TEXT: None,
+                    Col.ID: derive_doc_id(path, i),
+                    Col.SOURCE_PATH: path,
+                    Col.SOURCE_INDEX: i,
+                    Col.SOURCE_LINE: i + 1,
+                }
+                if line.startswith("!"):
+                    row.update(
+                        {
+                            Col.FATE: "quarantined",
+                            Col.STAGE: "read",
+                            Col.REASON: "bang",
+                            Col.ERROR: f"{path.rsplit('/', 1)[-1]} line {i + 1}: bang",
+                        }
+                    )
+                else:
+                    row[Col.TEXT] = line
+                rows.append(row)
+                if len(rows) >= self.params.batch_rows:
+                    yield conform_documents(pa.Table.from_pylist(rows))
+                    rows = []
+        if rows:
+            yield conform_documents(pa.Table.from_pylist(rows))
+
+
+@stage("test_min_words", lineage_columns=("word_count",))
+def min_words(batch: pa.Table, min_words: int = 3) -> pa.Table:
+    """Reject documents with fewer than min_words words; record the count."""
+    counts = pc.list_value_length(pc.utf8_split_whitespace(batch.column(Col.TEXT)))
+    batch = batch.append_column("word_count", pc.cast(counts, pa.int64()))
+    return reject(batch, pc.less(counts, min_words), "too_few_words", pc.cast(counts, pa.string()))
+
+
+class UpperParams(StageParams):
+    marker: str = "X"
+
+
+@register_stage
+class UpperStage(Stage):
+    """A stateful stage (actor pool): setup() runs once per worker."""
+
+    name = "test_upper"
+    Params = UpperParams
+    stateful = True
+
+    def setup(self) -> None:
+        self.table = str.maketrans("abc", "ABC")
+
+    def process(self, batch: pa.Table) -> pa.Table:
+        texts = [t.translate(self.table) for t in batch.column(Col.TEXT).to_pylist()]
+        return batch.set_column(
+            batch.column_names.index(Col.TEXT), Col.TEXT, pa.array(texts, pa.string())
+        )
+
+
+@stage("test_drop_rows")
+def drop_rows(batch: pa.Table) -> pa.Table:
+    """A broken stage: it loses documents instead of rejecting them."""
+    return batch.slice(0, batch.num_rows // 2)
+
+
+def write_lines(path, lines: list[str]) -> None:
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
