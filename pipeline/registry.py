@@ -124,3 +124,8 @@ def all_stages() -> dict[str, type[Stage]]:
 def all_readers() -> dict[str, type[Any]]:
     load_plugins()
     return dict(sorted(_READERS.items()))
+
+
+def all_sinks() -> dict[str, type[Any]]:
+    load_plugins()
+    return dict(sorted(_SINKS.items()))

@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
 import time
 import uuid
@@ -26,6 +27,7 @@ import pyarrow.parquet as pq
 import xxhash
 from pydantic import ValidationError
 
+from corpusforge.pipeline import errors as errors_module
 from corpusforge.pipeline import fsutil, journal, lineage, outputs
 from corpusforge.pipeline.config import RunConfig, config_to_json, load_config, parse_config
 from corpusforge.pipeline.errors import ConfigError, CorpusforgeError, RunError
@@ -829,22 +831,30 @@ def _ensure_ray(cfg: RunConfig) -> bool:
     return True
 
 
+_ERROR_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$", re.MULTILINE)
+
+
 def _run_error(exc: BaseException) -> CorpusforgeError:
     """Unwrap Ray's task errors to the error a stage or reader raised.
 
-    Engine errors (contract violations) come back as they are; anything else becomes one
-    line naming the exception, without Ray's wrapping.
+    Ray Data re-raises worker errors as text (the original object does not travel), so the
+    root cause is found in the message: engine errors come back as their own class, anything
+    else as one line naming the exception, without Ray's wrapping.
     """
-    chain: list[BaseException] = []
-    cause: BaseException | None = exc
-    while cause is not None and len(chain) < 20 and cause not in chain:
-        chain.append(cause)
-        if isinstance(cause, CorpusforgeError):
-            return cause
-        cause = getattr(cause, "cause", None) or cause.__cause__
-    root = chain[-1]
-    message = str(root).strip().splitlines()[-1] if str(root).strip() else ""
+    if isinstance(exc, CorpusforgeError):
+        return exc
+    for match in _ERROR_LINE.finditer(str(exc)):
+        qualname, message = match.group(1), match.group(2).strip()
+        if qualname.startswith("ray."):
+            continue
+        cls = getattr(errors_module, qualname.rsplit(".", 1)[-1], None)
+        if isinstance(cls, type) and issubclass(cls, CorpusforgeError):
+            return cls(message)
+        return RunError(
+            f"run failed in a worker: {qualname.rsplit('.', 1)[-1]}: {message[:300]}",
+            hint="re-run with --debug for the full traceback",
+        )
     return RunError(
-        f"run failed in a worker: {type(root).__name__}: {message[:300]}",
+        f"run failed: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300]}",
         hint="re-run with --debug for the full traceback",
     )

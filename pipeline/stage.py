@@ -34,7 +34,7 @@ class Resources:
     num_cpus: float = 1.0
     num_gpus: float = 0.0
     memory: int | None = None  # bytes per worker, a scheduling hint
-    batch_size: int | None = 1024  # rows per call of process(); None: whole blocks
+    batch_size: int | None = None  # rows per call of process(); None: whole blocks (fuses best)
     concurrency: int | None = None  # max parallel workers; None: as many as the cluster fits
 
     def merged(self, overrides: dict[str, Any] | None) -> Resources:

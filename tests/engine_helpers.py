@@ -94,3 +94,12 @@ def drop_rows(batch: pa.Table) -> pa.Table:
 
 def write_lines(path, lines: list[str]) -> None:
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+
+@stage("test_sleep")
+def sleep_stage(batch: pa.Table, seconds: float = 0.1) -> pa.Table:
+    """Slow work, so a test can kill a run midway."""
+    import time
+
+    time.sleep(seconds)
+    return batch

@@ -1,0 +1,307 @@
+"""The `corpusforge` command: parses, calls corpusforge.pipeline, prints. Nothing more."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from corpusforge.pipeline.errors import ConfigError, CorpusforgeError
+
+app = typer.Typer(
+    name="corpusforge",
+    help="Clean, deduplicate, redact and tokenize pretraining corpora on Ray, with lineage.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+_state: dict[str, bool] = {"debug": False}
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def _fail(exc: BaseException) -> None:
+    """One clear line and a hint; the traceback only with --debug."""
+    if _state["debug"]:
+        raise exc
+    if isinstance(exc, CorpusforgeError):
+        err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        if exc.hint:
+            err.print(f"[dim]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
+        raise typer.Exit(exc.exit_code)
+    err.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
+    err.print("[dim]hint:[/] re-run with --debug for the traceback", highlight=False)
+    raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------------- run
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="YAML config file.")],
+    input: Annotated[
+        list[str] | None, typer.Option("--input", "-i", help="Input paths (replace the config's).")
+    ] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Output folder.")] = None,
+    ray_address: Annotated[
+        str | None, typer.Option("--ray-address", help="Connect to this Ray cluster.")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume/--no-resume", help="Skip work finished by earlier runs.")
+    ] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Run a pipeline: read, apply the stages, write outputs, lineage and report."""
+    from corpusforge.pipeline.config import load_config
+    from corpusforge.pipeline.runner import Pipeline
+
+    try:
+        overrides = {"ray.progress": False} if quiet else None
+        cfg = load_config(config, overrides=overrides)
+        pipeline = Pipeline(
+            cfg, inputs=input, output=output, ray_address=ray_address, resume=resume
+        )
+        result = pipeline.run()
+    except (CorpusforgeError, OSError) as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        err.print("interrupted: finished units are kept; run the same command again to resume")
+        raise typer.Exit(130) from None
+    print_summary(result)
+
+
+def print_summary(result: Any) -> None:
+    table = Table(title=f"run {result.run_id}", title_justify="left")
+    for col in ("stage", "phase", "docs in", "kept", "rejected", "top reasons", "MB in", "s"):
+        table.add_column(col, justify="left" if col in ("stage", "top reasons") else "right")
+    by_stage: dict[str, list[tuple[str, int]]] = {}
+    for key, n in result.rejects_by_reason.items():
+        stage, _, reason = key.partition(":")
+        by_stage.setdefault(stage, []).append((reason, n))
+    read_reasons = by_stage.get("read", [])
+    table.add_row(
+        "read",
+        "0",
+        f"{result.records:,}",
+        f"{result.records - sum(n for _, n in read_reasons):,}",
+        f"{sum(n for _, n in read_reasons):,}",
+        ", ".join(f"{r} {n}" for r, n in read_reasons[:3]),
+        "",
+        "",
+    )
+    for s in result.stages:
+        reasons = by_stage.get(s["stage"], [])
+        docs_in = s["docs_in_total"] if s["docs_in_total"] is not None else s["docs_in"]
+        rejected = s["docs_rejected_total"] if s["docs_rejected_total"] is not None else 0
+        table.add_row(
+            s["stage"],
+            str(s["phase"]),
+            f"{docs_in:,}",
+            f"{docs_in - rejected:,}",
+            f"{rejected:,}",
+            ", ".join(f"{r} {n}" for r, n in reasons[:3]),
+            f"{(s['bytes_in'] or 0) / 1e6:.1f}",
+            f"{s['seconds'] or 0:.1f}",
+        )
+    out.print(table)
+    out.print(
+        f"[bold]{result.records:,}[/] records from {result.units_total} files "
+        f"({result.units_processed} processed, {result.units_skipped} done earlier): "
+        f"[green]{result.kept:,} kept[/], [yellow]{result.rejected:,} rejected[/], "
+        f"[red]{result.quarantined:,} quarantined[/] in {result.seconds:.1f} s",
+        highlight=False,
+    )
+    out.print(f"output: {result.output}   lineage: {result.lineage_path}", highlight=False)
+    if result.report_path:
+        out.print(f"report: {result.report_path}", highlight=False)
+
+
+# ---------------------------------------------------------------------------- validate
+
+
+@app.command()
+def validate(
+    config: Annotated[Path | None, typer.Argument(help="YAML config file.")] = None,
+    schema: Annotated[
+        bool, typer.Option("--schema", help="Print the config's JSON Schema.")
+    ] = False,
+) -> None:
+    """Check a config (keys, stage names and parameters) without running it."""
+    from corpusforge.pipeline.config import config_json_schema, load_config
+    from corpusforge.pipeline.plan import build_stages, split_phases
+
+    if schema:
+        sys.stdout.write(json.dumps(config_json_schema(), indent=2) + "\n")
+        return
+    if config is None:
+        _fail(ConfigError("give a CONFIG file, or --schema"))
+    try:
+        cfg = load_config(config)
+        phases = split_phases(build_stages(cfg))
+    except CorpusforgeError as exc:
+        _fail(exc)
+    out.print(f"[green]ok[/]: {config}", highlight=False)
+    for phase in phases:
+        out.print(f"  phase {phase.index}: " + (" -> ".join(phase.names) or "(read only)"))
+
+
+# ---------------------------------------------------------------------------- stages
+
+
+@app.command()
+def stages(
+    name: Annotated[str | None, typer.Argument(help="Show one stage in detail.")] = None,
+) -> None:
+    """List the registered stages, readers and sinks with their parameters."""
+    from corpusforge.pipeline.registry import all_readers, all_sinks, all_stages, get_stage
+
+    try:
+        chosen = {name: get_stage(name)} if name else all_stages()
+    except CorpusforgeError as exc:
+        _fail(exc)
+    table = Table(show_lines=True)
+    for col in ("stage", "kind", "parameters", "description"):
+        table.add_column(col)
+    for stage_name, cls in chosen.items():
+        kind = "global" if cls.is_global else ("actor" if cls.stateful else "task")
+        table.add_row(stage_name, kind, _params_text(cls.Params), cls.description or "")
+    out.print(table)
+    if not name:
+        out.print("readers: " + ", ".join(all_readers()), highlight=False)
+        out.print("sinks: " + (", ".join(all_sinks()) or "(none)"), highlight=False)
+
+
+def _params_text(model: Any) -> str:
+    lines = []
+    for pname, field in model.model_fields.items():
+        default = "required" if field.is_required() else repr(field.default)
+        hint = getattr(field.annotation, "__name__", None) or str(field.annotation)
+        lines.append(f"{pname}: {hint.replace('typing.', '')} = {default}")
+    return "\n".join(lines) or "-"
+
+
+# ---------------------------------------------------------------------------- lineage
+
+
+@app.command()
+def lineage(
+    out_dir: Annotated[Path, typer.Argument(help="A run's output folder.")],
+    doc: Annotated[
+        str | None, typer.Option("--doc", help="What happened to this document id.")
+    ] = None,
+    sql: Annotated[str | None, typer.Option("--sql", help="Run a read-only SQL query.")] = None,
+    summary: Annotated[bool, typer.Option("--summary", help="Fates by stage and reason.")] = False,
+) -> None:
+    """Query a run's lineage (OUT/lineage.duckdb)."""
+    from corpusforge.pipeline import lineage_query
+
+    try:
+        if doc:
+            rows = lineage_query.document(out_dir, doc)
+            if not rows:
+                raise CorpusforgeError(f"no document with id {doc!r} in {out_dir}")
+            for row in rows:
+                _print_record(row)
+        elif sql:
+            cols, rows = lineage_query.sql(out_dir, sql)
+            _print_rows(cols, rows)
+        else:
+            for title, (cols, rows) in lineage_query.summary(out_dir).items():
+                _print_rows(cols, rows, title)
+    except CorpusforgeError as exc:
+        _fail(exc)
+
+
+def _print_record(row: dict[str, Any]) -> None:
+    table = Table(show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for k, v in row.items():
+        table.add_row(k, "" if v is None else str(v))
+    out.print(table)
+
+
+def _print_rows(cols: list[str], rows: list[tuple], title: str | None = None) -> None:
+    table = Table(title=title, title_justify="left")
+    for c in cols:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*["" if v is None else str(v) for v in r])
+    out.print(table)
+
+
+# ---------------------------------------------------------------------------- init
+
+STARTER = """\
+# corpusforge starter config: `corpusforge run {name}`
+name: my-corpus
+input:
+  paths: [data/]            # files, folders or globs; s3:// and gs:// work with fsspec
+  format: auto              # jsonl, parquet, text, warc: chosen by file ending
+  options:
+    text_field: text        # where the text is in each record
+    id_field: null          # use the record's own id; null derives one from path + index
+output:
+  path: out/my-corpus
+  shard_size_mb: 256        # target size of kept Parquet shards
+stages:
+  - length_filter: {{min_chars: 200}}
+"""
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the config.")] = Path(
+        "corpusforge.yaml"
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a starter config."""
+    if path.exists() and not force:
+        _fail(ConfigError(f"{path} exists", hint="use --force to overwrite it"))
+    path.write_text(STARTER.format(name=path.name), encoding="utf-8")
+    out.print(f"wrote {path}; edit input.paths and run `corpusforge run {path}`", highlight=False)
+
+
+def _mount_optional_apps() -> None:
+    """Sub-commands that live with their feature (tokens, report) when present."""
+    try:
+        from corpusforge.cli.tokens import tokens_app
+    except ImportError:
+        return
+    app.add_typer(tokens_app, name="tokens")
+
+
+_mount_optional_apps()
+
+
+def main() -> None:
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as exc:  # last resort: never a raw traceback without --debug
+        if _state["debug"] or "--debug" in sys.argv:
+            raise
+        err.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        err.print("[dim]hint:[/] re-run with --debug for the traceback", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
