@@ -9,7 +9,7 @@ import posixpath
 
 from corpusforge.pipeline.errors import ConfigError
 from corpusforge.pipeline.registry import all_readers
-from corpusforge.stages.readers import jsonl, parquet, text  # noqa: F401
+from corpusforge.stages.readers import jsonl, parquet, text, warc  # noqa: F401
 
 
 def detect_format(path: str) -> str:
