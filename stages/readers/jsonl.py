@@ -13,6 +13,7 @@ number, 1-based). Every other line is one record and gets the next ``source_inde
 
 from __future__ import annotations
 
+import io
 import json
 import zlib
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from corpusforge.pipeline.errors import InputError
 from corpusforge.pipeline.reader import ReaderParams
 from corpusforge.pipeline.registry import register_reader
 from corpusforge.stages.readers._common import RecordFields, RowBuffer, StatsReader, open_input
+from corpusforge.stages.readers._zstd import ZstdStream
 
 try:  # zstandard raises its own error type on a corrupt or truncated frame
     from zstandard import ZstdError
@@ -67,7 +69,12 @@ class JsonlReader(StatsReader):
         buf = RowBuffer(path, self.params)
         self._reset_stats(lines=0, blank_lines=0)
         lineno = 0
-        f = open_input(path, compression_for(path))
+        compression = compression_for(path)
+        if compression == "zstd":
+            # Our own frame-aware stream: zstandard's reader hides a cut last frame.
+            f = io.BufferedReader(ZstdStream(open_input(path)), buffer_size=1 << 20)
+        else:
+            f = open_input(path, compression)
         try:
             lines = iter(f)
             while True:
