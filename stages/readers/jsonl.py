@@ -130,7 +130,9 @@ class JsonlReader(StatsReader):
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
             buf.quarantine(
-                "invalid_json", f"invalid JSON ({exc.msg} at column {exc.colno})", line=lineno
+                "invalid_json",
+                f"invalid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})",
+                line=lineno,
             )
             return
         except RecursionError:
