@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Iterator
 from typing import ClassVar
 
+import orjson
 import pyarrow as pa
 
 from corpusforge.pipeline.errors import InputError
@@ -120,6 +121,14 @@ class JsonlReader(StatsReader):
     @staticmethod
     def _parse_line(buf: RowBuffer, fields: RecordFields, raw: bytes, lineno: int) -> None:
         try:
+            # orjson parses (and validates UTF-8) about 6x faster than json; it is stricter
+            # (no NaN, no ints over 64 bits, no lone surrogates), so a line it refuses is
+            # looked at again with the standard library, which also gives the messages.
+            fields.add(buf, orjson.loads(raw), line=lineno)
+            return
+        except orjson.JSONDecodeError:
+            pass
+        try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             buf.quarantine(
@@ -129,10 +138,9 @@ class JsonlReader(StatsReader):
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
+            msg = exc.msg.removesuffix(" at")
             buf.quarantine(
-                "invalid_json",
-                f"invalid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})",
-                line=lineno,
+                "invalid_json", f"invalid JSON ({msg} at column {exc.colno})", line=lineno
             )
             return
         except RecursionError:
