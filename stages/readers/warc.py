@@ -1,0 +1,194 @@
+"""WARC / WET reader (FastWARC): one document per HTTP response or WET conversion record.
+
+- ``response`` records holding HTML are decoded (HTTP charset, ``<meta charset>``, UTF-8,
+  then a guess) and their main text extracted with trafilatura (precision settings, no
+  fallback extractors). A page with no extractable text is rejected ``no_text_extracted``;
+  a non-HTML response (image, PDF, ...) is rejected ``unsupported_content_type`` (detail:
+  the media type); a non-2xx HTTP status is rejected ``http_status`` (detail: the code).
+- ``conversion`` records (WET) are plain UTF-8 text, taken as is.
+- ``warcinfo``, ``request``, ``metadata``, ``resource``, ``revisit`` ... records are NOT
+  documents: they get no row and no ``source_index``; they are counted in
+  ``stats["skipped"]`` (and ``stats["skipped_<type>"]``).
+
+Columns: ``url`` (WARC-Target-URI), ``fetch_date`` (WARC-Date as written), ``content_type``
+(the HTTP Content-Type; for WET the record's Content-Type), ``source_offset`` (the record's
+byte offset in the file; for ``.gz`` the offset of its gzip member, as in CDX indexes), and
+``metadata`` with ``warc_record_id`` (plus ``language`` from WET's identified-language header).
+``id_field``, when set, names a WARC header to use as the id (e.g. ``WARC-Record-ID``).
+
+A truncated or corrupt file keeps the records before the damage and adds ONE quarantined row
+(``truncated_file`` or ``invalid_warc``) naming the file and the last good record's offset.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import pyarrow as pa
+from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+from corpusforge.pipeline.reader import ReaderParams
+from corpusforge.pipeline.registry import register_reader
+from corpusforge.stages.readers._common import RowBuffer, StatsReader, open_input
+from corpusforge.stages.readers._gzip_members import GzipMemberStream
+from corpusforge.stages.readers._http import decode_html, looks_like_html, parse_http_response
+
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xhtml"})
+_DOC_TYPES = WarcRecordType.response | WarcRecordType.conversion
+
+
+class WarcParams(ReaderParams):
+    favor_precision: bool = True  # trafilatura: prefer dropping boilerplate over recall
+    include_tables: bool = True  # trafilatura: keep table cells as text
+
+
+def extract_main_text(html: str, params: WarcParams) -> str | None:
+    """Main text of an HTML page with trafilatura (offline; no fallback extractors)."""
+    import trafilatura  # heavy import, only where WARCs are read
+
+    return trafilatura.extract(
+        html,
+        fast=True,
+        favor_precision=params.favor_precision,
+        include_tables=params.include_tables,
+        include_comments=False,
+        include_links=False,
+        include_images=False,
+        deduplicate=False,
+        with_metadata=False,
+    )
+
+
+@register_reader
+class WarcReader(StatsReader):
+    name = "warc"
+    extensions: ClassVar[tuple[str, ...]] = (".warc", ".warc.gz", ".wet", ".wet.gz", ".warc.wet.gz")
+    Params = WarcParams
+
+    def read(self, path: str) -> Iterator[pa.Table]:
+        params: WarcParams = self.params  # type: ignore[assignment]
+        buf = RowBuffer(path, params)
+        self._reset_stats(records=0, skipped=0)
+        raw = open_input(path)
+        gz = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream: Any = GzipMemberStream(raw) if gz else raw
+        last_good: int | None = None
+        try:
+            records = iter(ArchiveIterator(stream, parse_http=False, stream_detect=False))
+            while True:
+                try:
+                    rec = next(records)
+                except StopIteration:
+                    break
+                except Exception as exc:  # EOFError, zlib.error, OSError("Invalid WARC header")
+                    reason = "truncated_file" if isinstance(exc, EOFError) else "invalid_warc"
+                    self._damaged(buf, reason, exc, last_good)
+                    break
+                pos = rec.stream_pos
+                offset = stream.compressed_offset(pos) if gz else pos
+                self.stats["records"] += 1
+                rtype = rec.record_type
+                is_doc = bool(rtype & _DOC_TYPES)
+                try:
+                    # Skipped records are consumed too, so that a cut inside one is noticed.
+                    block = rec.reader.read() if is_doc else b""
+                    n_read = len(block) if is_doc else rec.reader.consume()
+                except Exception as exc:
+                    reason = "truncated_file" if isinstance(exc, EOFError) else "invalid_warc"
+                    self._damaged(buf, reason, exc, last_good)
+                    break
+                if n_read < rec.content_length:
+                    # FastWARC stops quietly at the end of a cut plain .warc.
+                    self._damaged(buf, "truncated_file", None, last_good)
+                    break
+                last_good = offset
+                if not is_doc:
+                    self.stats["skipped"] += 1
+                    key = f"skipped_{rtype}"
+                    self.stats[key] = self.stats.get(key, 0) + 1
+                    continue
+                self._add_record(buf, rec, block, offset, params)
+                if buf.full:
+                    table = buf.flush()
+                    if table is not None:
+                        yield table
+        finally:
+            stream.close()
+        table = buf.flush()
+        if table is not None:
+            yield table
+
+    @staticmethod
+    def _damaged(buf: RowBuffer, reason: str, exc: BaseException | None, last: int | None) -> None:
+        cause = f" ({type(exc).__name__})" if exc is not None else ""
+        after = f"last good record at offset {last}" if last is not None else "no good record"
+        what = "file ends early" if reason == "truncated_file" else "unreadable WARC data"
+        buf.quarantine(reason, f"{what}{cause}; {after}")
+
+    def _add_record(
+        self, buf: RowBuffer, rec: Any, block: bytes, offset: int, params: WarcParams
+    ) -> None:
+        headers = rec.headers
+        url = headers.get("WARC-Target-URI") or None
+        if url and url.startswith("<") and url.endswith(">"):  # WARC/0.x style
+            url = url[1:-1]
+        meta: dict[str, Any] = {"warc_record_id": headers.get("WARC-Record-ID")}
+        lang = headers.get("WARC-Identified-Content-Language")
+        if lang:
+            meta["language"] = lang
+        if headers.get("WARC-Truncated"):
+            meta["warc_truncated"] = headers.get("WARC-Truncated")
+        common: dict[str, Any] = {
+            "offset": offset,
+            "url": url,
+            "fetch_date": headers.get("WARC-Date") or None,
+            "metadata": json.dumps(meta, ensure_ascii=False),
+        }
+        if params.id_field:
+            common["doc_id"] = headers.get(params.id_field) or None
+
+        if rec.record_type == WarcRecordType.conversion:
+            common["content_type"] = headers.get("Content-Type") or None
+            try:
+                text = block.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                buf.quarantine(
+                    "invalid_utf8",
+                    f"invalid UTF-8 at byte {exc.start} of the record",
+                    offset=offset,
+                )
+                return
+            buf.add_document(text, **common)
+            return
+
+        warc_ctype = (headers.get("Content-Type") or "").lower()
+        if warc_ctype.startswith("application/http"):
+            http = parse_http_response(block)
+            ctype = http.headers.get("content-type") or None
+            media, charset, body, status = http.media_type, http.charset, http.body, http.status
+        else:  # a response record of a non-HTTP scheme: the block is the payload
+            ctype = headers.get("Content-Type") or None
+            media = warc_ctype.split(";", 1)[0].strip() or None
+            charset, body, status = None, block, None
+        common["content_type"] = ctype
+        if status is not None and not 200 <= status < 300:
+            buf.reject("http_status", str(status), **common)
+            return
+        if media is None:
+            identified = (headers.get("WARC-Identified-Payload-Type") or "").lower()
+            media = identified or ("text/html" if looks_like_html(body) else None)
+        if media not in _HTML_TYPES:
+            buf.reject("unsupported_content_type", media or "unknown", **common)
+            return
+        try:
+            text = extract_main_text(decode_html(body, charset), params)
+        except Exception as exc:  # a parser crash on one page must not end the file
+            buf.reject("extraction_error", type(exc).__name__, **common)
+            return
+        if not text or not text.strip():
+            buf.reject("no_text_extracted", None, **common)
+            return
+        buf.add_document(text, **common)
