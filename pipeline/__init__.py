@@ -14,6 +14,7 @@ from corpusforge.pipeline.registry import (
     register_sink,
     register_stage,
 )
+from corpusforge.pipeline.runner import Pipeline, RunResult
 from corpusforge.pipeline.sink import Sink
 from corpusforge.pipeline.stage import (
     GlobalStage,
@@ -31,8 +32,10 @@ __all__ = [
     "ConservationError",
     "CorpusforgeError",
     "GlobalStage",
+    "Pipeline",
     "Resources",
     "RunError",
+    "RunResult",
     "Sink",
     "Stage",
     "StageContractError",

@@ -3,7 +3,8 @@
 Tables: ``runs`` (one row per run, history kept), ``inputs`` (current state of every input
 file), ``stage_stats`` (per run and stage), ``outputs`` (files written), ``documents`` (one
 row per input record: its fate and signals, never its text), ``doc_outputs`` (where each kept
-document landed: Parquet shard row, token shard range). Per-document rows come from the Parquet
+document landed: ``output`` (``data`` or a sink name), ``shard``, ``start`` (row, or first
+token) and ``length`` (1 row, or the token count)). Per-document rows come from the Parquet
 fragments the workers wrote; DuckDB ingests them without passing through Python.
 """
 

@@ -30,7 +30,7 @@ def document(out_dir: str | Path, doc_id: str) -> list[dict[str, Any]]:
         tables = {t[0] for t in con.execute("SHOW TABLES").fetchall()}
         if rows and "doc_outputs" in tables:
             for out in con.execute(
-                "SELECT output, shard, offset, count FROM doc_outputs WHERE doc_id = ?", [doc_id]
+                "SELECT output, shard, start, length FROM doc_outputs WHERE doc_id = ?", [doc_id]
             ).fetchall():
                 rows[0][f"output:{out[0]}"] = f"{out[1]} @ {out[2]} (+{out[3]})"
     finally:

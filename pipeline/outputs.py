@@ -161,8 +161,8 @@ def write_shard(
                 "doc_id": pa.array(doc_ids, pa.string()),
                 "output": pa.array(["data"] * rows, pa.string()),
                 "shard": pa.array([plan.name] * rows, pa.string()),
-                "offset": pa.array(range(rows), pa.int64()),
-                "count": pa.array([1] * rows, pa.int64()),
+                "start": pa.array(range(rows), pa.int64()),
+                "length": pa.array([1] * rows, pa.int64()),
             }
         )
         tables = [index]
@@ -176,8 +176,8 @@ def write_shard(
                         "doc_id": sink_index.column("doc_id"),
                         "output": pa.array([sink.name] * sink_index.num_rows, pa.string()),
                         "shard": sink_index.column("shard"),
-                        "offset": sink_index.column("offset"),
-                        "count": sink_index.column("count"),
+                        "start": sink_index.column("offset"),
+                        "length": sink_index.column("count"),
                     }
                 )
             )
