@@ -8,7 +8,15 @@ import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpusforge.pipeline import Stage, StageParams, register_reader, register_stage, reject, stage
+from corpusforge.pipeline import (
+    GlobalStage,
+    Stage,
+    StageParams,
+    register_reader,
+    register_stage,
+    reject,
+    stage,
+)
 from corpusforge.pipeline.identity import derive_doc_id
 from corpusforge.pipeline.reader import Reader, conform_documents
 from corpusforge.schemas import Col
@@ -103,3 +111,20 @@ def sleep_stage(batch: pa.Table, seconds: float = 0.1) -> pa.Table:
 
     time.sleep(seconds)
     return batch
+
+
+@register_stage
+class FirstOfEachText(GlobalStage):
+    """A toy global stage: among documents with equal text, keep the smallest id."""
+
+    name = "test_first_of_each_text"
+
+    def run(self, docs, ctx):  # type: ignore[override]
+        def keep_first(group: pa.Table) -> pa.Table:
+            order = pc.sort_indices(group, sort_keys=[(Col.ID, "ascending")])
+            group = group.take(order)
+            first = group.column(Col.ID)[0].as_py()
+            dup = [i > 0 for i in range(group.num_rows)]
+            return reject(group, dup, "same_text", first)
+
+        return docs.groupby_map(Col.TEXT, keep_first)

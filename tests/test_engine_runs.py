@@ -191,3 +191,39 @@ def test_kill_9_of_the_driver_then_rerun_equals_a_clean_run(tmp_path: Path) -> N
         assert parquet_rows(crashed / sub) == parquet_rows(clean / sub), sub
     assert len(set(ids(crashed / "data"))) == len(ids(crashed / "data"))
     shutil.rmtree(tmp_path / "in")
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_global_stage_runs_as_its_own_phase_and_is_reused_on_rerun(tmp_path: Path) -> None:
+    inp = tmp_path / "in"
+    inp.mkdir()
+    write_lines(inp / "a.lines", ["same words in here", "unique one here", "short"])
+    write_lines(inp / "b.lines", ["same words in here", "another unique line"])
+    out = tmp_path / "out"
+    cfg = config(
+        inp, out, {"test_min_words": {"min_words": 3}}, "test_first_of_each_text", "test_upper"
+    )
+    result = Pipeline(cfg).run()
+    assert (result.kept, result.rejected) == (3, 2)
+    assert result.rejects_by_reason == {
+        "test_min_words:too_few_words": 1,
+        "test_first_of_each_text:same_text": 1,
+    }
+    con = duckdb.connect(str(out / "lineage.duckdb"), read_only=True)
+    phases = dict(
+        con.execute("SELECT reason, phase FROM documents WHERE reason IS NOT NULL").fetchall()
+    )
+    assert phases == {"too_few_words": 0, "same_text": 1}
+    kept_texts = {
+        r[0]
+        for r in con.execute(
+            "SELECT text FROM read_parquet(?)", [f"{out}/data/*.parquet"]
+        ).fetchall()
+    }
+    con.close()
+    assert kept_texts == {"sAme words in here", "unique one here", "Another unique line"}
+    assert (out / "_work" / "phase1" / "_DONE.json").exists()
+
+    done_before = (out / "_work" / "phase1" / "_DONE.json").stat().st_mtime_ns
+    Pipeline(cfg).run()
+    assert (out / "_work" / "phase1" / "_DONE.json").stat().st_mtime_ns == done_before
