@@ -6,6 +6,7 @@ operators. Keeping them Ray-free makes the engine's per-batch logic testable in-
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,12 +28,13 @@ from corpusforge.schemas import FATE_REJECTED, Col
 UNIT_TOTAL = "_unit_total"
 UNIT_CHECKSUM = "_unit_checksum"
 UNIT_SIZE = "_unit_size"
+UNIT_STATS = "_unit_stats"
 # lineage helpers computed when a fragment is written
 N_CHARS = "_n_chars"
 N_BYTES = "_n_bytes"
 TEXT_HASH = "_text_hash"
 
-UNIT_COLUMNS = (UNIT_TOTAL, UNIT_CHECKSUM, UNIT_SIZE)
+UNIT_COLUMNS = (UNIT_TOTAL, UNIT_CHECKSUM, UNIT_SIZE, UNIT_STATS)
 
 
 @dataclass
@@ -206,6 +208,8 @@ def read_units(
         pending = pending.append_column(UNIT_TOTAL, pa.array([total] * n, pa.int64()))
         pending = pending.append_column(UNIT_CHECKSUM, pa.array([checksum] * n, pa.string()))
         pending = pending.append_column(UNIT_SIZE, pa.array([size] * n, pa.int64()))
+        stats = json.dumps(getattr(reader, "stats", None) or {}, sort_keys=True)
+        pending = pending.append_column(UNIT_STATS, pa.array([stats] * n, pa.string()))
         yield pending
 
 
@@ -233,6 +237,7 @@ def fragment_descriptors_schema() -> pa.Schema:
             ("unit_total", pa.int64()),
             ("unit_checksum", pa.string()),
             ("unit_size", pa.int64()),
+            ("unit_stats", pa.string()),
             ("bytes", pa.int64()),
         ]
     )
@@ -250,13 +255,14 @@ def write_fragments(batch: pa.Table, phase_dir: str, compression: str = "zstd") 
     paths = batch.column(Col.SOURCE_PATH).combine_chunks()
     for source_path in pc.unique(paths).to_pylist():
         piece = batch.filter(pc.equal(paths, source_path))
-        unit_total = unit_checksum = unit_size = None
+        unit_total = unit_checksum = unit_size = unit_stats = None
         if UNIT_TOTAL in piece.column_names:
             totals = piece.column(UNIT_TOTAL).drop_null()
             if len(totals):
                 unit_total = int(totals[0].as_py())
                 unit_checksum = piece.column(UNIT_CHECKSUM).drop_null()[0].as_py()
                 unit_size = int(piece.column(UNIT_SIZE).drop_null()[0].as_py())
+                unit_stats = piece.column(UNIT_STATS).drop_null()[0].as_py()
             piece = piece.drop_columns([c for c in UNIT_COLUMNS if c in piece.column_names])
         texts = piece.column(Col.TEXT)
         piece = set_column(piece, N_CHARS, pc.cast(pc.utf8_length(texts), pa.int64()))
@@ -280,6 +286,7 @@ def write_fragments(batch: pa.Table, phase_dir: str, compression: str = "zstd") 
                 "unit_total": unit_total,
                 "unit_checksum": unit_checksum,
                 "unit_size": unit_size,
+                "unit_stats": unit_stats,
                 "bytes": size,
             }
         )

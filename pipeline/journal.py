@@ -30,6 +30,7 @@ class UnitCommit:
     quarantined: int = 0
     live_bytes: int = 0
     run_id: str = ""
+    reader_stats: str | None = None  # JSON counters of the reader (e.g. skipped records)
 
 
 def phase_dir(work_dir: str, index: int) -> str:

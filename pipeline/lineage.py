@@ -129,6 +129,15 @@ def write_lineage(
                 "n_bytes BIGINT, text_hash VARCHAR, phase INTEGER)"
             )
         fill_stage_totals(con, run_row["run_id"], stage_rows)
+        # per-input fates over every phase (global stages reject after phase 0)
+        con.execute(
+            """UPDATE inputs SET kept = f.kept, rejected = f.rejected, quarantined = f.quarantined
+            FROM (SELECT source_path, count(*) FILTER (WHERE fate = 'kept') AS kept,
+                         count(*) FILTER (WHERE fate = 'rejected') AS rejected,
+                         count(*) FILTER (WHERE fate = 'quarantined') AS quarantined
+                  FROM documents GROUP BY source_path) f
+            WHERE f.source_path = inputs.path"""
+        )
         con.execute("CHECKPOINT")
     finally:
         con.close()

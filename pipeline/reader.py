@@ -42,6 +42,9 @@ class Reader:
             self.params = params
         else:
             self.params = self.Params.model_validate(params or {})
+        # counters of the last read() (e.g. WARC records that are not documents); complete
+        # once its generator is exhausted, recorded per input in lineage
+        self.stats: dict[str, int] = {}
 
     def read(self, path: str) -> Iterator[pa.Table]:
         """Yield batches conforming to DOCUMENT_SCHEMA (see :func:`conform_documents`).

@@ -257,6 +257,7 @@ class Pipeline:
                 quarantined=sum(f["quarantined"] for f in st["fragments"]),
                 live_bytes=sum(f["live_bytes"] for f in st["fragments"]),
                 run_id=run_id,
+                reader_stats=st.get("stats"),
             )
             journal.commit_unit(work_dir, commit)
             commits[unit] = commit
@@ -282,7 +283,10 @@ class Pipeline:
                     st["rows"] += d["rows"]
                     if d["unit_total"] is not None:
                         st.update(
-                            total=d["unit_total"], checksum=d["unit_checksum"], size=d["unit_size"]
+                            total=d["unit_total"],
+                            checksum=d["unit_checksum"],
+                            size=d["unit_size"],
+                            stats=d["unit_stats"],
                         )
                     try_commit(d["unit"])
         except Exception as exc:
@@ -503,6 +507,7 @@ class Pipeline:
                     "quarantined": commits[u].quarantined,
                     "status": "done",
                     "run_id": commits[u].run_id,
+                    "reader_stats": commits[u].reader_stats,
                 }
                 for u in units
             ],
@@ -517,6 +522,7 @@ class Pipeline:
                     ("quarantined", pa.int64()),
                     ("status", pa.string()),
                     ("run_id", pa.string()),
+                    ("reader_stats", pa.string()),
                 ]
             ),
         )
