@@ -131,7 +131,9 @@ def main() -> None:
         dt, t_dt = timed(datatrove_run, [dt_cls()], docs)
         quality_words.clear_cache()
         us, t_us = timed(ours_run, [ours_cls()], docs)
-        print(f"{name:<20}{n / t_dt:>18.1f}{n / t_us:>14.1f}{t_dt / t_us:>7.2f}x{compare(dt, us):>7}")
+        print(
+            f"{name:<20}{n / t_dt:>18.1f}{n / t_us:>14.1f}{t_dt / t_us:>7.2f}x{compare(dt, us):>7}"
+        )
 
     quality_words.clear_cache()
     dt, t_dt = timed(datatrove_run, [c() for _, _, c in PAIRS], docs)
