@@ -1,3 +1,11 @@
 """corpusforge.stages: built-in readers, stages and sinks. Importing registers them."""
 
-from corpusforge.stages import basic, readers  # noqa: F401
+from corpusforge.stages import (  # noqa: F401
+    basic,
+    fasttext_classifier,
+    langid,
+    quality_c4,
+    quality_fineweb,
+    quality_gopher,
+    readers,
+)
