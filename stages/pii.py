@@ -126,6 +126,7 @@ class PiiStage(Stage):
 
     def detect(self, texts: list[str | None], langs: list[str | None]) -> list[list[Span]]:
         """Resolved spans per text (offsets in code points, as Python slices)."""
+        self.ensure_setup()
         found: list[list[Span]] = [[] for _ in texts]
         p = self.params
         if self._patterns is not None and self._trigger is not None:
@@ -141,7 +142,7 @@ class PiiStage(Stage):
                     overlap=p.chunk_overlap,
                 )
             ]
-            self._run(self._patterns, PATTERN_LANG, self._pattern_types, texts, jobs, found)
+            self._run(self._patterns, PATTERN_LANG, self._pattern_types, texts, jobs, found, 1)
         if self._ner is not None:
             by_lang: dict[str, list[tuple[int, Piece]]] = defaultdict(list)
             for i, t in enumerate(texts):
@@ -152,7 +153,7 @@ class PiiStage(Stage):
                     ):
                         by_lang[lang].append((i, pc_))
             for lang, jobs in by_lang.items():
-                self._run(self._ner, lang, self._ner_types, texts, jobs, found)
+                self._run(self._ner, lang, self._ner_types, texts, jobs, found, 0)
         return [resolve(self._allowed(texts[i] or "", s)) for i, s in enumerate(found)]
 
     def _run(
@@ -163,6 +164,7 @@ class PiiStage(Stage):
         texts: list[str | None],
         jobs: list[tuple[int, Piece]],
         found: list[list[Span]],
+        rank: int,
     ) -> None:
         if not jobs:
             return
@@ -183,7 +185,9 @@ class PiiStage(Stage):
                     continue
                 key = FROM_PRESIDIO.get(r.entity_type)
                 if key in self._actions:
-                    found[i].append(Span(pc_.start + r.start, pc_.start + r.end, key, r.score))
+                    found[i].append(
+                        Span(pc_.start + r.start, pc_.start + r.end, key, r.score, rank)
+                    )
 
     def _allowed(self, text: str, spans: list[Span]) -> list[Span]:
         if not self._allow_domains:

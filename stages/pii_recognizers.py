@@ -68,16 +68,26 @@ _STRONG = [
 # Shapes that are often something else (a count, a table, an id): need a context word.
 _WEAK = [
     ("bare", r"(?<![\w+.\-/])[1-9]\d{8,11}" + _END),
-    ("spaced", r"(?<![\w+.\-/])\d{1,4}(?: \d{1,4}){1,4}" + _END),
+    ("spaced", r"(?<![\w+.\-/])\d{1,4}(?: \d{1,8}){1,4}" + _EXT + _END),
 ]
 _CONTEXT = re.compile(
     r"phone|tel\b|tel\.|call|mobile|cell|fax|contact|reach|whatsapp|sms|hotline|dial|"
     r"telefon|handy|mobil|rufnummer|anruf|erreich|t[ée]l[ée]phone|t[ée]l\b|portable|"
     r"joindre|appel|tel[ée]fono|ll[áa]m|m[óo]vil|cellulare|chiam|telefoon|bellen|telefone|"
-    r"telefonu|телефон|звон|電話|전화|电话",
+    r"telefonu|answer|телефон|звон|電話|전화|电话",
     re.IGNORECASE,
 )
-_DATE = re.compile(r"\d{4}[./\-]\d{1,2}[./\-]\d{1,2}|\d{1,2}[./\-]\d{1,2}[./\-]\d{2,4}")
+# Labels written after a number in contact lists ("555 1234 office", "...-Fax").
+_SUFFIX = re.compile(
+    r"[\s\-(,:]{0,3}(?:office|fax|mobile?|home|work|cell|tel|phone)", re.IGNORECASE
+)
+# Dates (with an optional time after them) and US SSNs look like dashed phone numbers.
+_DATE = re.compile(
+    r"(?<!\d)(?:(?:1[89]|20)\d\d([./\-])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12]\d|3[01])"
+    r"|(?:0?[1-9]|[12]\d|3[01])([./\-])(?:0?[1-9]|1[0-2])\2(?:\d\d|(?:1[89]|20)\d\d)"
+    r"|(?:0?[1-9]|1[0-2])([./\-])(?:0?[1-9]|[12]\d|3[01])\3(?:\d\d|(?:1[89]|20)\d\d))(?!\d)"
+)
+_SSN = re.compile(r"\d{3}-\d{2}-\d{4}")
 _EXT_RE = re.compile(r"\s?(?:x|ext\.?)\s?\d{1,6}$", re.IGNORECASE)
 
 STRONG_SCORE = 0.6
@@ -107,7 +117,7 @@ class CorpusPhoneRecognizer(PatternRecognizer):
     def validate_result(self, pattern_text: str) -> bool | None:
         body = _EXT_RE.sub("", pattern_text)
         digits = sum(c.isdigit() for c in body)
-        if not 7 <= digits <= 15 or _DATE.fullmatch(body.strip()):
+        if not 7 <= digits <= 15 or _DATE.search(body) or _SSN.fullmatch(body.strip()):
             return False
         return None  # keep the pattern's score
 
@@ -120,8 +130,9 @@ class CorpusPhoneRecognizer(PatternRecognizer):
     ) -> list[RecognizerResult]:
         results = super().analyze(text, entities, nlp_artifacts, regex_flags)
         for r in results:
-            if r.score < STRONG_SCORE and _CONTEXT.search(
-                text, max(0, r.start - CONTEXT_CHARS), r.start
+            if r.score < STRONG_SCORE and (
+                _CONTEXT.search(text, max(0, r.start - CONTEXT_CHARS), r.start)
+                or _SUFFIX.match(text, r.end)
             ):
                 r.score = STRONG_SCORE
         return results

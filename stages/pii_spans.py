@@ -11,20 +11,27 @@ class Span:
     end: int
     key: str  # entity key (EMAIL, PHONE, ...)
     score: float
+    rank: int = 1  # which recognizer family wins an overlap first: patterns 1, NER 0
+
+
+def _strength(s: Span) -> tuple[int, float, int]:
+    return (s.rank, s.score, s.end - s.start)
 
 
 def resolve(spans: list[Span]) -> list[Span]:
     """Merge overlapping spans into one: the union of their extents (every character any
-    recognizer flagged is redacted), labelled by the best-scored one (ties: the longest)."""
+    recognizer flagged is redacted), labelled by the strongest: a validated pattern hit
+    (a Luhn-checked card inside a "location") beats NER, then the higher score, then the
+    longer span."""
     out: list[Span] = []
     best: Span | None = None
     for sp in sorted(spans, key=lambda s: (s.start, -s.end)):
         if out and sp.start < out[-1].end:
             last = out[-1]
             assert best is not None
-            if (sp.score, sp.end - sp.start) > (best.score, best.end - best.start):
+            if _strength(sp) > _strength(best):
                 best = sp
-            out[-1] = Span(last.start, max(last.end, sp.end), best.key, best.score)
+            out[-1] = Span(last.start, max(last.end, sp.end), best.key, best.score, best.rank)
         else:
             best = sp
             out.append(sp)
