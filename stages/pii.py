@@ -23,7 +23,7 @@ from corpusforge.schemas import Col
 from corpusforge.stages.pii_analyzer import PATTERN_LANG, ner_analyzer, pattern_analyzer
 from corpusforge.stages.pii_entities import ENTITIES, FROM_PRESIDIO, PATTERN_DEFAULT
 from corpusforge.stages.pii_spans import Span, redact, resolve
-from corpusforge.stages.pii_windows import Piece, pieces_for, trigger_regex
+from corpusforge.stages.pii_windows import Piece, pieces_for, trigger_regexes
 
 Policy = Literal["tag", "mask", "drop", "keep"]
 
@@ -61,7 +61,7 @@ class PiiParams(StageParams):
     """Exact values never reported (public resolvers, documentation addresses, ...)."""
     allow_domains: list[str] = Field(default_factory=list)
     """E-mail / URL domains never reported, with their subdomains (e.g. example.com)."""
-    window_margin: int = Field(160, ge=64)
+    window_margin: int = Field(80, ge=32)
     chunk_chars: int = Field(4000, ge=1000)
     chunk_overlap: int = Field(200, ge=64)
     ner_batch_size: int = Field(16, ge=1)
@@ -100,7 +100,7 @@ class PiiStage(Stage):
         p = self.params
         self._pattern_keys = [e for e in p.entities if not ENTITIES[e].ner]
         self._ner_keys = [e for e in p.entities if ENTITIES[e].ner]
-        self._trigger = trigger_regex(self._pattern_keys)
+        self._triggers = trigger_regexes(self._pattern_keys)
         self._patterns: BatchAnalyzerEngine | None = None
         if self._pattern_keys:
             self._patterns = BatchAnalyzerEngine(pattern_analyzer(self._pattern_keys))
@@ -129,14 +129,14 @@ class PiiStage(Stage):
         self.ensure_setup()
         found: list[list[Span]] = [[] for _ in texts]
         p = self.params
-        if self._patterns is not None and self._trigger is not None:
+        if self._patterns is not None and self._triggers:
             jobs = [
                 (i, pc_)
                 for i, t in enumerate(texts)
                 if t
                 for pc_ in pieces_for(
                     t,
-                    self._trigger,
+                    self._triggers,
                     margin=p.window_margin,
                     size=p.chunk_chars,
                     overlap=p.chunk_overlap,
