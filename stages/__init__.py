@@ -4,6 +4,7 @@ from corpusforge.stages import (  # noqa: F401
     basic,
     fasttext_classifier,
     langid,
+    pii,
     quality_c4,
     quality_fineweb,
     quality_gopher,

@@ -1,0 +1,120 @@
+"""Where the analyzer has to look: cheap candidate triggers, windows around them, chunks.
+
+Presidio's pattern recognizers scan the whole text once per pattern; most documents of a
+corpus hold no PII at all. One compiled trigger regex per entity type finds the few places a
+recognizer could match, and only windows around them reach Presidio. Every recognizer match
+contains a trigger match (the triggers are deliberately looser than the recognizers), windows
+end at whitespace and reach ``margin`` characters past their trigger, so a match never leaves
+its window. Long texts (and NER, which has no trigger) are cut into overlapping chunks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Looser than the recognizers they guard; see the module docstring. Each is its own regex
+# starting with a plain character class: Python's re skips ahead fast on such a prefix, while
+# one alternation of them all is tried at every position (4x slower, measured).
+_DIGITS = r"\d(?:[^\w\n]{0,4}\d){6,}"  # 7+ digits, short separators: phone, card, SSN
+TRIGGERS: dict[str, list[str]] = {
+    "EMAIL": [r"@"],
+    "IP": [r"\d\.\d{1,3}\.\d{1,3}\.\d", r":[0-9A-Fa-f]{0,4}:"],
+    "PHONE": [_DIGITS],
+    "CREDIT_CARD": [_DIGITS],
+    "US_SSN": [_DIGITS],
+    "IBAN": [r"[A-Z][A-Z]\d\d"],
+    "URL": [r"://|www\.|\w\.[a-zA-Z]{2}"],
+}
+
+
+def trigger_regexes(entities: list[str]) -> list[re.Pattern[str]]:
+    """The distinct compiled triggers of the pattern entities (empty: nothing to find)."""
+    seen = dict.fromkeys(rx for e in entities for rx in TRIGGERS.get(e, []))
+    return [re.compile(rx) for rx in seen]
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A slice ``text[start:end]`` to analyze. ``cut_left``/``cut_right``: the slice edge cuts
+    through text another piece overlaps, so hits touching that edge belong to the other."""
+
+    start: int
+    end: int
+    cut_left: bool = False
+    cut_right: bool = False
+
+
+def _space_left(text: str, i: int, limit: int) -> int | None:
+    """The nearest i' <= i, at most ``limit`` back, that starts the text or follows
+    whitespace; None if there is none."""
+    stop = max(0, i - limit)
+    while i > stop and not text[i - 1].isspace():
+        i -= 1
+    return i if i == 0 or text[i - 1].isspace() else None
+
+
+def _space_right(text: str, i: int, limit: int) -> int | None:
+    """The nearest i' >= i, at most ``limit`` ahead, that ends the text or is whitespace."""
+    n = len(text)
+    stop = min(n, i + limit)
+    while i < stop and not text[i].isspace():
+        i += 1
+    return i if i == n or text[i].isspace() else None
+
+
+def windows(text: str, triggers: list[re.Pattern[str]], margin: int) -> list[Piece]:
+    """Merged windows around trigger matches, widened to whitespace (an edge that finds no
+    whitespace within ``margin`` more characters is marked as a cut)."""
+    out: list[Piece] = []
+    n = len(text)
+    hits = sorted((m.start(), m.end()) for rx in triggers for m in rx.finditer(text))
+    for ms, me in hits:
+        s0, e0 = max(0, ms - margin), min(n, me + margin)
+        s, e = _space_left(text, s0, margin), _space_right(text, e0, margin)
+        win = Piece(s0 if s is None else s, e0 if e is None else e, s is None, e is None)
+        if out and win.start <= out[-1].end:
+            last = out[-1]
+            right = win if win.end >= last.end else last
+            out[-1] = Piece(last.start, right.end, last.cut_left, right.cut_right)
+        else:
+            out.append(win)
+    return out
+
+
+def chunk(text: str, piece: Piece, size: int, overlap: int) -> list[Piece]:
+    """Cut ``piece`` into pieces of about ``size`` chars overlapping by ``overlap``, at
+    whitespace where there is some, so that a span shorter than ``overlap`` lies whole in
+    at least one piece without touching its cut edges."""
+    start, end = piece.start, piece.end
+    if end - start <= size:
+        return [piece]
+    pieces: list[Piece] = []
+    s = start
+    while True:
+        if end - s <= size:
+            e = end
+        else:
+            e = _space_left(text, s + size, size // 4) or s + size
+            e = e if e > s + 2 * overlap else s + size
+        left = piece.cut_left if s == start else True
+        right = piece.cut_right if e == end else True
+        pieces.append(Piece(s, e, left, right))
+        if e >= end:
+            return pieces
+        nxt = _space_right(text, e - overlap, overlap // 2)
+        s = nxt if nxt is not None and nxt < e else e - overlap
+
+
+def pieces_for(
+    text: str,
+    triggers: list[re.Pattern[str]] | None,
+    *,
+    margin: int,
+    size: int,
+    overlap: int,
+) -> list[Piece]:
+    """Pieces of ``text`` for the analyzer: trigger windows (or the whole text when
+    ``triggers`` is None), each cut into chunks of at most about ``size`` characters."""
+    spans = [Piece(0, len(text))] if triggers is None else windows(text, triggers, margin)
+    return [p for sp in spans for p in chunk(text, sp, size, overlap)]
