@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from corpusforge.pipeline.errors import ConservationError
+from corpusforge.schemas import DOCUMENT_SCHEMA
 
 LINEAGE_FILE = "lineage.duckdb"
 
@@ -50,11 +52,36 @@ def _sql_list(urls: list[str]) -> str:
     return "[" + ", ".join("'" + u.replace("'", "''") + "'" for u in urls) + "]"
 
 
-def _columns(con: duckdb.DuckDBPyConnection, urls: list[str]) -> set[str]:
+_NUMERIC = re.compile(
+    r"^(BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|"
+    r"FLOAT|DOUBLE|DECIMAL.*)$"
+)
+# engine and reader columns that already have their place in `documents`
+_BASE_COLUMNS = {f.name for f in DOCUMENT_SCHEMA} | {"_n_chars", "_n_bytes", "_text_hash"}
+
+
+def _columns(con: duckdb.DuckDBPyConnection, urls: list[str]) -> dict[str, str]:
     rows = con.execute(
         f"DESCRIBE SELECT * FROM read_parquet({_sql_list(urls)}, union_by_name=true)"
     ).fetchall()
-    return {r[0] for r in rows}
+    return {r[0]: r[1] for r in rows}
+
+
+def signal_columns(
+    con: duckdb.DuckDBPyConnection, sets: list[FragmentSet], declared: list[str]
+) -> list[str]:
+    """Columns lineage records besides its own: every numeric or boolean column a stage
+    added (a number cannot carry document text) and the string columns stages declared in
+    ``lineage_columns`` (labels such as ``language``)."""
+    found: set[str] = set()
+    for fs in sets:
+        if fs.urls:
+            for name, dtype in _columns(con, fs.urls).items():
+                if name not in _BASE_COLUMNS and _NUMERIC.match(dtype):
+                    found.add(name)
+                elif name in declared:
+                    found.add(name)
+    return sorted(found)
 
 
 def documents_query(
@@ -118,7 +145,7 @@ def write_lineage(
         if doc_outputs is not None:
             con.register("doc_outputs_arrow", doc_outputs)
             con.execute("CREATE OR REPLACE TABLE doc_outputs AS SELECT * FROM doc_outputs_arrow")
-        query = documents_query(con, sets, extra_columns)
+        query = documents_query(con, sets, signal_columns(con, sets, extra_columns))
         if query:
             con.execute(f"CREATE OR REPLACE TABLE documents AS {query}")
         else:

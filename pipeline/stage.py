@@ -56,8 +56,9 @@ class Stage:
     resources: ClassVar[Resources] = Resources()
     stateful: ClassVar[bool] = False
     is_global: ClassVar[bool] = False
-    # Columns this stage adds that lineage should record per document (signals, counts,
-    # labels). Never a column holding document text: lineage is free of text by design.
+    # Lineage records every numeric or boolean column a stage adds (signals, counts); string
+    # columns it should record too (labels such as a language code) are listed here. Never a
+    # column holding document text: lineage is free of text by design.
     lineage_columns: ClassVar[tuple[str, ...]] = ()
 
     def __init__(

@@ -129,6 +129,7 @@ class LangId(Stage):
     description = "fastText language identification"
     Params = LangIdParams
     stateful = True
+    lineage_columns: ClassVar[tuple[str, ...]] = (LANGUAGE, LANGUAGE_SCRIPT)
     resources: ClassVar[Resources] = Resources(batch_size=1024)
 
     def setup(self) -> None:
