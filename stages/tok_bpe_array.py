@@ -173,7 +173,7 @@ def merge_word_heap(
     for i in range(n - 1):
         push(i)
     while heap:
-        prio, i, a, b = heapq.heappop(heap)
+        _prio, i, a, b = heapq.heappop(heap)
         j = nxt[i] if alive[i] else n
         if j >= n or sym[i] != a or sym[j] != b:
             continue  # stale: a neighbour merged since this entry was pushed
