@@ -56,6 +56,9 @@ class PreTokenizer:
             raise UnsupportedTokenizer("normalizers are not supported by the array path")
         pattern, self.add_prefix_space = _byte_level_options(tokenizer_json.get("pre_tokenizer"))
         self._split = regex.compile(pin_unicode_classes(pattern)) if pattern else None
+        if self._split is not None and self._split.search("") is not None:
+            # Oniguruma and `regex` step past empty matches differently: refuse, not diverge.
+            raise UnsupportedTokenizer("a pre-tokenizer pattern that matches the empty string")
         self.special_ids: dict[str, int] = {}
         for tok in tokenizer_json.get("added_tokens", []):
             if tok.get("lstrip") or tok.get("rstrip") or tok.get("single_word"):

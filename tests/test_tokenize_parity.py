@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
 
 import numpy as np
@@ -92,3 +93,39 @@ def test_unsupported_tokenizer_is_refused_clearly() -> None:
     }
     with pytest.raises(UnsupportedTokenizer):
         ArrayBPETokenizer(bert_like)
+
+
+def split_spec(pattern: str) -> dict:
+    spec = json.loads(hf("gpt2").to_str())
+    spec["pre_tokenizer"] = {
+        "type": "Sequence",
+        "pretokenizers": [
+            {
+                "type": "Split",
+                "pattern": {"Regex": pattern},
+                "behavior": "Isolated",
+                "invert": False,
+            },
+            {
+                "type": "ByteLevel",
+                "add_prefix_space": False,
+                "trim_offsets": True,
+                "use_regex": False,
+            },
+        ],
+    }
+    return spec
+
+
+def test_split_pattern_with_gaps_matches_hf() -> None:
+    # the pattern does not cover every character: the gaps are pieces too (Isolated)
+    spec = split_spec(r"\p{N}{1,3}| ?\p{L}+")
+    ref_tok = Tokenizer.from_str(json.dumps(spec))
+    texts = TEXTS[:80]
+    ref = [e.ids for e in ref_tok.encode_batch(texts, add_special_tokens=False)]
+    assert per_doc(*ArrayBPETokenizer(spec).encode_batch(texts)) == ref
+
+
+def test_pattern_matching_empty_string_is_refused() -> None:
+    with pytest.raises(UnsupportedTokenizer, match="empty string"):
+        ArrayBPETokenizer(split_spec(r"\p{L}*| ?[^\s\p{L}]+|\s+"))
