@@ -129,3 +129,12 @@ def test_split_pattern_with_gaps_matches_hf() -> None:
 def test_pattern_matching_empty_string_is_refused() -> None:
     with pytest.raises(UnsupportedTokenizer, match="empty string"):
         ArrayBPETokenizer(split_spec(r"\p{L}*| ?[^\s\p{L}]+|\s+"))
+
+
+def test_add_prefix_space_matches_hf() -> None:
+    spec = json.loads(hf("gpt2").to_str())
+    spec["pre_tokenizer"]["add_prefix_space"] = True
+    ref_tok = Tokenizer.from_str(json.dumps(spec))
+    texts = TEXTS[:80]
+    ref = [e.ids for e in ref_tok.encode_batch(texts, add_special_tokens=False)]
+    assert per_doc(*ArrayBPETokenizer(spec).encode_batch(texts)) == ref
