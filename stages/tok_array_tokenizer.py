@@ -78,7 +78,6 @@ class ArrayBPETokenizer:
 
     def _reset_cache(self) -> None:
         self._slot: dict[str, int] = {}
-        self._store: list[np.ndarray] = []  # ids per flushed block of words
         self._offsets = np.zeros(1, dtype=np.int64)  # word slot -> start in the flat store
         self._flat = np.zeros(0, dtype=np.int32)
         for content, tid in self.pretok.special_ids.items():
