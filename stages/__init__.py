@@ -9,4 +9,6 @@ from corpusforge.stages import (  # noqa: F401
     quality_fineweb,
     quality_gopher,
     readers,
+    token_sinks,
+    tokenize_stage,
 )
