@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from corpusforge.cli.tokens import tokens as tokens_command
 from corpusforge.pipeline.errors import ConfigError, CorpusforgeError
 
 app = typer.Typer(
@@ -277,16 +278,9 @@ def init(
     out.print(f"wrote {path}; edit input.paths and run `corpusforge run {path}`", highlight=False)
 
 
-def _mount_optional_apps() -> None:
-    """Sub-commands that live with their feature (tokens, report) when present."""
-    try:
-        from corpusforge.cli.tokens import tokens_app
-    except ImportError:
-        return
-    app.add_typer(tokens_app, name="tokens")
-
-
-_mount_optional_apps()
+app.command("tokens", help="Inspect token shards: counts, decoded samples, token sources.")(
+    tokens_command
+)
 
 
 def main() -> None:

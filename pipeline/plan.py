@@ -33,9 +33,10 @@ class Phase:
 
 
 def resources_for(stage: Stage) -> Resources:
-    """A stage may compute its resources from its params (e.g. num_gpus for device: gpu)."""
-    hook = getattr(stage, "resources_for_params", None)
-    return hook() if callable(hook) else type(stage).resources
+    """A stage may compute its resources from its params (e.g. num_gpus for device: gpu)
+    with a classmethod ``resources_for(params) -> Resources``."""
+    hook = getattr(type(stage), "resources_for", None)
+    return hook(stage.params) if callable(hook) else type(stage).resources
 
 
 def build_stages(cfg: RunConfig) -> list[PlannedStage]:

@@ -491,7 +491,9 @@ class Pipeline:
         keep_stems = {p.name.removesuffix(".parquet") for p in plans if p.category == outputs.KEPT}
         for _, sink_dir in sinks:
             for url in fsutil.listdir(sink_dir):
-                if url.rsplit("/", 1)[-1].split(".")[0] not in keep_stems:
+                stem = url.rsplit("/", 1)[-1].split(".")[0]
+                # only shards this run did not write again; sinks may keep other files
+                if re.fullmatch(r"part-\d+", stem) and stem not in keep_stems:
                     fsutil.remove(url)
 
         # ---- lineage

@@ -29,17 +29,6 @@ TOKENIZER_FILE = "tokenizer.json"
 class TokenSinkParams(StageParams):
     vocab_size: int | None = None  # picks the token dtype; None: from `tokenizer`, else int32
     tokenizer: str | None = None  # same spec as the stage; copied next to the shards
-    shard_tokens: int = 1 << 30  # target tokens per shard (the engine plans shards with it)
-
-
-def plan_shards(n_tokens: np.ndarray, shard_tokens: int) -> np.ndarray:
-    """Shard number of every document (in order) so that shards hold ~``shard_tokens`` tokens.
-
-    A document never straddles shards; a shard closes once it reaches the target.
-    """
-    ends = np.cumsum(np.asarray(n_tokens, dtype=np.int64))
-    starts = ends - np.asarray(n_tokens, dtype=np.int64)
-    return (starts // max(1, shard_tokens)).astype(np.int64)
 
 
 def iter_documents(

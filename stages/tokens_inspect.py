@@ -2,8 +2,8 @@
 
 The logic behind ``corpusforge tokens``. Shards are found by their ``.idx`` (Megatron) under
 the output folder (``_work`` excluded); the source of a token position comes from lineage:
-``sink_index`` (doc_id, shard, offset, count) joined to ``documents`` (doc_id, source_path,
-source_index) in ``OUT/lineage.duckdb``.
+``doc_outputs`` (doc_id, output, shard, start, length) joined to ``documents`` (doc_id,
+source_path, source_index) in ``OUT/lineage.duckdb``.
 """
 
 from __future__ import annotations
@@ -110,18 +110,12 @@ def locate(out_dir: str | Path, shard: str, position: int) -> TokenSource:
     names = {shard, shard.removesuffix(".bin") + ".bin", Path(shard).name}
     con = duckdb.connect(str(db), read_only=True)
     try:
-        tables = {
-            r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()
-        }
-        has_docs = "documents" in tables
         query = (
-            "select s.doc_id, s.shard, s.offset, "
-            + ("d.source_path, d.source_index " if has_docs else "null, null ")
-            + "from sink_index s "
-            + ("left join documents d using (doc_id) " if has_docs else "")
-            + "where (s.shard in (select unnest($names)) "
+            "select s.doc_id, s.shard, s.start, d.source_path, d.source_index "
+            "from doc_outputs s left join documents d using (doc_id) "
+            "where s.output <> 'data' and (s.shard in (select unnest($names)) "
             "or regexp_replace(s.shard, '^.*/', '') in (select unnest($names))) "
-            "and s.offset <= $pos and $pos < s.offset + s.count limit 1"
+            "and s.start <= $pos and $pos < s.start + s.length limit 1"
         )
         row = con.execute(query, {"names": sorted(names), "pos": position}).fetchone()
     finally:

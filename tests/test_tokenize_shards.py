@@ -12,7 +12,7 @@ import pytest
 from corpusforge.pipeline.registry import get_sink
 from corpusforge.pipeline.sink import SINK_INDEX_SCHEMA
 from corpusforge.stages.megatron_format import IndexedShard, token_dtype
-from corpusforge.stages.token_sinks import MegatronSink, plan_shards
+from corpusforge.stages.token_sinks import MegatronSink
 
 
 def token_batches(vocab: int, seed: int = 0) -> tuple[list[pa.Table], list[list[int]]]:
@@ -82,8 +82,3 @@ def test_parquet_tokens_sink(tmp_path) -> None:
     assert table["input_ids"].to_pylist() == seqs
     assert index["count"].to_pylist() == [len(s) for s in seqs]
     assert (tmp_path / "tokenizer.json").exists()  # the output decodes on its own
-
-
-def test_plan_shards_keeps_documents_whole() -> None:
-    plan = plan_shards(np.asarray([5, 5, 5, 0, 12, 1]), shard_tokens=10)
-    assert plan.tolist() == [0, 0, 1, 1, 1, 2]

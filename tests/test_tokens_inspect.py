@@ -2,45 +2,44 @@
 
 from __future__ import annotations
 
-import duckdb
+import json
+
 import pyarrow as pa
+import pytest
 import typer
 from typer.testing import CliRunner
 
 from corpusforge.cli.tokens import tokens, tokens_app
+from corpusforge.pipeline import Pipeline
 from corpusforge.stages import tokens_inspect
-from corpusforge.stages.token_sinks import MegatronSink
 from corpusforge.stages.tokenize_stage import TokenizeStage
+
+pytestmark = pytest.mark.usefixtures("ray_session")
 
 
 def build_output(tmp_path) -> tuple[str, pa.Table]:
+    """A real run: JSONL -> tokenize -> Megatron shards, lineage written by the engine."""
     texts = [f"document number {i} says hello" for i in range(12)]
-    docs = pa.table(
-        {
-            "id": [f"doc-{i}" for i in range(12)],
-            "text": texts,
-            "source_path": ["in.jsonl"] * 12,
-            "source_index": list(range(12)),
-        }
-    )
-    tokenized = TokenizeStage(tokenizer="gpt2", device="cpu")(docs)
-    sink = MegatronSink({"tokenizer": "gpt2"})
+    inp = tmp_path / "in"
+    inp.mkdir()
+    for k, chunk in enumerate((texts[:5], texts[5:])):
+        lines = [json.dumps({"id": f"doc-{k * 5 + i}", "text": t}) for i, t in enumerate(chunk)]
+        (inp / f"part{k}.jsonl").write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
-    tok_dir = out / "tokens"
-    index = pa.concat_tables(
-        [
-            sink.write_shard([tokenized.slice(0, 5)], str(tok_dir), "part-00000"),
-            sink.write_shard([tokenized.slice(5)], str(tok_dir), "part-00001"),
-        ]
-    )
-    con = duckdb.connect(str(out / "lineage.duckdb"))
-    con.register("idx", index)
-    con.register("docs", docs.select(["id", "source_path", "source_index"]))
-    con.execute("create table sink_index as select * from idx")
-    con.execute(
-        "create table documents as select id as doc_id, source_path, source_index from docs"
-    )
-    con.close()
+    cfg = {
+        "input": {"paths": [str(inp)], "options": {"id_field": "id"}},
+        "output": {
+            "path": str(out),
+            "shard_size_mb": 0.0001,  # one shard per input file
+            "drop_columns": ["input_ids"],
+            "sinks": [{"kind": "megatron", "path": "tokens", "params": {"tokenizer": "gpt2"}}],
+        },
+        "stages": [{"tokenize": {"tokenizer": "gpt2", "device": "cpu"}}],
+        "ray": {"progress": False},
+    }
+    Pipeline(cfg).run()
+    docs = pa.table({"id": [f"doc-{i}" for i in range(12)], "text": texts})
+    tokenized = TokenizeStage(tokenizer="gpt2", device="cpu")(docs)
     return str(out), tokenized
 
 
@@ -58,8 +57,8 @@ def test_summary_sample_and_locate(tmp_path) -> None:
     assert (src.doc_id, src.doc_offset, src.source_path, src.source_index) == (
         "doc-6",
         2,
-        "in.jsonl",
-        6,
+        str(tmp_path / "in" / "part1.jsonl"),
+        1,
     )
 
 
