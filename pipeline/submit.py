@@ -226,7 +226,11 @@ def load_runtime_env(spec: str | None) -> dict[str, Any]:
     """``--runtime-env``: a YAML/JSON file or an inline JSON object."""
     if not spec:
         return {}
-    text = Path(spec).read_text(encoding="utf-8") if Path(spec).is_file() else spec
+    try:
+        is_file = Path(spec).is_file()
+    except OSError:  # inline JSON longer than a file name may be
+        is_file = False
+    text = Path(spec).read_text(encoding="utf-8") if is_file else spec
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
