@@ -5,6 +5,7 @@ Fast, no cluster (the end-to-end submit runs are in test_cluster.py).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,34 @@ def test_entrypoint_runs_the_shipped_config() -> None:
         f"python -m corpusforge.cli.main run {submit.JOB_CONFIG} --quiet"
     )
     assert submit.entrypoint(resume=False).endswith("--no-resume")
+
+
+def test_lineage_of_a_remote_output_is_staged_locally_and_uploaded(tmp_path: Path) -> None:
+    """An fsspec output (here the in-process memory:// filesystem) gets lineage.duckdb by
+    upload; a later run starts from the uploaded file, so the run history carries on."""
+    import duckdb
+    import fsspec
+
+    from corpusforge.pipeline import lineage
+
+    out = f"memory://cf-test-{tmp_path.name}/out"
+    first = lineage.local_lineage_dir(out)
+    assert first != out and not (Path(first) / lineage.LINEAGE_FILE).exists()
+    con = duckdb.connect(str(Path(first) / lineage.LINEAGE_FILE))
+    con.execute("CREATE TABLE runs (run_id VARCHAR)")
+    con.execute("INSERT INTO runs VALUES ('r1')")
+    con.close()
+    (Path(first) / "report.html").write_text("<html></html>", encoding="utf-8")
+    assert lineage.upload_lineage(first, out) == [lineage.LINEAGE_FILE, "report.html"]
+    assert not Path(first).exists()
+    fs = fsspec.filesystem("memory")
+    assert fs.exists(f"{out}/report.html")
+    second = lineage.local_lineage_dir(out)
+    con = duckdb.connect(str(Path(second) / lineage.LINEAGE_FILE), read_only=True)
+    assert con.execute("SELECT run_id FROM runs").fetchall() == [("r1",)]
+    con.close()
+    shutil.rmtree(second)
+    # a local output is its own lineage folder: nothing staged, nothing uploaded
+    assert lineage.local_lineage_dir(str(tmp_path)) == str(tmp_path)
+    assert lineage.upload_lineage(str(tmp_path), str(tmp_path)) == []
+    fs.rm(out.removeprefix("memory://").split("/")[0], recursive=True)
