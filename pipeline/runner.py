@@ -373,6 +373,8 @@ class Pipeline:
             try:
                 for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
                     for d in batch.to_pylist():
+                        if any(f["fragment"] == d["fragment"] for f in frags):
+                            continue  # a retried task rewrote the same fragment
                         frags.append(
                             {
                                 k: d[k]
