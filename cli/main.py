@@ -131,6 +131,136 @@ def print_summary(result: Any) -> None:
         out.print(f"report: {result.report_path}", highlight=False)
 
 
+# ---------------------------------------------------------------------------- cluster
+
+AddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--address", envvar="RAY_ADDRESS", help="Ray dashboard address, e.g. http://HEAD:8265."
+    ),
+]
+
+
+@app.command()
+def submit(
+    config: Annotated[Path, typer.Argument(help="YAML config file.")],
+    address: AddressOpt = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Stream the logs until the end.")] = False,
+    input: Annotated[
+        list[str] | None, typer.Option("--input", "-i", help="Input paths (replace the config's).")
+    ] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Output folder.")] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume/--no-resume", help="Skip work finished by earlier runs.")
+    ] = True,
+    runtime_env: Annotated[
+        str | None,
+        typer.Option("--runtime-env", help="Extra Ray runtime_env: a YAML/JSON file or JSON."),
+    ] = None,
+    py_module: Annotated[
+        list[str] | None,
+        typer.Option("--py-module", help="Ship this folder, .py file or .whl with the job."),
+    ] = None,
+    env: Annotated[
+        list[str] | None,
+        typer.Option("--env", help="Copy this environment variable (by NAME) to the job."),
+    ] = None,
+    job_id: Annotated[str | None, typer.Option("--job-id", help="Choose the job id.")] = None,
+) -> None:
+    """Run a config on a Ray cluster (Job Submission API); prints the job id."""
+    from corpusforge.pipeline import submit as submit_module
+
+    try:
+        jid = submit_module.submit(
+            config,
+            address,
+            inputs=input,
+            output=output,
+            resume=resume,
+            py_modules=py_module or [],
+            env=env or [],
+            runtime_env=runtime_env,
+            job_id=job_id,
+        )
+    except (CorpusforgeError, OSError) as exc:
+        _fail(exc)
+    sys.stdout.write(jid + "\n")
+    sys.stdout.flush()
+    if wait:
+        _follow(address, jid)
+
+
+def _write_now(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _follow(address: str | None, jid: str) -> None:
+    from corpusforge.pipeline import submit as submit_module
+
+    try:
+        status = submit_module.follow(address, jid, _write_now)
+    except KeyboardInterrupt:
+        err.print(f"stopped following; the job runs on: corpusforge jobs stop {jid}")
+        raise typer.Exit(130) from None
+    except CorpusforgeError as exc:
+        _fail(exc)
+    err.print(f"job {jid}: {status}", highlight=False)
+    if status != "SUCCEEDED":
+        raise typer.Exit(1)
+
+
+jobs_app = typer.Typer(help="Jobs submitted with `corpusforge submit`.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+
+
+@jobs_app.command("status")
+def jobs_status(
+    job_id: Annotated[str, typer.Argument(help="Job id printed by submit.")],
+    address: AddressOpt = None,
+) -> None:
+    """Print a job's status (PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED)."""
+    from corpusforge.pipeline import submit as submit_module
+
+    try:
+        sys.stdout.write(submit_module.status(address, job_id) + "\n")
+    except CorpusforgeError as exc:
+        _fail(exc)
+
+
+@jobs_app.command("logs")
+def jobs_logs(
+    job_id: Annotated[str, typer.Argument(help="Job id printed by submit.")],
+    address: AddressOpt = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Stream until the end.")] = False,
+) -> None:
+    """Print a job's logs."""
+    from corpusforge.pipeline import submit as submit_module
+
+    if follow:
+        _follow(address, job_id)
+        return
+    try:
+        sys.stdout.write(submit_module.logs(address, job_id))
+    except CorpusforgeError as exc:
+        _fail(exc)
+
+
+@jobs_app.command("stop")
+def jobs_stop(
+    job_id: Annotated[str, typer.Argument(help="Job id printed by submit.")],
+    address: AddressOpt = None,
+) -> None:
+    """Stop a job; finished units are kept, so submitting again resumes."""
+    from corpusforge.pipeline import submit as submit_module
+
+    try:
+        stopped = submit_module.stop(address, job_id)
+    except CorpusforgeError as exc:
+        _fail(exc)
+    out.print(f"job {job_id}: " + ("stop requested" if stopped else "not running"))
+
+
 # ---------------------------------------------------------------------------- validate
 
 

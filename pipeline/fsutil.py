@@ -36,6 +36,11 @@ def _is_local(fs: fsspec.AbstractFileSystem) -> bool:
     return protocol in ("file", "local")
 
 
+def is_remote(url: str) -> bool:
+    """True for fsspec URLs that are not the local filesystem (``s3://``, ``gs://`` ...)."""
+    return "://" in url and not url.startswith(("file://", "local://"))
+
+
 def to_url(fs: fsspec.AbstractFileSystem, path: str) -> str:
     """A string that opens ``path`` again from any worker (a local path stays a plain path)."""
     return path if _is_local(fs) else fs.unstrip_protocol(path)
@@ -110,6 +115,19 @@ def atomic_write_bytes(url: str, data: bytes) -> None:
         os.replace(tmp, path)
     else:
         fs.mv(tmp, path)
+
+
+def upload_file(local: str, url: str) -> None:
+    """Copy a local file to ``url`` (streamed), under a temporary name then renamed."""
+    fs, path = get_fs(url)
+    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+    fs.put_file(local, tmp)
+    fs.mv(tmp, path)
+
+
+def download_file(url: str, local: str) -> None:
+    fs, path = get_fs(url)
+    fs.get_file(path, local)
 
 
 def atomic_write_parquet(url: str, table: pa.Table, compression: str = "zstd") -> int:

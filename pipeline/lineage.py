@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,6 +124,7 @@ def write_lineage(
         shutil.copyfile(final, tmp)
     con = duckdb.connect(tmp)
     try:
+        register_remote_filesystems(con, [u for fs in sets for u in fs.urls[:1]])
         con.execute(SCHEMA_SQL)
         con.execute("DELETE FROM runs WHERE run_id = ?", [run_row["run_id"]])
         con.execute("DELETE FROM stage_stats WHERE run_id = ?", [run_row["run_id"]])
@@ -170,6 +172,61 @@ def write_lineage(
         con.close()
     os.replace(tmp, final)
     return final
+
+
+def register_remote_filesystems(con: duckdb.DuckDBPyConnection, urls: list[str]) -> None:
+    """Let DuckDB read fragments on object storage through fsspec.
+
+    DuckDB's own ``httpfs`` extension is downloaded on first use, which an offline cluster
+    cannot do; the fsspec filesystem the workers wrote with is already installed.
+    """
+    from corpusforge.pipeline import fsutil
+
+    seen: set[str] = set()
+    for url in urls:
+        if not fsutil.is_remote(url):
+            continue
+        fs, _ = fsutil.get_fs(url)
+        protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+        if protocol not in seen:
+            con.register_filesystem(fs)
+            seen.add(protocol)
+
+
+def local_lineage_dir(out_dir: str) -> str:
+    """Where the driver builds ``lineage.duckdb``: the output folder, or a local staging
+    folder when the output is on object storage (a DuckDB file needs random-access writes).
+
+    The staging copy starts from the remote file, so the run history carries on; it is
+    uploaded by :func:`upload_lineage` when the run ends.
+    """
+    from corpusforge.pipeline import fsutil
+
+    if not fsutil.is_remote(out_dir):
+        return out_dir
+    staging = tempfile.mkdtemp(prefix="corpusforge-lineage-")
+    remote = fsutil.join(out_dir, LINEAGE_FILE)
+    if fsutil.exists(remote):
+        fsutil.download_file(remote, os.path.join(staging, LINEAGE_FILE))
+    return staging
+
+
+def upload_lineage(lineage_dir: str, out_dir: str) -> list[str]:
+    """Upload what the driver wrote in a staging folder (lineage, report) to ``out_dir``,
+    atomically per file, then remove the staging folder. No-op for local outputs."""
+    from corpusforge.pipeline import fsutil
+
+    if lineage_dir == out_dir:
+        return []
+    uploaded = []
+    for name in sorted(os.listdir(lineage_dir)):
+        local = os.path.join(lineage_dir, name)
+        if not os.path.isfile(local) or name.endswith(".tmp") or name.endswith(".wal"):
+            continue
+        fsutil.upload_file(local, fsutil.join(out_dir, name))
+        uploaded.append(name)
+    shutil.rmtree(lineage_dir, ignore_errors=True)
+    return uploaded
 
 
 def fill_stage_totals(

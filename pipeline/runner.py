@@ -133,13 +133,8 @@ class Pipeline:
         t0 = time.perf_counter()
         run_id = f"{started.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
         out_dir = cfg.output.path
-        _, local_out = fsutil.get_fs(out_dir)
-        if "://" in out_dir and not out_dir.startswith("file://"):
-            raise ConfigError(
-                f"output.path {out_dir!r}: remote outputs need `corpusforge submit` support",
-                hint="write to a local or mounted path for now",
-            )
-        out_dir = local_out
+        if not fsutil.is_remote(out_dir):
+            out_dir = fsutil.get_fs(out_dir)[1]
         work_dir = fsutil.join(out_dir, "_work")
         accepted = _reader_endings() if cfg.input.format == "auto" else None
         units = fsutil.expand_inputs(cfg.input.paths, accepted)
@@ -266,6 +261,8 @@ class Pipeline:
             for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
                 for d in batch.to_pylist():
                     st = pending[d["unit"]]
+                    if any(f["fragment"] == d["fragment"] for f in st["fragments"]):
+                        continue  # a retried task (worker lost) rewrote the same fragment
                     st["fragments"].append(
                         {
                             k: d[k]
@@ -380,6 +377,8 @@ class Pipeline:
             try:
                 for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
                     for d in batch.to_pylist():
+                        if any(f["fragment"] == d["fragment"] for f in frags):
+                            continue  # a retried task rewrote the same fragment
                         frags.append(
                             {
                                 k: d[k]
@@ -470,7 +469,8 @@ class Pipeline:
         for sc in cfg.output.sinks:
             sink = get_sink(sc.kind)(sc.params)
             sinks.append((sink, fsutil.join(out_dir, sc.path or sc.kind)))
-        write = ray.remote(num_cpus=1)(outputs.write_shard)
+        # a shard task lost with its worker is rerun; it rewrites the same file
+        write = ray.remote(num_cpus=1, max_retries=5)(outputs.write_shard)
         refs = [
             write.remote(
                 p,
@@ -595,8 +595,9 @@ class Pipeline:
             "units_processed": units_processed,
             "units_skipped": len(units) - units_processed,
         }
+        lineage_dir = lineage.local_lineage_dir(out_dir)
         db = lineage.write_lineage(
-            out_dir,
+            lineage_dir,
             run_row,
             inputs_table,
             stage_rows,
@@ -605,13 +606,22 @@ class Pipeline:
             sets,
             extra_columns,
         )
-        problems = lineage.check_conservation(db)
-        if problems:
-            lineage.set_run_status(db, run_id, "failed", "conservation check failed")
-            lineage.assert_conservation(db)
-        result = summarize(db, run_id)
-        result.units_total = len(units)
-        result.report_path = _maybe_report(out_dir, cfg)
+        try:
+            problems = lineage.check_conservation(db)
+            if problems:
+                lineage.set_run_status(db, run_id, "failed", "conservation check failed")
+                lineage.assert_conservation(db)
+            result = summarize(db, run_id)
+            result.units_total = len(units)
+            result.report_path = _maybe_report(lineage_dir, cfg)
+        finally:
+            # remote outputs: the lineage built locally goes up, failed or not
+            uploaded = lineage.upload_lineage(lineage_dir, out_dir)
+        if uploaded:
+            result.output = out_dir
+            result.lineage_path = fsutil.join(out_dir, lineage.LINEAGE_FILE)
+            if result.report_path:
+                result.report_path = fsutil.join(out_dir, Path(result.report_path).name)
         return result
 
 
@@ -798,8 +808,15 @@ class _Collector:
 
 def _stats_collector() -> Any:
     import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    return ray.remote(num_cpus=0)(_Collector).remote()
+    # on the driver's node: a worker node lost mid-run must not take the counters with it
+    here = ray.get_runtime_context().get_node_id()
+    return (
+        ray.remote(num_cpus=0)(_Collector)
+        .options(scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False))
+        .remote()
+    )
 
 
 def _collect_stats(collector: Any) -> dict[str, StageStats]:
@@ -823,6 +840,10 @@ def _ensure_ray(cfg: RunConfig) -> bool:
     }
     if cfg.ray.address:
         ray.init(address=cfg.ray.address, **kwargs)
+    elif os.environ.get("RAY_ADDRESS"):
+        # the driver of a `corpusforge submit` job: join its cluster; the job's runtime_env
+        # already ships the code workers need
+        ray.init(**kwargs)
     else:
         if cfg.ray.num_cpus:
             kwargs["num_cpus"] = cfg.ray.num_cpus
