@@ -244,6 +244,57 @@ def _print_rows(cols: list[str], rows: list[tuple], title: str | None = None) ->
     out.print(table)
 
 
+# ---------------------------------------------------------------------------- report
+
+
+@app.command()
+def report(
+    out_dir: Annotated[Path, typer.Argument(help="A run's output folder.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Where to write (default OUT/report.html)."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="html, or json for machines.")] = "html",
+    compare: Annotated[
+        Path | None, typer.Option("--compare", help="Another run's output folder, side by side.")
+    ] = None,
+    samples: Annotated[
+        bool | None,
+        typer.Option(
+            "--samples/--no-samples",
+            help="Show a few rejected documents per reason (default: the run's setting).",
+        ),
+    ] = None,
+    open_: Annotated[
+        bool, typer.Option("--open", help="Open the HTML report in a browser.")
+    ] = False,
+) -> None:
+    """Build the data-quality report of a run from its lineage."""
+    from corpusforge.pipeline.report import report_json, write_report
+
+    if fmt not in ("html", "json"):
+        _fail(ConfigError("--format must be html or json"))
+    try:
+        cmp = str(compare) if compare else None
+        if fmt == "json":
+            text = report_json(str(out_dir), compare=cmp, samples=samples)
+            if output:
+                output.write_text(text + "\n", encoding="utf-8")
+            else:
+                sys.stdout.write(text + "\n")
+            return
+        path = write_report(
+            str(out_dir), str(output) if output else None, compare=cmp, samples=samples
+        )
+    except CorpusforgeError as exc:
+        _fail(exc)
+    out.print(f"report: {path}", highlight=False)
+    if open_:
+        import webbrowser
+
+        webbrowser.open(Path(path).resolve().as_uri())
+
+
 # ---------------------------------------------------------------------------- init
 
 STARTER = """\
