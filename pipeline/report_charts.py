@@ -105,7 +105,7 @@ def histogram(hist: dict[str, Any] | None, title: str) -> alt.Chart | None:
         alt.Chart(alt.Data(values=rows), width=WIDTH, height=160, title=title)
         .mark_bar()
         .encode(
-            x=alt.X("start:Q", scale=scale, title=hist["column"]),
+            x=alt.X("start:Q", bin="binned", scale=scale, title=hist["column"]),
             x2="end:Q",
             y=alt.Y("docs:Q", title="documents", stack="zero"),
             color=alt.Color("fate:N", scale=FATE_SCALE, title=None),

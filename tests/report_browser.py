@@ -51,7 +51,8 @@ class Browser:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            pass_fds=(to_chrome_r, from_chrome_w),
+            # preexec_fn runs before close_fds would close fds 3 and 4, so keep fds open
+            close_fds=False,
             preexec_fn=lambda: _onto_fds_3_and_4(to_chrome_r, from_chrome_w),
         )
         os.close(to_chrome_r)

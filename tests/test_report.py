@@ -284,3 +284,62 @@ def test_cli_json_html_and_compare(full_run: Path, tmp_path: Path) -> None:
 
     res = runner.invoke(app, ["report", str(tmp_path / "missing")])
     assert res.exit_code == 1 and "no lineage" in res.output
+
+
+# --------------------------------------------------------------------------- real browser
+
+CHART_CHECK = """
+(() => {
+  const figs = [...document.querySelectorAll('figure.chart')];
+  return figs.map(f => {
+    const svg = f.querySelector('svg');
+    const box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
+    return {
+      name: f.dataset.chart,
+      marks: svg ? svg.querySelectorAll('g.role-mark path, g.role-mark rect').length : 0,
+      width: box.width, height: box.height,
+    };
+  });
+})()
+"""
+
+
+@pytest.mark.skipif(
+    not Path("/usr/bin/chromium").exists(),
+    reason="Debian chromium not installed (.ci/install.sh installs it)",
+)
+def test_report_renders_in_headless_chromium(full_run: Path) -> None:
+    from report_browser import Browser
+
+    artifacts = Path(__file__).parents[1] / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    browser = Browser()
+    try:
+        session = browser.open_page((full_run / "report.html").resolve().as_uri())
+        charts = browser.evaluate(session, CHART_CHECK)
+        height = browser.evaluate(session, "document.documentElement.scrollHeight")
+        browser.screenshot(session, str(artifacts / "report.png"))
+        events = list(browser.events)
+    finally:
+        browser.close()
+    errors = [
+        e
+        for e in events
+        if e.get("method") == "Runtime.exceptionThrown"
+        or (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] == "error")
+        or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
+    ]
+    assert errors == []
+    requests = [
+        e["params"]["request"]["url"]
+        for e in events
+        if e.get("method") == "Network.requestWillBeSent"
+    ]
+    assert requests and all(u.startswith("file://") for u in requests), requests
+    assert len(requests) == 1  # the page itself, nothing else
+    assert len(charts) >= 11
+    for chart in charts:
+        assert chart["marks"] > 0, chart
+        assert chart["width"] > 100 and chart["height"] > 50, chart
+    assert height > 2000
+    assert (artifacts / "report.png").stat().st_size > 10_000
