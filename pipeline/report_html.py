@@ -72,7 +72,9 @@ def _table(headers: list[str], rows: list[list[Any]], left: int = 1) -> str:
     body = "".join(
         "<tr>"
         + "".join(
-            f'<td class="{"l" if i < left else ""}">{c if isinstance(c, _Raw) else _n(c)}</td>'
+            # text cells (left columns, pre-escaped HTML) align left, numbers right
+            f'<td class="{"l" if i < left or isinstance(c, _Raw) else ""}">'
+            f"{c if isinstance(c, _Raw) else _n(c)}</td>"
             for i, c in enumerate(r)
         )
         + "</tr>"
@@ -132,7 +134,7 @@ def _funnel(d: dict[str, Any]) -> str:
                 _pct(s["rejected"], s["docs_in"]),
                 _mb(s["bytes_in"]),
                 _mb(s["bytes_out"]),
-                _Raw(f'<span class="l">{_e(top)}</span>'),
+                _Raw(_e(top)),
             ]
         )
     table = _table(
