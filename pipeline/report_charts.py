@@ -15,6 +15,7 @@ import vl_convert as vlc
 KEPT_COLOR = "#3a8f5c"
 REJECTED_COLOR = "#d9822b"
 FATE_SCALE = alt.Scale(domain=["kept", "rejected"], range=[KEPT_COLOR, REJECTED_COLOR])
+REASON_SCALE = alt.Scale(domain=["rejected", "quarantined"], range=[REJECTED_COLOR, "#c23b3b"])
 WIDTH = 420
 MAX_BARS = 30
 
@@ -57,7 +58,7 @@ def funnel(steps: list[dict[str, Any]]) -> alt.Chart | None:
 
 def reasons(steps: list[dict[str, Any]]) -> alt.Chart | None:
     rows = [
-        {"reason": f"{s['stage']}: {reason}", "docs": v["docs"]}
+        {"reason": f"{s['stage']}: {reason}", "docs": v["docs"], "fate": v.get("fate")}
         for s in steps
         for reason, v in s["reasons"].items()
     ]
@@ -66,11 +67,12 @@ def reasons(steps: list[dict[str, Any]]) -> alt.Chart | None:
     rows = sorted(rows, key=lambda r: -r["docs"])[:MAX_BARS]
     return (
         alt.Chart(alt.Data(values=rows), width=WIDTH, title="rejected and quarantined, by reason")
-        .mark_bar(color=REJECTED_COLOR)
+        .mark_bar()
         .encode(
             y=alt.Y("reason:N", sort="-x", title=None),
             x=alt.X("docs:Q", title="documents"),
-            tooltip=["reason:N", "docs:Q"],
+            color=alt.Color("fate:N", scale=REASON_SCALE, title=None),
+            tooltip=["reason:N", "fate:N", "docs:Q"],
         )
     )
 

@@ -150,8 +150,9 @@ def _funnel(con: duckdb.DuckDBPyConnection, run_id: str | None) -> list[dict[str
         (r["stage"], r["reason"]): r
         for r in _rows(
             con,
-            "SELECT stage, reason, count(*) AS docs, coalesce(sum(n_bytes), 0) AS bytes "
-            "FROM documents WHERE fate <> 'kept' GROUP BY ALL",
+            "SELECT stage, reason, any_value(fate) AS fate, count(*) AS docs, "
+            "coalesce(sum(n_bytes), 0) AS bytes FROM documents WHERE fate <> 'kept' "
+            "GROUP BY stage, reason",
         )
     }
     total = _totals(con)
@@ -169,7 +170,7 @@ def _funnel(con: duckdb.DuckDBPyConnection, run_id: str | None) -> list[dict[str
     funnel = []
     for step in steps:
         reasons = {
-            (reason or "?"): {"docs": int(r["docs"]), "bytes": int(r["bytes"])}
+            (reason or "?"): {"docs": int(r["docs"]), "bytes": int(r["bytes"]), "fate": r["fate"]}
             for (stage, reason), r in sorted(by_stage.items(), key=lambda kv: -kv[1]["docs"])
             if stage == step or (step == "read" and stage is None)
         }
