@@ -127,7 +127,40 @@ def print_summary(result: Any) -> None:
     )
     out.print(f"output: {result.output}   lineage: {result.lineage_path}", highlight=False)
     if result.report_path:
+        _print_highlights(result.output)
         out.print(f"report: {result.report_path}", highlight=False)
+
+
+def _print_highlights(out_dir: str) -> None:
+    """One line per report section the run has (languages, dedup, PII, tokens)."""
+    from corpusforge.pipeline.report_data import report_data
+
+    try:
+        d = report_data(out_dir, samples=False)
+    except Exception as exc:  # the run succeeded; a summary line is not worth failing it
+        err.print(f"[dim]no highlights: {type(exc).__name__}[/]", highlight=False)
+        return
+    kept = d["totals"]["kept"] or 1
+    lines = []
+    if d.get("languages"):
+        top = sorted(d["languages"], key=lambda r: -r["kept"])[:4]
+        lines.append(
+            "languages (kept): " + ", ".join(f"{r['language']} {r['kept'] / kept:.0%}" for r in top)
+        )
+    if d.get("dedup"):
+        dd = d["dedup"]
+        lines.append(
+            f"duplicates: {dd['removed']:,} removed ({dd['rate']:.1%}), {dd['clusters']:,} clusters"
+        )
+    if d.get("pii"):
+        lines.append(
+            "PII entities: " + ", ".join(f"{r['type']} {r['entities']:,}" for r in d["pii"])
+        )
+    tokens = d.get("tokens") or {}
+    if tokens.get("kept_tokens") is not None:
+        lines.append(f"tokens kept: {tokens['kept_tokens']:,}")
+    for line in lines:
+        out.print(line, highlight=False)
 
 
 # ---------------------------------------------------------------------------- validate

@@ -345,3 +345,18 @@ def test_report_renders_in_headless_chromium(full_run: Path) -> None:
         assert chart["width"] > 100 and chart["height"] > 50, chart
     assert height > 2000
     assert (artifacts / "report.png").stat().st_size > 10_000
+
+
+def test_run_summary_prints_report_highlights(full_run: Path, tmp_path: Path) -> None:
+    import yaml
+
+    inp = next(iter(q(full_run, "SELECT path FROM inputs")))[0].rsplit("/", 1)[0]
+    cfg_path = tmp_path / "run.yaml"
+    cfg_path.write_text(yaml.safe_dump(config(Path(inp), tmp_path / "out", FULL_STAGES)))
+    res = CliRunner().invoke(app, ["run", str(cfg_path), "-q"])
+    assert res.exit_code == 0, res.output
+    assert "languages (kept): en" in res.output
+    assert "duplicates: 15 removed" in res.output
+    assert "PII entities: email" in res.output
+    assert "tokens kept:" in res.output
+    assert f"report: {tmp_path / 'out' / 'report.html'}" in res.output.replace("\n", "")
