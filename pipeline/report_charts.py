@@ -15,6 +15,7 @@ import vl_convert as vlc
 KEPT_COLOR = "#3a8f5c"
 REJECTED_COLOR = "#d9822b"
 FATE_SCALE = alt.Scale(domain=["kept", "rejected"], range=[KEPT_COLOR, REJECTED_COLOR])
+STEP_SCALE = alt.Scale(domain=["passed", "removed"], range=[KEPT_COLOR, REJECTED_COLOR])
 REASON_SCALE = alt.Scale(domain=["rejected", "quarantined"], range=[REJECTED_COLOR, "#c23b3b"])
 WIDTH = 420
 MAX_BARS = 30
@@ -40,8 +41,8 @@ def funnel(steps: list[dict[str, Any]]) -> alt.Chart | None:
     rows = []
     for i, s in enumerate(steps):
         label = f"{i}. {s['stage']}"
-        rows.append({"step": label, "fate": "kept", "docs": s["docs_out"]})
-        rows.append({"step": label, "fate": "rejected", "docs": s["rejected"]})
+        rows.append({"step": label, "fate": "passed", "docs": s["docs_out"]})
+        rows.append({"step": label, "fate": "removed", "docs": s["rejected"]})
     order = [f"{i}. {s['stage']}" for i, s in enumerate(steps)]
     return (
         alt.Chart(alt.Data(values=rows), width=WIDTH, title="documents through each step")
@@ -49,7 +50,7 @@ def funnel(steps: list[dict[str, Any]]) -> alt.Chart | None:
         .encode(
             y=alt.Y("step:N", sort=order, title=None),
             x=alt.X("docs:Q", title="documents", stack="zero"),
-            color=alt.Color("fate:N", scale=FATE_SCALE, title=None),
+            color=alt.Color("fate:N", scale=STEP_SCALE, title=None),
             order=alt.Order("fate:N", sort="ascending"),
             tooltip=["step:N", "fate:N", "docs:Q"],
         )

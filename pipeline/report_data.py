@@ -140,7 +140,9 @@ def _totals(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return {k: int(v) for k, v in row.items()}
 
 
-def _funnel(con: duckdb.DuckDBPyConnection, run_id: str | None) -> list[dict[str, Any]]:
+def _funnel(
+    con: duckdb.DuckDBPyConnection, run_id: str | None, total: dict[str, int]
+) -> list[dict[str, Any]]:
     """Documents and bytes into and out of each step, over all documents (lineage totals).
 
     The first step is the read (quarantined and rejected-at-read records); then every stage
@@ -155,7 +157,6 @@ def _funnel(con: duckdb.DuckDBPyConnection, run_id: str | None) -> list[dict[str
             "GROUP BY stage, reason",
         )
     }
-    total = _totals(con)
     stage_names = [
         r["stage"]
         for r in _rows(
@@ -401,7 +402,8 @@ def report_data(out_dir: str | Path, samples: bool | None = None) -> dict[str, A
         columns = _doc_columns(con)
         run = _run(con)
         run_id = run.get("run_id")
-        funnel = _funnel(con, run_id)
+        totals = _totals(con)
+        funnel = _funnel(con, run_id, totals)
         stage_rows = _stages(con, run_id)
         lengths = {
             "n_chars": _histogram(con, "n_chars", log=True),
@@ -410,7 +412,7 @@ def report_data(out_dir: str | Path, samples: bool | None = None) -> dict[str, A
         data: dict[str, Any] = {
             "out_dir": str(out_dir),
             "run": run,
-            "totals": _totals(con),
+            "totals": totals,
             "funnel": funnel,
             "stages": stage_rows,
             "lineage_columns": sorted(c for c in columns if c not in BASE_COLUMNS),

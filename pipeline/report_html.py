@@ -27,7 +27,7 @@ section h2{font-size:17px;margin:4px 0 10px}
 .kept{color:#3a8f5c}.rejected{color:#d9822b}.quarantined{color:#c23b3b}
 .grid{display:flex;flex-wrap:wrap;gap:18px}
 .cols{display:grid;grid-template-columns:1fr 1fr;gap:18px}
-.cols>div>h3{font-size:14px;margin:4px 0;color:#5b6573}
+.cols>div{min-width:0;overflow-x:auto}.cols>div>h3{font-size:14px;margin:4px 0;color:#5b6573}
 figure.chart{margin:0}
 table{border-collapse:collapse;font-size:13px;margin:6px 0}
 th,td{padding:3px 10px;border-bottom:1px solid #eef0f3;text-align:right;vertical-align:top}
