@@ -140,25 +140,43 @@ def worker_running_a_task(raylet: psutil.Process, timeout: float = 90) -> psutil
     raise AssertionError("no task ran on the worker node")
 
 
-def test_worker_killed_mid_run_is_retried_without_loss_or_duplicates(
-    cluster: LocalCluster, corpus: Path, clean_run: Path, tmp_path: Path
-) -> None:
-    (tmp_path / "pause_plugin.py").write_text(PAUSE_PLUGIN, encoding="utf-8")
-    cfg = tmp_path / "fault.yaml"
+def fault_config(folder: Path, corpus: Path, seconds: float) -> Path:
+    """The fault test's pipeline: a pause long enough to kill a worker mid-task, a filter."""
+    (folder / "pause_plugin.py").write_text(PAUSE_PLUGIN, encoding="utf-8")
+    cfg = folder / "fault.yaml"
     cfg.write_text(
         textwrap.dedent(
             f"""
             name: fault
             input: {{paths: [{corpus}]}}
-            output: {{path: {tmp_path / "out"}, shard_size_mb: 64}}
+            output: {{path: {folder / "out"}, shard_size_mb: 64}}
             plugins: [pause_plugin]
             stages:
-              - cluster_test_pause: {{seconds: 3}}
+              - cluster_test_pause: {{seconds: {seconds}}}
               - length_filter: {{min_chars: 50}}
             """
         ),
         encoding="utf-8",
     )
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def clean_fault_run(
+    cluster: LocalCluster, corpus: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The fault test's pipeline without a fault (and without the pause)."""
+    folder = tmp_path_factory.mktemp("clean_fault")
+    proc = cli("submit", str(fault_config(folder, corpus, 0)), "--address", cluster.address,
+               "--wait")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return folder / "out"
+
+
+def test_worker_killed_mid_run_is_retried_without_loss_or_duplicates(
+    cluster: LocalCluster, corpus: Path, clean_fault_run: Path, tmp_path: Path
+) -> None:
+    cfg = fault_config(tmp_path, corpus, 3)
     proc = cli("submit", str(cfg), "--address", cluster.address)
     assert proc.returncode == 0, proc.stderr[-3000:]
     job = proc.stdout.strip().splitlines()[0]
@@ -178,12 +196,12 @@ def test_worker_killed_mid_run_is_retried_without_loss_or_duplicates(
     finally:
         con.close()
     # same documents, same fates, same kept rows as the clean run: nothing lost or doubled
-    assert fates(out / "lineage.duckdb") == fates(clean_run / "lineage.duckdb")
-    assert kept_rows(out).equals(kept_rows(clean_run))
+    assert fates(out / "lineage.duckdb") == fates(clean_fault_run / "lineage.duckdb")
+    assert kept_rows(out).equals(kept_rows(clean_fault_run))
     assert (
         pq.read_table(out / "rejected")
         .sort_by("id")
-        .equals(pq.read_table(clean_run / "rejected").sort_by("id"))
+        .equals(pq.read_table(clean_fault_run / "rejected").sort_by("id"))
     )
 
 
