@@ -14,7 +14,7 @@ from corpusforge.pipeline.registry import (
     register_sink,
     register_stage,
 )
-from corpusforge.pipeline.runner import Pipeline, RunResult
+from corpusforge.pipeline.runner import Pipeline
 from corpusforge.pipeline.sink import Sink
 from corpusforge.pipeline.stage import (
     GlobalStage,
@@ -26,6 +26,7 @@ from corpusforge.pipeline.stage import (
     set_column,
     stage,
 )
+from corpusforge.pipeline.summary import RunResult
 
 __all__ = [
     "ConfigError",

@@ -9,15 +9,11 @@ the run fails if any input record did not end kept, rejected or quarantined.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import re
-import sys
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,19 +23,16 @@ import pyarrow.parquet as pq
 import xxhash
 from pydantic import ValidationError
 
-from corpusforge.pipeline import errors as errors_module
-from corpusforge.pipeline import fsutil, journal, lineage, outputs
+from corpusforge.pipeline import fsutil, journal, lineage, outputs, ray_backend
 from corpusforge.pipeline.config import RunConfig, config_to_json, load_config, parse_config
-from corpusforge.pipeline.errors import ConfigError, CorpusforgeError, RunError
+from corpusforge.pipeline.errors import ConfigError, RunError
 from corpusforge.pipeline.execute import (
     N_BYTES,
     N_CHARS,
     TEXT_HASH,
-    StageRunner,
     StageStats,
     read_live_fragments,
     read_units,
-    run_stage_task,
     write_fragments,
 )
 from corpusforge.pipeline.frame import DocFrame
@@ -47,30 +40,12 @@ from corpusforge.pipeline.plan import Phase, PlannedStage, build_stages, split_p
 from corpusforge.pipeline.reader import ReaderParams
 from corpusforge.pipeline.registry import detect_format, get_reader, get_sink, load_plugins
 from corpusforge.pipeline.stage import GlobalContext, Stage, rejected_mask, set_column
+from corpusforge.pipeline.summary import RunResult, summarize
 from corpusforge.schemas import FATE_REJECTED, Col
 
 log = logging.getLogger("corpusforge")
 
 VERSION = "0.1.0"
-
-
-@dataclass
-class RunResult:
-    run_id: str
-    output: str
-    lineage_path: str
-    seconds: float
-    units_total: int
-    units_processed: int
-    units_skipped: int
-    records: int = 0
-    kept: int = 0
-    rejected: int = 0
-    quarantined: int = 0
-    stages: list[dict[str, Any]] = field(default_factory=list)
-    rejects_by_reason: dict[str, int] = field(default_factory=dict)
-    outputs: list[dict[str, Any]] = field(default_factory=list)
-    report_path: str | None = None
 
 
 class Pipeline:
@@ -147,8 +122,8 @@ class Pipeline:
             fsutil.remove(fsutil.join(out_dir, lineage.LINEAGE_FILE))
         fsutil.makedirs(work_dir)
 
-        started_ray = _ensure_ray(cfg)
-        collector = _stats_collector()
+        started_ray = ray_backend.ensure_ray(cfg)
+        collector = ray_backend.stats_collector()
         try:
             commits = journal.load_unit_commits(work_dir)
             commits = {p: c for p, c in commits.items() if p in set(units)}
@@ -174,7 +149,7 @@ class Pipeline:
                     phase, phase_fragments[-1], work_dir, out_dir, run_id, collector, global_seconds
                 )
                 phase_fragments.append(frags)
-            stats = _collect_stats(collector)
+            stats = ray_backend.collect_stats(collector)
             for name, secs in global_seconds.items():
                 stats.setdefault(name, StageStats()).seconds += secs
             result = self._finalize(
@@ -211,7 +186,7 @@ class Pipeline:
         formats = {u: self._format_of(u) for u in todo}
         readers = {fmt: get_reader(fmt) for fmt in set(formats.values())}
         for cls in readers.values():
-            _travel_by_value(cls)
+            ray_backend.travel_by_value(cls)
         ds = ray.data.from_items(
             [{"path": u, "format": formats[u]} for u in todo], override_num_blocks=len(todo)
         )
@@ -226,7 +201,7 @@ class Pipeline:
             },
         )
         for planned in self.phases[0].map_stages:
-            ds = _add_stage(ds, planned, cfg.plugins, collector, run_id)
+            ds = ray_backend.add_stage(ds, planned, cfg.plugins, collector, run_id)
         ds = ds.map_batches(
             write_fragments,
             batch_size=None,
@@ -234,6 +209,7 @@ class Pipeline:
             fn_kwargs={"phase_dir": pdir, "compression": cfg.output.compression},
         )
         pending: dict[str, dict[str, Any]] = {u: {"fragments": [], "rows": 0} for u in todo}
+        seen: set[str] = set()  # fragment names: a retried task (worker lost) resends one
         commits: dict[str, journal.UnitCommit] = {}
 
         def try_commit(unit: str) -> None:
@@ -261,8 +237,9 @@ class Pipeline:
             for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
                 for d in batch.to_pylist():
                     st = pending[d["unit"]]
-                    if any(f["fragment"] == d["fragment"] for f in st["fragments"]):
-                        continue  # a retried task (worker lost) rewrote the same fragment
+                    if d["fragment"] in seen:
+                        continue
+                    seen.add(d["fragment"])
                     st["fragments"].append(
                         {
                             k: d[k]
@@ -287,7 +264,7 @@ class Pipeline:
                         )
                     try_commit(d["unit"])
         except Exception as exc:
-            raise _run_error(exc) from exc
+            raise ray_backend.run_error(exc) from exc
         # units that produced no rows at all (empty files) complete with the phase
         for unit in todo:
             st = pending[unit]
@@ -366,7 +343,7 @@ class Pipeline:
                 fn_kwargs={"name": gstage.instance_name},
             )
             for planned in phase.map_stages:
-                ds = _add_stage(ds, planned, cfg.plugins, collector, run_id)
+                ds = ray_backend.add_stage(ds, planned, cfg.plugins, collector, run_id)
             ds = ds.map_batches(
                 write_fragments,
                 batch_size=None,
@@ -374,11 +351,13 @@ class Pipeline:
                 fn_kwargs={"phase_dir": pdir, "compression": cfg.output.compression},
             )
             frags: list[dict] = []
+            seen: set[str] = set()
             try:
                 for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
                     for d in batch.to_pylist():
-                        if any(f["fragment"] == d["fragment"] for f in frags):
+                        if d["fragment"] in seen:
                             continue  # a retried task rewrote the same fragment
+                        seen.add(d["fragment"])
                         frags.append(
                             {
                                 k: d[k]
@@ -394,7 +373,7 @@ class Pipeline:
                             }
                         )
             except Exception as exc:
-                raise _run_error(exc) from exc
+                raise ray_backend.run_error(exc) from exc
             global_seconds[gstage.instance_name] = time.perf_counter() - start
         else:
             frags = []
@@ -485,7 +464,7 @@ class Pipeline:
         try:
             records = ray.get(refs)
         except Exception as exc:
-            raise _run_error(exc) from exc
+            raise ray_backend.run_error(exc) from exc
         for cat in (outputs.KEPT, outputs.REJECTED, outputs.QUARANTINED):
             outputs.remove_stale(out_dir, cat, {p.name for p in plans if p.category == cat})
         keep_stems = {p.name.removesuffix(".parquet") for p in plans if p.category == outputs.KEPT}
@@ -628,61 +607,6 @@ class Pipeline:
 # ---------------------------------------------------------------------- helpers
 
 
-def summarize(lineage_path: str, run_id: str | None = None) -> RunResult:
-    """Counts of a finished run, read back from its lineage."""
-    import duckdb
-
-    con = duckdb.connect(lineage_path, read_only=True)
-    try:
-        if run_id is None:
-            run_id = con.execute(
-                "SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1"
-            ).fetchone()[0]
-        run = con.execute(
-            "SELECT seconds, units_processed, units_skipped FROM runs WHERE run_id = ?", [run_id]
-        ).fetchone()
-        fates = dict(con.execute("SELECT fate, count(*) FROM documents GROUP BY fate").fetchall())
-        reasons = dict(
-            con.execute(
-                "SELECT coalesce(stage, '?') || ':' || coalesce(reason, '?'), count(*) "
-                "FROM documents WHERE fate <> 'kept' GROUP BY ALL ORDER BY 2 DESC"
-            ).fetchall()
-        )
-        cur = con.execute(
-            "SELECT stage, kind, phase, docs_in, docs_out, docs_rejected, bytes_in, bytes_out, "
-            "seconds, docs_in_total, docs_rejected_total FROM stage_stats WHERE run_id = ? "
-            "ORDER BY position",
-            [run_id],
-        )
-        names = [d[0] for d in cur.description]
-        stages = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-        outputs_rows = [
-            {"kind": k, "path": p, "rows": r, "bytes": b}
-            for k, p, r, b in con.execute(
-                "SELECT kind, path, rows, bytes FROM outputs ORDER BY path"
-            ).fetchall()
-        ]
-        units_total = con.execute("SELECT count(*) FROM inputs").fetchone()[0]
-    finally:
-        con.close()
-    return RunResult(
-        run_id=run_id,
-        output=str(Path(lineage_path).parent),
-        lineage_path=lineage_path,
-        seconds=float(run[0] or 0),
-        units_total=int(units_total),
-        units_processed=int(run[1] or 0),
-        units_skipped=int(run[2] or 0),
-        records=int(sum(fates.values())),
-        kept=int(fates.get("kept", 0)),
-        rejected=int(fates.get("rejected", 0)),
-        quarantined=int(fates.get("quarantined", 0)),
-        stages=stages,
-        rejects_by_reason={k: int(v) for k, v in reasons.items()},
-        outputs=outputs_rows,
-    )
-
-
 def _maybe_report(out_dir: str, cfg: RunConfig) -> str | None:
     if not cfg.output.report:
         return None
@@ -725,165 +649,3 @@ def _mark_global_rejects(table: pa.Table, name: str) -> pa.Table:
     fate = pc.if_else(rej, pa.scalar(FATE_REJECTED), table.column(Col.FATE).combine_chunks())
     stage = pc.if_else(rej, pa.scalar(name), table.column(Col.STAGE).combine_chunks())
     return set_column(set_column(table, Col.FATE, fate), Col.STAGE, stage)
-
-
-def _add_stage(
-    ds: Any, planned: PlannedStage, plugins: list[str], collector: Any, run_id: str
-) -> Any:
-    import ray.data
-
-    stage = planned.stage
-    res = planned.resources
-    cls = type(stage)
-    _travel_by_value(cls)
-    params = stage.params.model_dump()
-    common = dict(
-        batch_size=res.batch_size,
-        batch_format="pyarrow",
-        num_cpus=res.num_cpus,
-        num_gpus=res.num_gpus or None,
-    )
-    if res.memory:
-        common["memory"] = res.memory
-    if stage.stateful:
-        cpus = max(1, int(ray.cluster_resources().get("CPU", 1) // max(res.num_cpus, 0.1)))
-        return ds.map_batches(
-            StageRunner,
-            fn_constructor_kwargs={
-                "stage_cls": cls,
-                "params": params,
-                "instance_name": stage.instance_name,
-                "plugins": plugins,
-                "stats_sink": collector,
-            },
-            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=res.concurrency or cpus),
-            **common,
-        )
-    return ds.map_batches(
-        run_stage_task,
-        fn_kwargs={
-            "stage_cls": cls,
-            "params": params,
-            "instance_name": stage.instance_name,
-            "plugins": plugins,
-            "stats_sink": collector,
-            "run_id": run_id,
-        },
-        compute=ray.data.TaskPoolStrategy(size=res.concurrency) if res.concurrency else None,
-        **common,
-    )
-
-
-def _travel_by_value(cls: type) -> None:
-    """Classes from user scripts, notebooks or tests travel to workers by value.
-
-    Workers may not be able to import the module a custom stage or reader was defined in (a
-    script's ``__main__``, a test file); installed packages travel by reference as usual.
-    """
-    from ray import cloudpickle
-
-    module = sys.modules.get(cls.__module__)
-    if module is None or cls.__module__.startswith("corpusforge."):
-        return
-    if (
-        cls.__module__ != "__main__"
-        and getattr(module, "__file__", "")
-        and "site-packages" in (module.__file__ or "")
-    ):
-        return
-    with contextlib.suppress(ValueError):
-        cloudpickle.register_pickle_by_value(module)
-
-
-class _Collector:
-    def __init__(self) -> None:
-        self.stats: dict[str, StageStats] = {}
-
-    def add(self, name: str, stats: StageStats) -> None:
-        self.stats.setdefault(name, StageStats()).add(stats)
-
-    def snapshot(self) -> dict[str, StageStats]:
-        return self.stats
-
-
-def _stats_collector() -> Any:
-    import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    # on the driver's node: a worker node lost mid-run must not take the counters with it
-    here = ray.get_runtime_context().get_node_id()
-    return (
-        ray.remote(num_cpus=0)(_Collector)
-        .options(scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False))
-        .remote()
-    )
-
-
-def _collect_stats(collector: Any) -> dict[str, StageStats]:
-    import ray
-
-    return ray.get(collector.snapshot.remote())
-
-
-def _ensure_ray(cfg: RunConfig) -> bool:
-    """Start a local Ray (or connect to ``ray.address``) unless one is already up."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    kwargs: dict[str, Any] = {
-        "include_dashboard": False,
-        "log_to_driver": True,
-        "logging_level": logging.WARNING,
-        "configure_logging": True,
-    }
-    if cfg.ray.address:
-        ray.init(address=cfg.ray.address, **kwargs)
-    elif os.environ.get("RAY_ADDRESS"):
-        # the driver of a `corpusforge submit` job: join its cluster; the job's runtime_env
-        # already ships the code workers need
-        ray.init(**kwargs)
-    else:
-        if cfg.ray.num_cpus:
-            kwargs["num_cpus"] = cfg.ray.num_cpus
-        if cfg.ray.object_store_memory_mb:
-            kwargs["object_store_memory"] = cfg.ray.object_store_memory_mb * 1024 * 1024
-        # workers must import what the driver can (custom stage modules next to the config)
-        path = os.pathsep.join(p for p in [os.getcwd(), *sys.path] if p)
-        kwargs["runtime_env"] = {"env_vars": {"PYTHONPATH": path}}
-        ray.init(**kwargs)
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = cfg.ray.progress
-    ctx.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
-    return True
-
-
-_ERROR_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$", re.MULTILINE)
-
-
-def _run_error(exc: BaseException) -> CorpusforgeError:
-    """Unwrap Ray's task errors to the error a stage or reader raised.
-
-    Ray Data re-raises worker errors as text (the original object does not travel), so the
-    root cause is found in the message: engine errors come back as their own class, anything
-    else as one line naming the exception, without Ray's wrapping.
-    """
-    if isinstance(exc, CorpusforgeError):
-        return exc
-    for match in _ERROR_LINE.finditer(str(exc)):
-        qualname, message = match.group(1), match.group(2).strip()
-        if qualname.startswith("ray."):
-            continue
-        cls = getattr(errors_module, qualname.rsplit(".", 1)[-1], None)
-        if isinstance(cls, type) and issubclass(cls, CorpusforgeError):
-            return cls(message)
-        return RunError(
-            f"run failed in a worker: {qualname.rsplit('.', 1)[-1]}: {message[:300]}",
-            hint="re-run with --debug for the full traceback",
-        )
-    return RunError(
-        f"run failed: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300]}",
-        hint="re-run with --debug for the full traceback",
-    )
