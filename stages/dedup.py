@@ -38,7 +38,6 @@ from corpusforge.stages.dedup_keep import (
     KEEPER_COLUMN,
     RANK_COLUMNS,
     RANK_SCHEMA,
-    RESULT_SCHEMA,
     SIZE_COLUMN,
     apply_results,
     choose_keepers,
@@ -73,10 +72,12 @@ def _partitions(n_rows: int, requested: int | None, rows_per_partition: int = 20
 
 
 def _mark_documents(
-    docs: DocFrame, results: DocFrame, reason: str, num_partitions: int
+    docs: DocFrame, results: DocFrame | None, reason: str, num_partitions: int
 ) -> DocFrame:
     """Join per-member results onto the documents (left outer) and mark the duplicates."""
     docs = docs.drop([CLUSTER_COLUMN, SIZE_COLUMN, KEEPER_COLUMN])
+    if results is None:  # no duplicates at all: no join, every row a singleton
+        return docs.map_blocks(lambda t: apply_results(t, reason))
     joined = docs.join(results, on=[Col.ID], how="left_outer", num_partitions=num_partitions)
     return joined.map_blocks(lambda t: apply_results(t, reason))
 
@@ -97,8 +98,10 @@ def _read_marker(path: str) -> dict[str, Any] | None:
         return None
 
 
-def _kept_only(table: DocFrame, results: DocFrame, num_partitions: int) -> DocFrame:
+def _kept_only(table: DocFrame, results: DocFrame | None, num_partitions: int) -> DocFrame:
     """Rows of ``table`` (with ``id``) whose document was not rejected as a duplicate."""
+    if results is None:
+        return table
     rejected = results.map_blocks(
         lambda t: t.filter(pc.not_equal(t[KEEPER_COLUMN], t[Col.ID])).select([Col.ID])
     )
@@ -139,12 +142,13 @@ class ExactDedup(GlobalStage):
             cols.update(rank_columns(t, p.keep, p.quality_column))
             return pa.table(cols)
 
+        meta = {"kind": "exact", "normalization": p.normalization}
+        previous = _previous_indexes(ctx, self.instance_name, meta)
         keys = docs.map_blocks(slim).materialize()
         n = keys.count()
         parts = _partitions(n, p.num_partitions)
-        meta = {"kind": "exact", "normalization": p.normalization}
         grouped = keys
-        for prev in _previous_indexes(ctx, self.instance_name, meta):
+        for prev in previous:
             old = DocFrame.read_parquet(os.path.join(prev, "hashes"))
             grouped = grouped.union(
                 old.map_blocks(
@@ -159,7 +163,8 @@ class ExactDedup(GlobalStage):
             lambda t: choose_keepers(t, TEXT_HASH_COLUMN),
             num_partitions=parts,
         ).materialize()
-        self.last_stats = {"documents": n, "duplicates_rejected": _count_rejected(results)}
+        results, members = _nonempty(results)
+        self.last_stats = {"documents": n, "cluster_members": members}
         if p.write_index and ctx.output_dir:
             out = _index_path(ctx.output_dir, self.instance_name)
             _kept_only(keys.select([Col.ID, TEXT_HASH_COLUMN]), results, parts).write_parquet(
@@ -191,11 +196,10 @@ class NearDedupParams(StageParams):
     num_partitions: int | None = None
 
 
-def _count_rejected(results: DocFrame) -> int:
-    flags = results.map_blocks(
-        lambda t: pa.table({"r": pc.cast(pc.not_equal(t[KEEPER_COLUMN], t[Col.ID]), pa.int64())})
-    )
-    return flags.sum("r")
+def _nonempty(results: DocFrame) -> tuple[DocFrame | None, int]:
+    """``None`` for an empty result (Ray loses the schema of empty blocks; joins need it)."""
+    n = results.count()  # metadata of a materialized frame: no execution
+    return (results if n else None), n
 
 
 def _index_path(output_dir: str, instance: str) -> str:
@@ -302,6 +306,7 @@ class NearDedup(GlobalStage):
         p: NearDedupParams = self.params  # type: ignore[assignment]
         bands, rows = self.banding()
         meta = self._meta()
+        previous = _previous_indexes(ctx, self.instance_name, meta)  # fail before any work
         sigs, reused = self._signatures(docs, ctx)
         n = sigs.count()
         parts = _partitions(n * bands, p.num_partitions)
@@ -317,7 +322,7 @@ class NearDedup(GlobalStage):
         all_bands = band_rows
         all_sigs = sigs.select([Col.ID, SIGNATURE_COLUMN])
         ranks = sigs.select(list(RANK_SCHEMA.names))
-        for prev in _previous_indexes(ctx, self.instance_name, meta):
+        for prev in previous:
             all_bands = all_bands.union(DocFrame.read_parquet(os.path.join(prev, "bands")))
             old_sigs = DocFrame.read_parquet(os.path.join(prev, "signatures"))
             all_sigs = all_sigs.union(old_sigs)
@@ -334,7 +339,7 @@ class NearDedup(GlobalStage):
         if p.verify and n_candidates:
             edges = _verify_edges(edges, all_sigs, p.verify_threshold or p.threshold, parts)
         n_edges = edges.count()
-        rounds = 0
+        rounds, results, members = 0, None, 0
         if n_edges:
             stars, rounds = connected_components(
                 edges, num_partitions=parts, max_rounds=p.max_rounds
@@ -344,8 +349,7 @@ class NearDedup(GlobalStage):
             results = ranked.partition_map(
                 "cluster", lambda t: choose_keepers(t, "cluster"), num_partitions=parts
             ).materialize()
-        else:
-            results = DocFrame.from_tables([RESULT_SCHEMA.empty_table()])
+            results, members = _nonempty(results)
         self.last_stats = {
             "documents": n,
             "bands": bands,
@@ -354,7 +358,7 @@ class NearDedup(GlobalStage):
             "candidate_edges": n_candidates,
             "edges": n_edges,
             "cc_rounds": rounds,
-            "duplicates_rejected": _count_rejected(results),
+            "cluster_members": members,
         }
         if p.write_index and ctx.output_dir:
             out = _index_path(ctx.output_dir, self.instance_name)

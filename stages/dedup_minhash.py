@@ -246,7 +246,7 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
         raise ValueError(f"{bands} bands x {rows} rows need {bands * rows} hashes")
     keys = np.empty((n, bands), dtype=_U64)
     for j in range(bands):
-        acc = np.full(n, _U64(j + 1) * _U64(0x9E3779B97F4A7C15), dtype=_U64)
+        acc = np.full(n, _U64(((j + 1) * 0x9E3779B97F4A7C15) & _MASK64), dtype=_U64)
         for v in sig[:, j * rows : (j + 1) * rows].T:
             acc = _mix64(acc ^ v)
         keys[:, j] = acc
