@@ -52,7 +52,7 @@ def score(truth_path: str, outcomes: pa.Table) -> dict:
     """
     con = duckdb.connect()
     con.register("o", outcomes)
-    bins = con.sql(
+    bins = con.execute(
         f"""
         WITH t AS (SELECT * FROM '{truth_path}'),
         j AS (SELECT t.*, o.removed FROM t JOIN o USING (id)),
@@ -68,7 +68,7 @@ def score(truth_path: str, outcomes: pa.Table) -> dict:
         FROM pairs GROUP BY ALL ORDER BY ALL
         """
     ).fetchall()
-    ge08 = con.sql(
+    ge08 = con.execute(
         f"""
         WITH t AS (SELECT * FROM '{truth_path}'),
         j AS (SELECT t.*, o.removed FROM t JOIN o USING (id))
@@ -76,7 +76,7 @@ def score(truth_path: str, outcomes: pa.Table) -> dict:
         WHERE c.kind = 'near_dup' AND c.jaccard_to_original >= 0.8
         """
     ).fetchone()[0]
-    prec = con.sql(
+    prec = con.execute(
         f"""
         WITH t AS (SELECT id, dup_cluster FROM '{truth_path}')
         SELECT count(*), sum((t1.dup_cluster IS NOT NULL

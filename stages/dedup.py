@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from typing import Any
 
 import numpy as np
@@ -168,7 +169,7 @@ class ExactDedup(GlobalStage):
         if p.write_index and ctx.output_dir:
             out = _index_path(ctx.output_dir, self.instance_name)
             _kept_only(keys.select([Col.ID, TEXT_HASH_COLUMN]), results, parts).write_parquet(
-                os.path.join(out, "hashes")
+                _fresh_dir(os.path.join(out, "hashes"))
             )
             _write_meta(out, meta)
         return _mark_documents(docs, results, "exact_duplicate", parts)
@@ -204,6 +205,12 @@ def _nonempty(results: DocFrame) -> tuple[DocFrame | None, int]:
 
 def _index_path(output_dir: str, instance: str) -> str:
     return os.path.join(output_dir, INDEX_DIR, instance)
+
+
+def _fresh_dir(path: str) -> str:
+    """An index is rewritten whole: stale files of an earlier attempt must not mix in."""
+    shutil.rmtree(path, ignore_errors=True)
+    return path
 
 
 def _write_meta(path: str, meta: dict[str, Any]) -> None:
@@ -298,6 +305,7 @@ class NearDedup(GlobalStage):
         if marker is not None and marker.get("fingerprint") == finger:
             return DocFrame.read_parquet(os.path.join(path, "data")).materialize(), True
         data = os.path.join(path, "data")
+        shutil.rmtree(data, ignore_errors=True)  # leftovers of an interrupted attempt
         docs.map_blocks(slim).write_parquet(data)
         _write_marker(path, {"fingerprint": finger})
         return DocFrame.read_parquet(data).materialize(), False
@@ -318,7 +326,9 @@ class NearDedup(GlobalStage):
             ids = t[Col.ID].combine_chunks().take(np.repeat(np.arange(t.num_rows), bands))
             return pa.table({"k": pa.array(keys.reshape(-1).view(np.int64)), Col.ID: ids})
 
-        band_rows = sigs.map_blocks(to_band_rows).materialize()
+        band_rows = sigs.map_blocks(to_band_rows)
+        if p.write_index and ctx.output_dir:
+            band_rows = band_rows.materialize()  # read twice: buckets and the index
         all_bands = band_rows
         all_sigs = sigs.select([Col.ID, SIGNATURE_COLUMN])
         ranks = sigs.select(list(RANK_SCHEMA.names))
@@ -362,9 +372,10 @@ class NearDedup(GlobalStage):
         }
         if p.write_index and ctx.output_dir:
             out = _index_path(ctx.output_dir, self.instance_name)
-            _kept_only(band_rows, results, parts).write_parquet(os.path.join(out, "bands"))
+            kept_bands = _kept_only(band_rows, results, parts)
+            kept_bands.write_parquet(_fresh_dir(os.path.join(out, "bands")))
             _kept_only(sigs.select([Col.ID, SIGNATURE_COLUMN]), results, parts).write_parquet(
-                os.path.join(out, "signatures")
+                _fresh_dir(os.path.join(out, "signatures"))
             )
             _write_meta(out, meta)
         return _mark_documents(docs, results, "near_duplicate", parts)
