@@ -34,6 +34,10 @@ class DocFrame:
 
         return cls(ray.data.from_arrow(tables))
 
+    @classmethod
+    def empty(cls, schema: pa.Schema) -> DocFrame:
+        return cls.from_tables([schema.empty_table()])
+
     def map_batches(self, fn: TableFn, *, resources: Resources | None = None) -> DocFrame:
         res = resources or Resources()
         return DocFrame(
@@ -51,12 +55,57 @@ class DocFrame:
         """Call ``fn`` once per group of rows sharing ``key`` (a distributed shuffle)."""
         return DocFrame(self._ds.groupby(key).map_groups(fn, batch_format="pyarrow"))
 
-    def join(self, other: DocFrame, on: list[str], how: str = "left_outer") -> DocFrame:
-        """Hash join on ``on`` (``inner``, ``left_outer``, ``right_outer``, ``full_outer``)."""
-        num_partitions = 16  # a fixed fan-out keeps plans stable; tuned by the dedup stage
+    def join(
+        self,
+        other: DocFrame,
+        on: list[str],
+        how: str = "left_outer",
+        *,
+        num_partitions: int = 16,
+    ) -> DocFrame:
+        """Hash join on ``on``.
+
+        ``how``: ``inner``, ``left_outer``, ``right_outer``, ``full_outer``, ``left_semi``,
+        ``right_semi``, ``left_anti``, ``right_anti``. Row order is not preserved.
+        """
         return DocFrame(
             self._ds.join(other._ds, join_type=how, num_partitions=num_partitions, on=tuple(on))
         )
+
+    def partition_map(self, key: str, fn: TableFn, *, num_partitions: int) -> DocFrame:
+        """Hash-shuffle rows by ``key`` into ``num_partitions`` parts and call ``fn`` on each.
+
+        Every row sharing a ``key`` value lands in the same call, so ``fn`` can group,
+        sort and aggregate with vectorized Arrow/NumPy code instead of one Python call per
+        group (what ``groupby_map`` costs). ``fn`` may be called with an empty table.
+        """
+        shuffled = self._ds.repartition(num_partitions, keys=[key])
+        return DocFrame(shuffled.map_batches(fn, batch_format="pyarrow", batch_size=None))
+
+    def map_blocks(self, fn: TableFn) -> DocFrame:
+        """Call ``fn`` on whole blocks (keeps the co-location ``partition_map`` produced)."""
+        return DocFrame(self._ds.map_batches(fn, batch_format="pyarrow", batch_size=None))
+
+    @property
+    def column_names(self) -> list[str]:
+        schema = self._ds.schema()
+        return list(schema.names) if schema is not None else []
+
+    def drop(self, columns: list[str]) -> DocFrame:
+        present = [c for c in columns if c in self.column_names]
+        return DocFrame(self._ds.drop_columns(present)) if present else self
+
+    def sum(self, column: str) -> int:
+        """Sum of an integer column (0 for an empty frame): small driver-side aggregates."""
+        value = self._ds.sum(column)
+        return int(value) if value is not None else 0
+
+    def to_arrow(self) -> pa.Table:
+        """Collect on the driver: only for small results (tests, samples)."""
+        tables = list(self.iter_tables())
+        if not tables:
+            return pa.table({})
+        return pa.concat_tables(tables, promote_options="default")
 
     def union(self, other: DocFrame) -> DocFrame:
         return DocFrame(self._ds.union(other._ds))

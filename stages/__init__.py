@@ -2,6 +2,8 @@
 
 from corpusforge.stages import (  # noqa: F401
     basic,
+    dedup,
+    dedup_minhash,
     fasttext_classifier,
     langid,
     pii,

@@ -1,0 +1,153 @@
+"""Near-dedup speed and memory: ours (Ray Data, 2 CPUs) vs datatrove MinHash (2 workers).
+
+    python benchmarks/bench_dedup_speed.py --corpus /tmp/bench_std [--skip-datatrove]
+
+Same parameters on both sides: 5-gram word shingles, 14 bands x 8 rows (112 hashes),
+64-bit hashes. Both read the same ``corpus/*.jsonl.gz`` shards.
+
+- signatures: ours = the ``minhash`` per-batch stage over a Ray Dataset read from the shards;
+  datatrove = JsonlReader -> MinhashDedupSignature, one task per shard, 2 workers.
+- whole phase: ours = ``near_dedup`` end to end (signatures, band shuffle, components,
+  keepers, marking every document); datatrove = signatures + buckets + cluster + filter
+  (writing the kept documents).
+
+Peak memory: the driver process for ours (text is read and processed by Ray workers, so it
+must stay flat from 30 MB to 300 MB), and the largest child process for datatrove.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import resource
+import sys
+import tempfile
+import time
+
+import ray
+
+from corpusforge.pipeline.frame import DocFrame
+from corpusforge.pipeline.stage import GlobalContext, Resources
+from corpusforge.stages.dedup import NearDedup
+from corpusforge.stages.dedup_minhash import MinHashStage
+
+
+def _rss_mb(who: int) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def ours(shards: list[str], tmp: str) -> dict:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+
+    def docs() -> DocFrame:
+        ds = ray.data.read_json(shards, arrow_open_stream_args={"compression": "gzip"})
+        return DocFrame(ds.select_columns(["id", "text"]))
+
+    n = docs().count()
+    t0 = time.time()
+    sig = docs().map_batches(MinHashStage(), resources=Resources(batch_size=256)).materialize()
+    t_sig = time.time() - t0
+    del sig
+    t0 = time.time()
+    ctx = GlobalContext(work_dir=os.path.join(tmp, "w"), output_dir=os.path.join(tmp, "o"))
+    stage = NearDedup()
+    out = stage.run(docs(), ctx)
+    kept = out.map_blocks(lambda t: t.filter(t["_reason"].is_null())).count()
+    t_all = time.time() - t0
+    ray.shutdown()
+    return {
+        "docs": n,
+        "sig_s": t_sig,
+        "all_s": t_all,
+        "kept": kept,
+        "stats": stage.last_stats,
+        "driver_rss_mb": _rss_mb(resource.RUSAGE_SELF),
+    }
+
+
+def datatrove(shards: list[str], tmp: str) -> dict:
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.dedup.minhash import (
+        MinhashConfig,
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupFilter,
+        MinhashDedupSignature,
+    )
+    from datatrove.pipeline.readers import JsonlReader
+    from datatrove.pipeline.writers import JsonlWriter
+    from datatrove.utils.hashing import HashConfig
+
+    cfg = MinhashConfig(
+        n_grams=5, num_buckets=14, hashes_per_bucket=8, hash_config=HashConfig(precision=64)
+    )
+    folder = os.path.dirname(shards[0])
+    base = os.path.join(tmp, "dt")
+    ntasks = len(shards)
+
+    def reader() -> JsonlReader:
+        return JsonlReader(folder, glob_pattern="*.jsonl.gz")
+
+    def run(pipeline, tasks, name) -> float:
+        t0 = time.time()
+        LocalPipelineExecutor(
+            pipeline=pipeline, tasks=tasks, workers=2, logging_dir=os.path.join(base, name)
+        ).run()
+        return time.time() - t0
+
+    t_sig = run([reader(), MinhashDedupSignature(f"{base}/sigs", config=cfg)], ntasks, "s")
+    t_b = run(
+        [MinhashDedupBuckets(f"{base}/sigs", f"{base}/buckets", config=cfg)],
+        cfg.num_buckets,
+        "b",
+    )
+    t_c = run([MinhashDedupCluster(f"{base}/buckets", f"{base}/ids", config=cfg)], 1, "c")
+    t_f = run(
+        [reader(), MinhashDedupFilter(f"{base}/ids"), JsonlWriter(f"{base}/out")], ntasks, "f"
+    )
+    return {
+        "sig_s": t_sig,
+        "all_s": t_sig + t_b + t_c + t_f,
+        "steps_s": (t_sig, t_b, t_c, t_f),
+        "child_rss_mb": _rss_mb(resource.RUSAGE_CHILDREN),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--corpus", default="/tmp/bench_std")
+    ap.add_argument("--skip-datatrove", action="store_true")
+    args = ap.parse_args()
+    shards = sorted(glob.glob(os.path.join(args.corpus, "corpus", "*.jsonl.gz")))
+    mb = sum(os.path.getsize(s) for s in shards) / 1e6
+    print(f"corpus {args.corpus}: {len(shards)} shards, {mb:.1f} MB gzipped", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        o = ours(shards, tmp)
+        n = o["docs"]
+        print(
+            f"ours: {n} docs; signatures {o['sig_s']:.1f} s ({n / o['sig_s']:.0f} docs/s); "
+            f"whole near_dedup {o['all_s']:.1f} s ({n / o['all_s']:.0f} docs/s); "
+            f"kept {o['kept']}; driver peak RSS {o['driver_rss_mb']:.0f} MB",
+            flush=True,
+        )
+        print(f"ours stats: {o['stats']}", flush=True)
+        if args.skip_datatrove:
+            return
+        d = datatrove(shards, tmp)
+        print(
+            f"datatrove: signatures {d['sig_s']:.1f} s ({n / d['sig_s']:.0f} docs/s); "
+            f"whole {d['all_s']:.1f} s ({n / d['all_s']:.0f} docs/s) "
+            f"[sig/buckets/cluster/filter {', '.join(f'{x:.1f}' for x in d['steps_s'])}]; "
+            f"worker peak RSS {d['child_rss_mb']:.0f} MB"
+        )
+        print(
+            f"ratio ours/datatrove docs/s: signatures {d['sig_s'] / o['sig_s']:.2f}x, "
+            f"whole {d['all_s'] / o['all_s']:.2f}x"
+        )
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
