@@ -437,7 +437,8 @@ class Pipeline:
         if cfg.output.write_rejected:
             plans += outputs.plan_shards(outputs.REJECTED, rejected_refs, target)
         plans += outputs.plan_shards(outputs.QUARANTINED, quarantine_refs, target)
-        drop = tuple(cfg.output.drop_columns)
+        internal = (c for p in self.planned for c in p.stage.internal_columns)
+        drop = (*cfg.output.drop_columns, *internal)
         schemas = {
             cat: outputs.output_schema(
                 sorted({u for p in plans if p.category == cat for u in p.fragments}), cat, drop

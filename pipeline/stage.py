@@ -60,6 +60,9 @@ class Stage:
     # columns it should record too (labels such as a language code) are listed here. Never a
     # column holding document text: lineage is free of text by design.
     lineage_columns: ClassVar[tuple[str, ...]] = ()
+    # Columns only later stages need (e.g. MinHash signatures for the dedup phase): kept in
+    # the checkpoints, left out of the Parquet outputs.
+    internal_columns: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,

@@ -129,6 +129,7 @@ class ExactDedup(GlobalStage):
     """
 
     name = "exact_dedup"
+    lineage_columns = ("dup_cluster",)
     description = "Exact deduplication on a hash of normalized text"
     Params = ExactDedupParams
     resources = Resources(batch_size=None)
@@ -253,6 +254,7 @@ class NearDedup(GlobalStage):
     """
 
     name = "near_dedup"
+    lineage_columns = ("dup_cluster",)
     description = "MinHash LSH near-deduplication with distributed connected components"
     Params = NearDedupParams
     resources = Resources(batch_size=None)

@@ -283,6 +283,7 @@ class MinHashStage(Stage):
     """
 
     name = "minhash"
+    internal_columns = (SIGNATURE_COLUMN, TEXT_HASH_COLUMN)
     description = "MinHash signatures (word n-gram shingles) and normalized-text hashes"
     Params = MinHashParams
 

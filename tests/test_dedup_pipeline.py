@@ -1,0 +1,75 @@
+"""Deduplication through the engine: its own phases, lineage, outputs, later runs."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from corpusforge.pipeline import Pipeline
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+
+def words(n: int, seed: int) -> list[str]:
+    """Distinct-looking synthetic words: every 5-gram of a text made of them is unique."""
+    rng = random.Random(seed)
+    return ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(6)) for _ in range(n)]
+
+
+def write_jsonl(path: Path, texts: list[str]) -> None:
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+
+
+def config(inputs: Path, out: Path, **extra) -> dict:
+    return {
+        "input": {"paths": [str(inputs)]},
+        "output": {"path": str(out)},
+        "stages": ["minhash", "exact_dedup", {"near_dedup": {"threshold": 0.8}}],
+        "ray": {"progress": False},
+        **extra,
+    }
+
+
+def test_dedup_phases_record_clusters_and_keep_signatures_out_of_outputs(tmp_path: Path) -> None:
+    inp = tmp_path / "in"
+    inp.mkdir()
+    base = words(200, seed=1)
+    original = " ".join(base)
+    near = " ".join([*base[:100], "changed", *base[101:]])  # one word of 200: J ~ 0.95
+    write_jsonl(inp / "a.jsonl", [original, " ".join(words(200, seed=2))])
+    write_jsonl(inp / "b.jsonl", [original, near])
+    out = tmp_path / "out"
+    result = Pipeline(config(inp, out)).run()
+    assert (result.kept, result.rejected) == (2, 2)
+    assert result.rejects_by_reason == {
+        "exact_dedup:exact_duplicate": 1,
+        "near_dedup:near_duplicate": 1,
+    }
+    con = duckdb.connect(str(out / "lineage.duckdb"), read_only=True)
+    rows = con.execute(
+        "SELECT reason, phase, dup_cluster IS NOT NULL, dup_cluster_size FROM documents "
+        "WHERE reason IS NOT NULL ORDER BY phase"
+    ).fetchall()
+    con.close()
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("exact_duplicate", 1, True),
+        ("near_duplicate", 2, True),
+    ]
+    assert rows[1][3] == 2
+    columns = pq.read_schema(next((out / "data").glob("*.parquet"))).names
+    assert "minhash" not in columns and "dup_cluster" in columns
+    assert (out / "dedup_index" / "near_dedup").exists()
+
+    # a later run on new data deduplicates against what this one kept
+    inp2 = tmp_path / "in2"
+    inp2.mkdir()
+    again = " ".join([*base[:150], "edited", *base[151:]])  # near the kept original
+    write_jsonl(inp2 / "c.jsonl", [again, " ".join(words(200, seed=3))])
+    later = Pipeline(config(inp2, tmp_path / "out2", dedup_against=[str(out)])).run()
+    assert later.rejects_by_reason == {"near_dedup:near_duplicate": 1}
+    assert later.kept == 1
