@@ -124,10 +124,24 @@ class DocFrame:
         yield from self._ds.iter_batches(batch_format="pyarrow", batch_size=batch_size)
 
     def write_parquet(self, path: str) -> None:
-        self._ds.write_parquet(path)
+        """Write to a local path or any fsspec URL (object stores use the user's fsspec config,
+        e.g. a custom endpoint, not pyarrow's own S3 client)."""
+        filesystem, inner = _arrow_fs(path)
+        self._ds.write_parquet(inner, filesystem=filesystem)
 
     @classmethod
-    def read_parquet(cls, paths: str | list[str]) -> DocFrame:
+    def read_parquet(cls, path: str) -> DocFrame:
         import ray.data
 
-        return cls(ray.data.read_parquet(paths))
+        filesystem, inner = _arrow_fs(path)
+        return cls(ray.data.read_parquet(inner, filesystem=filesystem))
+
+
+def _arrow_fs(url: str) -> tuple[Any, str]:
+    """A pyarrow filesystem over fsspec for ``url``, and the path inside it."""
+    from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+    from corpusforge.pipeline.fsutil import get_fs
+
+    fs, path = get_fs(url)
+    return PyFileSystem(FSSpecHandler(fs)), path

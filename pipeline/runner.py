@@ -14,6 +14,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -209,7 +210,6 @@ class Pipeline:
             fn_kwargs={"phase_dir": pdir, "compression": cfg.output.compression},
         )
         pending: dict[str, dict[str, Any]] = {u: {"fragments": [], "rows": 0} for u in todo}
-        seen: set[str] = set()  # fragment names: a retried task (worker lost) resends one
         commits: dict[str, journal.UnitCommit] = {}
 
         def try_commit(unit: str) -> None:
@@ -233,38 +233,18 @@ class Pipeline:
             journal.commit_unit(work_dir, commit)
             commits[unit] = commit
 
-        try:
-            for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
-                for d in batch.to_pylist():
-                    st = pending[d["unit"]]
-                    if d["fragment"] in seen:
-                        continue
-                    seen.add(d["fragment"])
-                    st["fragments"].append(
-                        {
-                            k: d[k]
-                            for k in (
-                                "fragment",
-                                "rows",
-                                "live",
-                                "rejected",
-                                "quarantined",
-                                "live_bytes",
-                                "bytes",
-                            )
-                        }
-                    )
-                    st["rows"] += d["rows"]
-                    if d["unit_total"] is not None:
-                        st.update(
-                            total=d["unit_total"],
-                            checksum=d["unit_checksum"],
-                            size=d["unit_size"],
-                            stats=d["unit_stats"],
-                        )
-                    try_commit(d["unit"])
-        except Exception as exc:
-            raise ray_backend.run_error(exc) from exc
+        for d in _descriptors(ds):
+            st = pending[d["unit"]]
+            st["fragments"].append(_fragment_record(d))
+            st["rows"] += d["rows"]
+            if d["unit_total"] is not None:
+                st.update(
+                    total=d["unit_total"],
+                    checksum=d["unit_checksum"],
+                    size=d["unit_size"],
+                    stats=d["unit_stats"],
+                )
+            try_commit(d["unit"])
         # units that produced no rows at all (empty files) complete with the phase
         for unit in todo:
             st = pending[unit]
@@ -350,30 +330,7 @@ class Pipeline:
                 batch_format="pyarrow",
                 fn_kwargs={"phase_dir": pdir, "compression": cfg.output.compression},
             )
-            frags: list[dict] = []
-            seen: set[str] = set()
-            try:
-                for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
-                    for d in batch.to_pylist():
-                        if d["fragment"] in seen:
-                            continue  # a retried task rewrote the same fragment
-                        seen.add(d["fragment"])
-                        frags.append(
-                            {
-                                k: d[k]
-                                for k in (
-                                    "fragment",
-                                    "rows",
-                                    "live",
-                                    "rejected",
-                                    "quarantined",
-                                    "live_bytes",
-                                    "bytes",
-                                )
-                            }
-                        )
-            except Exception as exc:
-                raise ray_backend.run_error(exc) from exc
+            frags = [_fragment_record(d) for d in _descriptors(ds)]
             global_seconds[gstage.instance_name] = time.perf_counter() - start
         else:
             frags = []
@@ -606,6 +563,28 @@ class Pipeline:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+FRAGMENT_FIELDS = ("fragment", "rows", "live", "rejected", "quarantined", "live_bytes", "bytes")
+
+
+def _fragment_record(descriptor: dict[str, Any]) -> dict[str, Any]:
+    """What the journal keeps of a fragment: its name and counts."""
+    return {k: descriptor[k] for k in FRAGMENT_FIELDS}
+
+
+def _descriptors(ds: Any) -> Iterator[dict[str, Any]]:
+    """Fragment descriptors as the workers report them, each once: a task retried after its
+    worker was lost rewrites the same fragment and reports it again."""
+    seen: set[str] = set()
+    try:
+        for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
+            for d in batch.to_pylist():
+                if d["fragment"] not in seen:
+                    seen.add(d["fragment"])
+                    yield d
+    except Exception as exc:
+        raise ray_backend.run_error(exc) from exc
 
 
 def _maybe_report(out_dir: str, cfg: RunConfig) -> str | None:

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from corpusforge.pipeline import fsutil
 from corpusforge.pipeline.frame import DocFrame
 from corpusforge.pipeline.registry import register_stage
 from corpusforge.pipeline.stage import GlobalContext, GlobalStage, Resources, StageParams
@@ -84,17 +83,13 @@ def _mark_documents(
 
 
 def _write_marker(path: str, payload: dict[str, Any]) -> None:
-    os.makedirs(path, exist_ok=True)
-    tmp = os.path.join(path, _DONE + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(payload, f)
-    os.replace(tmp, os.path.join(path, _DONE))  # atomic: a crash leaves no marker
+    # atomic (temporary name, then rename): a crash leaves no marker
+    fsutil.atomic_write_bytes(fsutil.join(path, _DONE), json.dumps(payload).encode())
 
 
 def _read_marker(path: str) -> dict[str, Any] | None:
     try:
-        with open(os.path.join(path, _DONE)) as f:
-            return json.load(f)
+        return json.loads(fsutil.read_bytes(fsutil.join(path, _DONE)))
     except (OSError, ValueError):
         return None
 
@@ -151,7 +146,7 @@ class ExactDedup(GlobalStage):
         parts = _partitions(n, p.num_partitions)
         grouped = keys
         for prev in previous:
-            old = DocFrame.read_parquet(os.path.join(prev, "hashes"))
+            old = DocFrame.read_parquet(fsutil.join(prev, "hashes"))
             grouped = grouped.union(
                 old.map_blocks(
                     lambda t: pa.table(
@@ -170,7 +165,7 @@ class ExactDedup(GlobalStage):
         if p.write_index and ctx.output_dir:
             out = _index_path(ctx.output_dir, self.instance_name)
             _kept_only(keys.select([Col.ID, TEXT_HASH_COLUMN]), results, parts).write_parquet(
-                _fresh_dir(os.path.join(out, "hashes"))
+                _fresh_dir(fsutil.join(out, "hashes"))
             )
             _write_meta(out, meta)
         return _mark_documents(docs, results, "exact_duplicate", parts)
@@ -205,19 +200,17 @@ def _nonempty(results: DocFrame) -> tuple[DocFrame | None, int]:
 
 
 def _index_path(output_dir: str, instance: str) -> str:
-    return os.path.join(output_dir, INDEX_DIR, instance)
+    return fsutil.join(output_dir, INDEX_DIR, instance)
 
 
 def _fresh_dir(path: str) -> str:
     """An index is rewritten whole: stale files of an earlier attempt must not mix in."""
-    shutil.rmtree(path, ignore_errors=True)
+    fsutil.remove(path, recursive=True)
     return path
 
 
 def _write_meta(path: str, meta: dict[str, Any]) -> None:
-    os.makedirs(path, exist_ok=True)
-    with open(os.path.join(path, _META), "w") as f:
-        json.dump(meta, f, sort_keys=True)
+    fsutil.atomic_write_bytes(fsutil.join(path, _META), json.dumps(meta, sort_keys=True).encode())
 
 
 def _previous_indexes(ctx: GlobalContext, instance: str, meta: dict[str, Any]) -> list[str]:
@@ -225,14 +218,13 @@ def _previous_indexes(ctx: GlobalContext, instance: str, meta: dict[str, Any]) -
     found = []
     for out in ctx.previous_outputs:
         path = _index_path(out, instance)
-        meta_path = os.path.join(path, _META)
-        if not os.path.exists(meta_path):
+        meta_path = fsutil.join(path, _META)
+        if not fsutil.exists(meta_path):
             raise FileNotFoundError(
                 f"previous output {out} has no dedup index for stage {instance!r} "
                 f"(expected {meta_path})"
             )
-        with open(meta_path) as f:
-            old = json.load(f)
+        old = json.loads(fsutil.read_bytes(meta_path))
         if old != meta:
             raise ValueError(
                 f"dedup index in {path} was built with {old}, this run uses {meta}: "
@@ -301,13 +293,13 @@ class NearDedup(GlobalStage):
 
         if have or not ctx.work_dir:
             return docs.map_blocks(slim).materialize(), False
-        path = os.path.join(ctx.work_dir, "signatures")
+        path = fsutil.join(ctx.work_dir, "signatures")
         finger = _fingerprint({**self._meta(), "keep": p.keep, "q": p.quality_column})
         marker = _read_marker(path)
         if marker is not None and marker.get("fingerprint") == finger:
-            return DocFrame.read_parquet(os.path.join(path, "data")).materialize(), True
-        data = os.path.join(path, "data")
-        shutil.rmtree(data, ignore_errors=True)  # leftovers of an interrupted attempt
+            return DocFrame.read_parquet(fsutil.join(path, "data")).materialize(), True
+        data = fsutil.join(path, "data")
+        fsutil.remove(data, recursive=True)  # leftovers of an interrupted attempt
         docs.map_blocks(slim).write_parquet(data)
         _write_marker(path, {"fingerprint": finger})
         return DocFrame.read_parquet(data).materialize(), False
@@ -335,8 +327,8 @@ class NearDedup(GlobalStage):
         all_sigs = sigs.select([Col.ID, SIGNATURE_COLUMN])
         ranks = sigs.select(list(RANK_SCHEMA.names))
         for prev in previous:
-            all_bands = all_bands.union(DocFrame.read_parquet(os.path.join(prev, "bands")))
-            old_sigs = DocFrame.read_parquet(os.path.join(prev, "signatures"))
+            all_bands = all_bands.union(DocFrame.read_parquet(fsutil.join(prev, "bands")))
+            old_sigs = DocFrame.read_parquet(fsutil.join(prev, "signatures"))
             all_sigs = all_sigs.union(old_sigs)
             ranks = ranks.union(
                 old_sigs.map_blocks(
@@ -375,9 +367,9 @@ class NearDedup(GlobalStage):
         if p.write_index and ctx.output_dir:
             out = _index_path(ctx.output_dir, self.instance_name)
             kept_bands = _kept_only(band_rows, results, parts)
-            kept_bands.write_parquet(_fresh_dir(os.path.join(out, "bands")))
+            kept_bands.write_parquet(_fresh_dir(fsutil.join(out, "bands")))
             _kept_only(sigs.select([Col.ID, SIGNATURE_COLUMN]), results, parts).write_parquet(
-                _fresh_dir(os.path.join(out, "signatures"))
+                _fresh_dir(fsutil.join(out, "signatures"))
             )
             _write_meta(out, meta)
         return _mark_documents(docs, results, "near_duplicate", parts)
