@@ -241,10 +241,7 @@ def corpus_mb(corpus: str) -> float:
     """MB of UTF-8 text in the corpus (the manifest of make_corpus.py)."""
     with open(os.path.join(corpus, "manifest.json")) as f:
         man = json.load(f)
-    for key in ("text_bytes", "bytes", "size_bytes"):
-        if key in man:
-            return man[key] / 1e6
-    return float(man.get("size_mb", 0))
+    return man["totals"]["text_bytes"] / 1e6
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from faker import Faker
+from faker.providers.lorem.en_US import Provider as EnLorem
 from fastwarc.warc import WarcRecord, WarcRecordType
 
 from corpusforge.pipeline import Pipeline
@@ -22,6 +23,9 @@ from corpusforge.pipeline.plan import build_stages, split_phases
 from corpusforge.stages.tok_source import load_tokenizer
 from corpusforge.stages.tokens_inspect import summarize
 
+# Faker's English word list with stop words weighted in: its lorem sentences alone hold too
+# few of them for Gopher's stop-word rule
+WORDS = [*EnLorem.word_list, *["the", "and", "of", "to", "that", "with", "have", "be"] * 12]
 RECIPE = Path(__file__).resolve().parents[1] / "examples" / "web_recipe.yaml"
 STAGES = [
     "langid",
@@ -80,8 +84,10 @@ def write_crawl(path: Path) -> dict[str, list[str]]:
     en.seed_instance(3)
     de.seed_instance(4)
 
-    def prose(f: Faker) -> list[str]:
-        return [f.paragraph(nb_sentences=rng.randint(5, 7)) for _ in range(5)]
+    def prose(f: Faker, words: list[str] | None = WORDS) -> list[str]:
+        return [
+            f.paragraph(nb_sentences=rng.randint(5, 7), ext_word_list=words) for _ in range(5)
+        ]
 
     clean = [prose(en) for _ in range(8)]
     base = " ".join(clean[0]).split(" ")
@@ -92,7 +98,7 @@ def write_crawl(path: Path) -> dict[str, list[str]]:
         "clean": clean,
         "exact_dup": [clean[1]],
         "near_dup": [[" ".join(near)]],
-        "german": [prose(de)],
+        "german": [prose(de, None)],
         "short": [["Buy now. Click here."]],
         "pii": [[*prose(en), f"Write to {email} for the full report on this topic today."]],
     }
