@@ -60,9 +60,7 @@ def response(doc_id: str, text: str, n: int) -> bytes:
     http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + body
     return record(
         WarcRecordType.request, uri, req, "application/http; msgtype=request", 2 * n
-    ) + record(
-        WarcRecordType.response, uri, http, "application/http; msgtype=response", 2 * n + 1
-    )
+    ) + record(WarcRecordType.response, uri, http, "application/http; msgtype=response", 2 * n + 1)
 
 
 def convert(corpus_dir: str, out_dir: str) -> list[str]:

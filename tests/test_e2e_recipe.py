@@ -85,9 +85,7 @@ def write_crawl(path: Path) -> dict[str, list[str]]:
     de.seed_instance(4)
 
     def prose(f: Faker, words: list[str] | None = WORDS) -> list[str]:
-        return [
-            f.paragraph(nb_sentences=rng.randint(5, 7), ext_word_list=words) for _ in range(5)
-        ]
+        return [f.paragraph(nb_sentences=rng.randint(5, 7), ext_word_list=words) for _ in range(5)]
 
     clean = [prose(en) for _ in range(8)]
     base = " ".join(clean[0]).split(" ")
@@ -109,10 +107,24 @@ def write_crawl(path: Path) -> dict[str, list[str]]:
             for paras in docs:
                 uri = f"https://test.example/{kind}/{n}"
                 body = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n" + _page(paras)
-                w.write(_record(WarcRecordType.request, uri, b"GET / HTTP/1.1\r\n\r\n",
-                                "application/http; msgtype=request", n))
-                w.write(_record(WarcRecordType.response, uri, body,
-                                "application/http; msgtype=response", n + 1))
+                w.write(
+                    _record(
+                        WarcRecordType.request,
+                        uri,
+                        b"GET / HTTP/1.1\r\n\r\n",
+                        "application/http; msgtype=request",
+                        n,
+                    )
+                )
+                w.write(
+                    _record(
+                        WarcRecordType.response,
+                        uri,
+                        body,
+                        "application/http; msgtype=response",
+                        n + 1,
+                    )
+                )
                 kinds.setdefault(kind, []).append(uri)
                 n += 2
     kinds["_email"] = [email]
