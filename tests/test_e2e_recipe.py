@@ -131,6 +131,7 @@ def write_crawl(path: Path) -> dict[str, list[str]]:
     return kinds
 
 
+@pytest.mark.slow  # ~100 s: four Ray phases (read+filters, exact, near dedup, outputs)
 @pytest.mark.usefixtures("ray_session")
 def test_recipe_runs_from_warc_to_megatron_shards(tmp_path: Path) -> None:
     crawl = tmp_path / "crawl"
