@@ -261,7 +261,11 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         o = ours(inputs, args.variant, args.workers, tmp)
-        print(f"load average after ours: {os.getloadavg()}", flush=True)
+        print(
+            f"ours done: {o['wall_s']:.1f} s, peak {o['peak_mb']:.0f} MB, kept {len(o['kept'])}, "
+            f"load average {os.getloadavg()}",
+            flush=True,
+        )
         d = datatrove(inputs, args.variant, args.workers, tmp)
         print(f"load average after datatrove: {os.getloadavg()}", flush=True)
     n = o["docs"]
