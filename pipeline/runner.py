@@ -9,6 +9,7 @@ the run fails if any input record did not end kept, rejected or quarantined.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -166,9 +167,13 @@ class Pipeline:
                 units_processed=len(todo),
             )
         finally:
-            if started_ray:
-                import ray
+            import ray
 
+            # one stats actor per run: in a long-lived Ray session (notebooks, tests, a
+            # cluster) it must not outlive its run
+            with contextlib.suppress(Exception):
+                ray.kill(collector)
+            if started_ray:
                 ray.shutdown()
         return result
 
