@@ -446,9 +446,10 @@ class Pipeline:
                     "size": commits[u].size,
                     "checksum": commits[u].checksum,
                     "records": commits[u].records,
+                    # fates over every phase: filled by lineage from the documents table
                     "kept": None,
-                    "rejected": commits[u].rejected,
-                    "quarantined": commits[u].quarantined,
+                    "rejected": None,
+                    "quarantined": None,
                     "status": "done",
                     "run_id": commits[u].run_id,
                     "reader_stats": commits[u].reader_stats,
