@@ -26,6 +26,7 @@ import glob
 import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,7 @@ import time
 
 import psutil
 
+_PROGRESS = re.compile(r"phase \d|outputs: |lineage and checks")
 HERE = os.path.dirname(os.path.abspath(__file__))
 RECIPE = os.path.join(HERE, "..", "examples", "web_recipe.yaml")
 
@@ -106,7 +108,8 @@ def ours(inputs: str, variant: str, workers: int, tmp: str) -> dict:
     m.update(
         kept=set(kept.column(key).to_pylist()),
         tokens=int(sum(kept.column("n_tokens").to_pylist())),
-        stage_s=stats,
+        steps=stats,
+        phases=[ln.strip() for ln in m["log"].splitlines() if _PROGRESS.search(ln)],
         docs=n,
     )
     return m
@@ -232,7 +235,7 @@ def datatrove(inputs: str, variant: str, workers: int, tmp: str) -> dict:
                 rec = json.loads(line)
                 kept.add(rec["metadata"]["url"] if variant == "warc" else rec["id"])
     tokens = sum(os.path.getsize(p) // 2 for p in glob.glob(f"{base}/tokens/*.ds"))
-    steps = [ln for ln in m["log"].splitlines() if ln.startswith("step ")]
+    steps = "; ".join(ln for ln in m["log"].splitlines() if ln.startswith("step "))
     m.update(kept=kept, tokens=tokens, steps=steps)
     return m
 
@@ -249,6 +252,9 @@ def main() -> None:
     ap.add_argument("--corpus", default="/tmp/bench_30")
     ap.add_argument("--variant", choices=["jsonl", "warc"], default="jsonl")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument(
+        "--sides", default="ours,datatrove", help="comma list; one side alone skips the ratio"
+    )
     ap.add_argument("--peer", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--base", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -259,15 +265,23 @@ def main() -> None:
     mb = corpus_mb(args.corpus)
     print(f"corpus {args.corpus} ({args.variant}, {mb:.0f} MB text), workers {args.workers}")
     print(f"load average before: {os.getloadavg()}", flush=True)
+    sides = args.sides.split(",")
+    runners = {"ours": ours, "datatrove": datatrove}
+    results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        o = ours(inputs, args.variant, args.workers, tmp)
-        print(
-            f"ours done: {o['wall_s']:.1f} s, peak {o['peak_mb']:.0f} MB, kept {len(o['kept'])}, "
-            f"load average {os.getloadavg()}",
-            flush=True,
-        )
-        d = datatrove(inputs, args.variant, args.workers, tmp)
-        print(f"load average after datatrove: {os.getloadavg()}", flush=True)
+        for name in sides:
+            r = results[name] = runners[name](inputs, args.variant, args.workers, tmp)
+            print(
+                f"{name} done: {r['wall_s']:.1f} s, peak {r['peak_mb']:.0f} MB, "
+                f"kept {len(r['kept'])}, load average {os.getloadavg()}",
+                flush=True,
+            )
+            print(f"{name} steps:", r["steps"], flush=True)
+            for line in r.get("phases", []):
+                print(f"  {line}")
+    if len(results) < 2:
+        return
+    o, d = results["ours"], results["datatrove"]
     n = o["docs"]
     for name, r in (("ours", o), ("datatrove", d)):
         print(
@@ -284,8 +298,6 @@ def main() -> None:
         f"{len(d['kept'] - o['kept'])} only datatrove (Jaccard {len(both) / len(union):.3f}); "
         f"tokens ours/datatrove {o['tokens'] / max(d['tokens'], 1):.3f}"
     )
-    print("ours per stage (s, summed over workers):", o["stage_s"])
-    print("datatrove steps:", "; ".join(d["steps"]))
 
 
 if __name__ == "__main__":

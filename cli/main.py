@@ -70,6 +70,8 @@ def run(
     from corpusforge.pipeline.config import load_config
     from corpusforge.pipeline.runner import Pipeline
 
+    if not quiet:
+        _log_progress()
     try:
         overrides = {"ray.progress": False} if quiet else None
         cfg = load_config(config, overrides=overrides)
@@ -83,6 +85,20 @@ def run(
         err.print("interrupted: finished units are kept; run the same command again to resume")
         raise typer.Exit(130) from None
     print_summary(result)
+
+
+def _log_progress() -> None:
+    """Phase-by-phase progress lines (counts and seconds, never document text) on stderr."""
+    import logging
+
+    from rich.logging import RichHandler
+
+    logger = logging.getLogger("corpusforge")
+    if not logger.handlers:
+        handler = RichHandler(console=err, show_path=False, show_level=False, markup=False)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def print_summary(result: Any) -> None:

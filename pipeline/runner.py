@@ -138,7 +138,14 @@ class Pipeline:
                 len(commits),
             )
             if todo:
+                t_phase = time.perf_counter()
                 commits.update(self._run_phase0(todo, work_dir, run_id, collector))
+                log.info(
+                    "phase 0 (read%s): %d files in %.1f s",
+                    "".join(f", {p.stage.instance_name}" for p in self.phases[0].map_stages),
+                    len(todo),
+                    time.perf_counter() - t_phase,
+                )
             phase_fragments = [
                 sorted(
                     (f for c in commits.values() for f in c.fragments),
@@ -147,10 +154,18 @@ class Pipeline:
             ]
             global_seconds: dict[str, float] = {}
             for phase in self.phases[1:]:
+                t_phase = time.perf_counter()
                 frags = self._run_global_phase(
                     phase, phase_fragments[-1], work_dir, out_dir, run_id, collector, global_seconds
                 )
                 phase_fragments.append(frags)
+                log.info(
+                    "phase %d (%s): %d documents in %.1f s",
+                    phase.index,
+                    ", ".join(p.stage.instance_name for p in self._phase_stages(phase)),
+                    sum(f["rows"] for f in frags),
+                    time.perf_counter() - t_phase,
+                )
             stats = ray_backend.collect_stats(collector)
             for name, secs in global_seconds.items():
                 stats.setdefault(name, StageStats()).seconds += secs
@@ -327,6 +342,11 @@ class Pipeline:
                 batch_format="pyarrow",
                 fn_kwargs={"name": gstage.instance_name},
             )
+            if any(p.stage.stateful for p in phase.map_stages):
+                # A shuffle's aggregator actors live as long as its consumers run; actor-pool
+                # stages downstream then wait forever for CPUs on a small cluster. Finishing
+                # the global stage first frees them (the object store spills what is large).
+                ds = ds.materialize()
             for planned in phase.map_stages:
                 ds = ray_backend.add_stage(ds, planned, cfg.plugins, collector, run_id)
             ds = ds.map_batches(
@@ -424,10 +444,12 @@ class Pipeline:
             )
             for p in plans
         ]
+        t_write = time.perf_counter()
         try:
             records = ray.get(refs)
         except Exception as exc:
             raise ray_backend.run_error(exc) from exc
+        log.info("outputs: %d shards in %.1f s", len(plans), time.perf_counter() - t_write)
         for cat in (outputs.KEPT, outputs.REJECTED, outputs.QUARANTINED):
             outputs.remove_stale(out_dir, cat, {p.name for p in plans if p.category == cat})
         keep_stems = {p.name.removesuffix(".parquet") for p in plans if p.category == outputs.KEPT}
@@ -539,6 +561,7 @@ class Pipeline:
             "units_skipped": len(units) - units_processed,
         }
         lineage_dir = lineage.local_lineage_dir(out_dir)
+        t_lineage = time.perf_counter()
         db = lineage.write_lineage(
             lineage_dir,
             run_row,
@@ -551,6 +574,7 @@ class Pipeline:
         )
         try:
             problems = lineage.check_conservation(db)
+            log.info("lineage and checks: %.1f s", time.perf_counter() - t_lineage)
             if problems:
                 lineage.set_run_status(db, run_id, "failed", "conservation check failed")
                 lineage.assert_conservation(db)

@@ -1,8 +1,11 @@
 """Global deduplication stages: ``exact_dedup`` and ``near_dedup`` (MinHash LSH).
 
 Both work on slim per-document tables (id, signature or hash, rank columns), never moving
-text except in the final join that marks the documents. Every all-to-all step is a
-hash shuffle of a :class:`DocFrame`; the driver only sees counts.
+text. Up to ``local_max_docs`` documents (a million by default: a few hundred MB of slim
+rows), the grouping, connected components and keeper choice run on a :class:`LocalFrame` in
+the driver, and the results are broadcast to the documents: a Ray shuffle costs seconds of
+fixed overhead each, and a run takes dozens. Above it, every all-to-all step is a hash
+shuffle of a :class:`DocFrame` and the driver only sees counts.
 
 Incremental runs: each run writes an index of the documents it kept under
 ``OUTPUT/dedup_index/<stage instance>/`` (band keys + ids + signatures for near dedup,
@@ -23,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpusforge.pipeline import fsutil
-from corpusforge.pipeline.frame import DocFrame
+from corpusforge.pipeline.frame import DocFrame, LocalFrame
 from corpusforge.pipeline.registry import register_stage
 from corpusforge.pipeline.stage import GlobalContext, GlobalStage, Resources, StageParams
 from corpusforge.schemas import Col
@@ -71,8 +74,12 @@ def _partitions(n_rows: int, requested: int | None, rows_per_partition: int = 20
     return int(min(max(2, -(-n_rows // rows_per_partition)), 512))
 
 
+Frame = DocFrame | LocalFrame
+_LOCAL_MAX_DOCS = 1_000_000
+
+
 def _mark_documents(
-    docs: DocFrame, results: DocFrame | None, reason: str, num_partitions: int
+    docs: DocFrame, results: Frame | None, reason: str, num_partitions: int
 ) -> DocFrame:
     """Join per-member results onto the documents (left outer) and mark the duplicates."""
     docs = docs.drop([CLUSTER_COLUMN, SIZE_COLUMN, KEEPER_COLUMN])
@@ -94,7 +101,7 @@ def _read_marker(path: str) -> dict[str, Any] | None:
         return None
 
 
-def _kept_only(table: DocFrame, results: DocFrame | None, num_partitions: int) -> DocFrame:
+def _kept_only(table: Frame, results: Frame | None, num_partitions: int) -> Frame:
     """Rows of ``table`` (with ``id``) whose document was not rejected as a duplicate."""
     if results is None:
         return table
@@ -113,6 +120,7 @@ class ExactDedupParams(StageParams):
     quality_column: str | None = None  # for keep: quality (higher is better)
     write_index: bool = True  # persist kept hashes for incremental runs
     num_partitions: int | None = None  # shuffle fan-out; None: from the row count
+    local_max_docs: int = _LOCAL_MAX_DOCS  # up to this many: grouped in the driver, no shuffle
 
 
 @register_stage
@@ -141,9 +149,11 @@ class ExactDedup(GlobalStage):
 
         meta = {"kind": "exact", "normalization": p.normalization}
         previous = _previous_indexes(ctx, self.instance_name, meta)
-        keys = docs.map_blocks(slim).materialize()
+        keys: Frame = docs.map_blocks(slim).materialize()
         n = keys.count()
         parts = _partitions(n, p.num_partitions)
+        if n + _index_rows(previous, "hashes") <= p.local_max_docs:
+            keys = keys.to_local()
         grouped = keys
         for prev in previous:
             old = DocFrame.read_parquet(fsutil.join(prev, "hashes"))
@@ -191,9 +201,15 @@ class NearDedupParams(StageParams):
     write_index: bool = True
     max_rounds: int = 64  # connected-components rounds before giving up
     num_partitions: int | None = None
+    local_max_docs: int = _LOCAL_MAX_DOCS  # up to this many: grouped in the driver, no shuffle
 
 
-def _nonempty(results: DocFrame) -> tuple[DocFrame | None, int]:
+def _index_rows(previous: list[str], table: str) -> int:
+    """Rows in earlier runs' indexes (Parquet metadata only)."""
+    return sum(DocFrame.read_parquet(fsutil.join(prev, table)).count() for prev in previous)
+
+
+def _nonempty(results: Frame) -> tuple[Frame | None, int]:
     """``None`` for an empty result (Ray loses the schema of empty blocks; joins need it)."""
     n = results.count()  # metadata of a materialized frame: no execution
     return (results if n else None), n
@@ -320,12 +336,16 @@ class NearDedup(GlobalStage):
             ids = t[Col.ID].combine_chunks().take(np.repeat(np.arange(t.num_rows), bands))
             return pa.table({"k": pa.array(keys.reshape(-1).view(np.int64)), Col.ID: ids})
 
-        band_rows = sigs.map_blocks(to_band_rows)
-        if p.write_index and ctx.output_dir:
+        band_rows: Frame = sigs.map_blocks(to_band_rows)
+        all_sigs: Frame = sigs.select([Col.ID, SIGNATURE_COLUMN])
+        ranks: Frame = sigs.select(list(RANK_SCHEMA.names))
+        if n + _index_rows(previous, "signatures") <= p.local_max_docs:
+            band_rows, ranks = band_rows.to_local(), ranks.to_local()
+            if p.verify:
+                all_sigs = all_sigs.to_local()
+        elif p.write_index and ctx.output_dir:
             band_rows = band_rows.materialize()  # read twice: buckets and the index
         all_bands = band_rows
-        all_sigs = sigs.select([Col.ID, SIGNATURE_COLUMN])
-        ranks = sigs.select(list(RANK_SCHEMA.names))
         for prev in previous:
             all_bands = all_bands.union(DocFrame.read_parquet(fsutil.join(prev, "bands")))
             old_sigs = DocFrame.read_parquet(fsutil.join(prev, "signatures"))
@@ -375,7 +395,7 @@ class NearDedup(GlobalStage):
         return _mark_documents(docs, results, "near_duplicate", parts)
 
 
-def _verify_edges(edges: DocFrame, sigs: DocFrame, threshold: float, parts: int) -> DocFrame:
+def _verify_edges(edges: Frame, sigs: Frame, threshold: float, parts: int) -> Frame:
     """Keep candidate edges whose full-signature Jaccard estimate reaches ``threshold``.
 
     Two joins bring each endpoint's signature to the edge; the estimate uses all num_perm

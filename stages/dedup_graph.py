@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpusforge.pipeline.frame import DocFrame
+from corpusforge.pipeline.frame import DocFrame, LocalFrame
 
 EDGE_SCHEMA = pa.schema([("u", pa.string()), ("v", pa.string())])  # canonical: u > v
 _CHECK_SCHEMA = pa.schema([("u", pa.string()), ("v", pa.string()), ("bad", pa.int64())])
@@ -105,8 +105,8 @@ def _small_star(t: pa.Table) -> pa.Table:
 
 
 def connected_components(
-    edges: DocFrame, *, num_partitions: int, max_rounds: int = 64
-) -> tuple[DocFrame, int]:
+    edges: DocFrame | LocalFrame, *, num_partitions: int, max_rounds: int = 64
+) -> tuple[DocFrame | LocalFrame, int]:
     """Star edges ``(u, v)``: every non-root node ``u`` with ``v`` its component's min id.
 
     ``edges`` are canonical (``u > v``). Returns the converged edges and the rounds taken;

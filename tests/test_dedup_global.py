@@ -1,4 +1,5 @@
-"""exact_dedup / near_dedup end to end on the local Ray (DocFrame), on generated corpora."""
+"""exact_dedup / near_dedup end to end on generated corpora: on the in-driver LocalFrame path
+(the default below ``local_max_docs``) and on the distributed Ray path, which must agree."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from corpusforge.pipeline.frame import DocFrame
+from corpusforge.pipeline.frame import DocFrame, LocalFrame, arrow_join
 from corpusforge.pipeline.registry import get_stage
 from corpusforge.pipeline.stage import GlobalContext
 from corpusforge.stages.dedup import ExactDedup, NearDedup
@@ -160,19 +161,20 @@ def test_clusters_equal_reference_union_find(near_corpus, near_run):
         assert cid == min(members)  # cluster id: the smallest member id
 
 
-def test_connected_components_on_long_paths_and_random_edges():
+@pytest.mark.parametrize(("backend", "chain"), [("local", 40), ("ray", 12)])
+def test_connected_components_on_long_paths_and_random_edges(backend, chain):
+    # the Ray case is smaller: each round is two shuffles of fixed cost, whatever the size
     rng = np.random.default_rng(4)
     nodes = [f"n{i:04d}" for i in range(600)]
     edges = set()
-    path = rng.permutation(40)  # a long chain in random id order: diameter 39
-    edges.update((nodes[path[i]], nodes[path[i + 1]]) for i in range(39))
-    for _ in range(150):
+    path = rng.permutation(chain)  # a long chain in random id order: diameter chain - 1
+    edges.update((nodes[path[i]], nodes[path[i + 1]]) for i in range(chain - 1))
+    for _ in range(150 if backend == "local" else 40):
         a, b = rng.integers(40, 400, 2)
         edges.add((nodes[a], nodes[b]))
     canon = sorted({(max(a, b), min(a, b)) for a, b in edges if a != b})
-    frame = DocFrame.from_tables(
-        [pa.table({"u": [e[0] for e in canon], "v": [e[1] for e in canon]})]
-    )
+    table = pa.table({"u": [e[0] for e in canon], "v": [e[1] for e in canon]})
+    frame = LocalFrame(table) if backend == "local" else DocFrame.from_tables([table])
     stars, rounds = connected_components(frame, num_partitions=2)
     uf = UnionFind()
     for a, b in canon:
@@ -182,6 +184,31 @@ def test_connected_components_on_long_paths_and_random_edges():
         got[v].update((u, v))
     assert {frozenset(g) for g in got.values()} == uf.groups()
     assert rounds < 20
+
+
+def test_distributed_path_equals_the_local_one(near_corpus, near_run, tmp_path):
+    """The same clusters, keepers and reasons from Ray shuffles as from the driver path."""
+    tables, _ = near_corpus
+    local, _, _ = near_run
+    ctx = GlobalContext(work_dir=str(tmp_path / "w"), output_dir=str(tmp_path / "o"))
+    distributed = NearDedup(write_index=False, local_max_docs=0)
+    out = distributed.run(DocFrame.from_tables(tables), ctx).to_arrow()
+    cols = ["id", "dup_cluster", "dup_cluster_size", "_reason", "_detail"]
+    # Ray's join returns large_string ids; the values are what must agree
+    rows = out.select(cols).sort_by("id").to_pylist()
+    assert rows == local.select(cols).sort_by("id").to_pylist()
+    assert distributed.last_stats["edges"] > 0
+
+
+def test_arrow_join_carries_list_columns_and_fills_missing_rows():
+    left = pa.table({"id": ["a", "b", "c"], "sig": [[1, 2], [3, 4], [5, 6]]})
+    right = pa.table({"id": ["c", "a", "z"], "k": [30, 10, 99]})
+    outer = arrow_join(left, right, ["id"], "left_outer").sort_by("id").to_pydict()
+    assert outer == {"id": ["a", "b", "c"], "sig": [[1, 2], [3, 4], [5, 6]], "k": [10, None, 30]}
+    assert arrow_join(left, right, ["id"], "left_anti")["id"].to_pylist() == ["b"]
+    assert sorted(arrow_join(left, right, ["id"], "inner")["id"].to_pylist()) == ["a", "c"]
+    broadcast = DocFrame.from_tables([left]).join(LocalFrame(right), ["id"], "left_semi")
+    assert sorted(broadcast.to_arrow()["id"].to_pylist()) == ["a", "c"]
 
 
 def test_resumed_run_reuses_signatures(near_corpus, near_run):
@@ -228,7 +255,8 @@ def test_incremental_run_dedups_against_earlier_index(tmp_path):
         NearDedup(num_perm=64).run(DocFrame.from_tables([run2]), ctx2)
 
 
-def test_exact_dedup_across_files(tmp_path):
+@pytest.mark.parametrize("local_max_docs", [1_000_000, 0], ids=["local", "ray"])
+def test_exact_dedup_across_files(tmp_path, local_max_docs):
     maker = DocMaker(seed=31)
     base = [" ".join(maker.doc(40)) for _ in range(6)]
     f1 = docs_table(base[:4], ["x0", "x1", "x2", "x3"], "f1.jsonl")
@@ -237,7 +265,7 @@ def test_exact_dedup_across_files(tmp_path):
         ["y0", "y1", "y2", "y3", "y4"],
         "f2.jsonl",
     )
-    stage = get_stage("exact_dedup")()
+    stage = get_stage("exact_dedup")(local_max_docs=local_max_docs)
     assert isinstance(stage, ExactDedup)
     ctx = GlobalContext(work_dir=str(tmp_path / "w"), output_dir=str(tmp_path / "o"))
     rows = _by_id(stage.run(DocFrame.from_tables([f1, f2]), ctx).to_arrow())

@@ -73,3 +73,22 @@ def test_dedup_phases_record_clusters_and_keep_signatures_out_of_outputs(tmp_pat
     later = Pipeline(config(inp2, tmp_path / "out2", dedup_against=[str(out)])).run()
     assert later.rejects_by_reason == {"near_dedup:near_duplicate": 1}
     assert later.kept == 1
+
+
+def test_two_actor_pool_stages_after_a_distributed_shuffle_finish(tmp_path: Path) -> None:
+    """On a 2-CPU Ray, a shuffle's aggregator actors plus two actor pools (pii, tokenize)
+    once starved each other forever; the phase now finishes the shuffle first."""
+    inp = tmp_path / "in"
+    inp.mkdir()
+    text = " ".join(words(120, seed=5)) + ". Mail jane.doe@example.com today."
+    write_jsonl(inp / "a.jsonl", [text, text, " ".join(words(120, seed=6))])
+    cfg = config(inp, tmp_path / "out")
+    cfg["stages"] = [
+        {"exact_dedup": {"local_max_docs": 0, "write_index": False}},  # Ray's hash shuffles
+        {"pii": {"default_policy": "tag"}},
+        {"tokenize": {"tokenizer": "gpt2"}},
+    ]
+    result = Pipeline(cfg).run()
+    assert (result.kept, result.rejected) == (2, 1)
+    kept = pq.read_table(tmp_path / "out" / "data").to_pylist()
+    assert all("jane.doe@example.com" not in r["text"] and r["n_tokens"] > 0 for r in kept)
