@@ -60,35 +60,8 @@ class StageStats:
             self.rejects[k] = self.rejects.get(k, 0) + v
 
 
-def live_mask(table: pa.Table) -> pa.Array:
-    if Col.FATE not in table.column_names:
-        return pa.array(np.ones(table.num_rows, dtype=bool))
-    return pc.is_null(table.column(Col.FATE).combine_chunks())
-
-
-def _text_bytes(table: pa.Table) -> int:
-    if Col.TEXT not in table.column_names or table.num_rows == 0:
-        return 0
-    return int(pc.sum(pc.binary_length(table.column(Col.TEXT))).as_py() or 0)
-
-
-def apply_stage(stage: Stage, table: pa.Table) -> tuple[pa.Table, StageStats]:
-    """Run ``stage`` on the live rows of ``table``; mark the rows it rejected.
-
-    Rows already decided (rejected or quarantined earlier) pass by untouched. The stage must
-    return exactly its input rows in order: anything else is a contract violation that fails
-    the run, since a silently dropped document is a lost document.
-    """
-    mask = live_mask(table)
-    n_live = int(pc.sum(mask).as_py() or 0)
-    if n_live == table.num_rows:
-        live, done = table, None
-    else:
-        live, done = table.filter(mask), table.filter(pc.invert(mask))
-    stage.ensure_setup()
-    start = time.perf_counter()
+def _process_checked(stage: Stage, live: pa.Table) -> pa.Table:
     out = stage.process(live)
-    seconds = time.perf_counter() - start
     if not isinstance(out, pa.Table):
         raise StageContractError(
             f"stage {stage.instance_name!r} returned {type(out).__name__}, not a pyarrow.Table"
@@ -101,6 +74,49 @@ def apply_stage(stage: Stage, table: pa.Table) -> tuple[pa.Table, StageStats]:
             "(or changed their order): stages must return every row; reject() instead of "
             "dropping"
         )
+    return out
+
+
+def live_mask(table: pa.Table) -> pa.Array:
+    if Col.FATE not in table.column_names:
+        return pa.array(np.ones(table.num_rows, dtype=bool))
+    return pc.is_null(table.column(Col.FATE).combine_chunks())
+
+
+def _text_bytes(table: pa.Table) -> int:
+    if Col.TEXT not in table.column_names or table.num_rows == 0:
+        return 0
+    return int(pc.sum(pc.binary_length(table.column(Col.TEXT))).as_py() or 0)
+
+
+def apply_stage(
+    stage: Stage, table: pa.Table, batch_rows: int | None = None
+) -> tuple[pa.Table, StageStats]:
+    """Run ``stage`` on the live rows of ``table``; mark the rows it rejected.
+
+    Rows already decided (rejected or quarantined earlier) pass by untouched. Live rows go to
+    ``process`` in slices of at most ``batch_rows`` (the stage's ``Resources.batch_size``):
+    the engine hands whole blocks to a task, so that Ray never bundles input files together
+    to fill a batch, and the stage still sees bounded batches. The stage must return exactly
+    its input rows in order: anything else is a contract violation that fails the run, since
+    a silently dropped document is a lost document.
+    """
+    mask = live_mask(table)
+    n_live = int(pc.sum(mask).as_py() or 0)
+    if n_live == table.num_rows:
+        live, done = table, None
+    else:
+        live, done = table.filter(mask), table.filter(pc.invert(mask))
+    stage.ensure_setup()
+    start = time.perf_counter()
+    if batch_rows and live.num_rows > batch_rows:
+        pieces = [live.slice(i, batch_rows) for i in range(0, live.num_rows, batch_rows)]
+        out = pa.concat_tables(
+            [_process_checked(stage, p) for p in pieces], promote_options="permissive"
+        )
+    else:
+        out = _process_checked(stage, live)
+    seconds = time.perf_counter() - start
     rej = rejected_mask(out)
     if Col.FATE in out.column_names:
         fate = pc.if_else(rej, pa.scalar(FATE_REJECTED), out.column(Col.FATE).combine_chunks())
@@ -129,8 +145,8 @@ def apply_stage(stage: Stage, table: pa.Table) -> tuple[pa.Table, StageStats]:
 class StageRunner:
     """A Ray Data callable: one stage instance per worker process, setup() once.
 
-    Used as an actor class for stateful stages and, through :func:`run_stage_task`, as a
-    per-process cache for stateless ones.
+    Used as an actor class for GPU stages and, through :func:`run_stage_task`, as a
+    per-process cache for the others.
     """
 
     def __init__(
@@ -140,17 +156,23 @@ class StageRunner:
         instance_name: str,
         plugins: list[str],
         stats_sink: Any = None,
+        batch_rows: int | None = None,
     ) -> None:
         load_plugins()
         import_modules(plugins)
         self.stage = stage_cls(params, instance_name=instance_name)
         self.stage.ensure_setup()
         self.stats_sink = stats_sink
+        self.batch_rows = batch_rows
 
     def __call__(self, table: pa.Table) -> pa.Table:
-        out, stats = apply_stage(self.stage, table)
+        out, stats = apply_stage(self.stage, table, self.batch_rows)
         if self.stats_sink is not None:
-            self.stats_sink.add.remote(self.stage.instance_name, stats)
+            import ray
+
+            # waited for: the driver reads the counters right after the phase, and a call
+            # still in flight from a finished task would be missing from them
+            ray.get(self.stats_sink.add.remote(self.stage.instance_name, stats))
         return out
 
 
@@ -165,13 +187,17 @@ def run_stage_task(
     plugins: list[str],
     stats_sink: Any,
     run_id: str,
+    batch_rows: int | None = None,
 ) -> pa.Table:
-    """Task-mode entry of a stateless stage: the instance is cached per worker process."""
+    """Task-mode entry of a stage: the instance (and its setup) is cached per worker process
+    for the run; a new run drops the instances of earlier ones (long-lived Ray sessions)."""
     key = (run_id, instance_name)
     runner = _TASK_STAGES.get(key)
     if runner is None:
+        for old in [k for k in _TASK_STAGES if k[0] != run_id]:
+            del _TASK_STAGES[old]
         runner = _TASK_STAGES[key] = StageRunner(
-            stage_cls, params, instance_name, plugins, stats_sink
+            stage_cls, params, instance_name, plugins, stats_sink, batch_rows
         )
     return runner(table)
 

@@ -27,15 +27,17 @@ def add_stage(
     cls = type(stage)
     travel_by_value(cls)
     params = stage.params.model_dump()
+    # Whole blocks: a Ray batch size would make Ray bundle input files into one task to fill
+    # it; the stage's batch size bounds its process() calls instead (apply_stage).
     common = dict(
-        batch_size=res.batch_size,
+        batch_size=None,
         batch_format="pyarrow",
         num_cpus=res.num_cpus,
         num_gpus=res.num_gpus or None,
     )
     if res.memory:
         common["memory"] = res.memory
-    if stage.stateful:
+    if uses_actor_pool(planned):
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1) // max(res.num_cpus, 0.1)))
         return ds.map_batches(
             StageRunner,
@@ -45,6 +47,7 @@ def add_stage(
                 "instance_name": stage.instance_name,
                 "plugins": plugins,
                 "stats_sink": collector,
+                "batch_rows": res.batch_size,
             },
             compute=ray.data.ActorPoolStrategy(min_size=1, max_size=res.concurrency or cpus),
             **common,
@@ -58,10 +61,21 @@ def add_stage(
             "plugins": plugins,
             "stats_sink": collector,
             "run_id": run_id,
+            "batch_rows": res.batch_size,
         },
         compute=ray.data.TaskPoolStrategy(size=res.concurrency) if res.concurrency else None,
         **common,
     )
+
+
+def uses_actor_pool(planned: PlannedStage) -> bool:
+    """GPU stages run on an actor pool that holds the device and the model on it.
+
+    CPU stages, stateful or not, are tasks with the instance cached per worker process, so
+    Ray fuses them with the reader and the writer: no idle actor pins a CPU that the tasks
+    feeding it need, and one task reads, filters and writes a file.
+    """
+    return planned.stage.stateful and bool(planned.resources.num_gpus)
 
 
 def travel_by_value(cls: type) -> None:

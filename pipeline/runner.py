@@ -342,7 +342,7 @@ class Pipeline:
                 batch_format="pyarrow",
                 fn_kwargs={"name": gstage.instance_name},
             )
-            if any(p.stage.stateful for p in phase.map_stages):
+            if any(ray_backend.uses_actor_pool(p) for p in phase.map_stages):
                 # A shuffle's aggregator actors live as long as its consumers run; actor-pool
                 # stages downstream then wait forever for CPUs on a small cluster. Finishing
                 # the global stage first frees them (the object store spills what is large).

@@ -46,8 +46,10 @@ class Stage:
 
     Subclasses set ``name`` (the registry name YAML uses), optionally a ``Params`` model, and
     implement :meth:`process`. Stages with heavy state (a model) set ``stateful = True`` and
-    load it in :meth:`setup`; the runner then keeps one instance per worker (an actor pool)
-    and calls ``setup()`` once per worker.
+    load it in :meth:`setup`, which runs once per worker process. On CPUs the instance is
+    cached in the worker and the stage runs in the same task as its neighbours (one task
+    reads, filters and writes a file); a stage that asks for GPUs runs on an actor pool that
+    holds the device.
     """
 
     name: ClassVar[str] = ""

@@ -78,7 +78,7 @@ class UpperParams(StageParams):
 
 @register_stage
 class UpperStage(Stage):
-    """A stateful stage (actor pool): setup() runs once per worker."""
+    """A stateful stage: setup() runs once per worker process."""
 
     name = "test_upper"
     Params = UpperParams

@@ -75,9 +75,10 @@ def test_dedup_phases_record_clusters_and_keep_signatures_out_of_outputs(tmp_pat
     assert later.kept == 1
 
 
-def test_two_actor_pool_stages_after_a_distributed_shuffle_finish(tmp_path: Path) -> None:
-    """On a 2-CPU Ray, a shuffle's aggregator actors plus two actor pools (pii, tokenize)
-    once starved each other forever; the phase now finishes the shuffle first."""
+def test_two_model_stages_after_a_distributed_shuffle_finish(tmp_path: Path) -> None:
+    """On a 2-CPU Ray, a shuffle's aggregator actors plus two model stages on actor pools
+    (pii, tokenize) once starved each other forever. Model stages on CPUs are now tasks,
+    and a phase with an actor pool (GPU stages) finishes its shuffle first."""
     inp = tmp_path / "in"
     inp.mkdir()
     text = " ".join(words(120, seed=5)) + ". Mail jane.doe@example.com today."
