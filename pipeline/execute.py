@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -58,6 +58,39 @@ class StageStats:
         self.batches += other.batches
         for k, v in other.rejects.items():
             self.rejects[k] = self.rejects.get(k, 0) + v
+
+
+# Stage counters travel with the rows they describe, in one cell of this column, up to the
+# fragment writer, which reports them in its descriptor. They count exactly the work that
+# produced committed fragments: a retried task's rows and counters are reported once.
+STATS_COLUMN = "_stage_stats"
+
+
+def merge_stats(encoded: list[str], into: dict[str, StageStats] | None = None) -> dict:
+    """Sum JSON-encoded ``{stage: counters}`` maps."""
+    total = into if into is not None else {}
+    for text in encoded:
+        for name, counters in json.loads(text).items():
+            total.setdefault(name, StageStats()).add(StageStats(**counters))
+    return total
+
+
+def encode_stats(stats: dict[str, StageStats]) -> str:
+    return json.dumps({name: asdict(s) for name, s in stats.items()}, sort_keys=True)
+
+
+def pop_stats(table: pa.Table) -> tuple[pa.Table, list[str]]:
+    """``table`` without the stats column, and the counters it carried."""
+    if STATS_COLUMN not in table.column_names:
+        return table, []
+    carried = table.column(STATS_COLUMN).drop_null().to_pylist()
+    return table.drop_columns([STATS_COLUMN]), carried
+
+
+def with_stats(table: pa.Table, encoded: str) -> pa.Table:
+    """``table`` carrying ``encoded`` counters in the first row of the stats column."""
+    cells = [encoded] + [None] * (table.num_rows - 1) if table.num_rows else []
+    return table.append_column(STATS_COLUMN, pa.array(cells, pa.string()))
 
 
 def _process_checked(stage: Stage, live: pa.Table) -> pa.Table:
@@ -155,25 +188,20 @@ class StageRunner:
         params: dict[str, Any],
         instance_name: str,
         plugins: list[str],
-        stats_sink: Any = None,
         batch_rows: int | None = None,
     ) -> None:
         load_plugins()
         import_modules(plugins)
         self.stage = stage_cls(params, instance_name=instance_name)
         self.stage.ensure_setup()
-        self.stats_sink = stats_sink
         self.batch_rows = batch_rows
 
     def __call__(self, table: pa.Table) -> pa.Table:
+        table, carried = pop_stats(table)
         out, stats = apply_stage(self.stage, table, self.batch_rows)
-        if self.stats_sink is not None:
-            import ray
-
-            # waited for: the driver reads the counters right after the phase, and a call
-            # still in flight from a finished task would be missing from them
-            ray.get(self.stats_sink.add.remote(self.stage.instance_name, stats))
-        return out
+        counters = merge_stats(carried)
+        counters.setdefault(self.stage.instance_name, StageStats()).add(stats)
+        return with_stats(out, encode_stats(counters))
 
 
 _TASK_STAGES: dict[tuple[str, str], StageRunner] = {}
@@ -185,7 +213,6 @@ def run_stage_task(
     params: dict[str, Any],
     instance_name: str,
     plugins: list[str],
-    stats_sink: Any,
     run_id: str,
     batch_rows: int | None = None,
 ) -> pa.Table:
@@ -197,7 +224,7 @@ def run_stage_task(
         for old in [k for k in _TASK_STAGES if k[0] != run_id]:
             del _TASK_STAGES[old]
         runner = _TASK_STAGES[key] = StageRunner(
-            stage_cls, params, instance_name, plugins, stats_sink, batch_rows
+            stage_cls, params, instance_name, plugins, batch_rows
         )
     return runner(table)
 
@@ -265,6 +292,7 @@ def fragment_descriptors_schema() -> pa.Schema:
             ("unit_size", pa.int64()),
             ("unit_stats", pa.string()),
             ("bytes", pa.int64()),
+            ("stage_stats", pa.string()),
         ]
     )
 
@@ -278,6 +306,8 @@ def write_fragments(batch: pa.Table, phase_dir: str, compression: str = "zstd") 
     rows: list[dict[str, Any]] = []
     if batch.num_rows == 0:
         return pa.Table.from_pylist(rows, schema=fragment_descriptors_schema())
+    batch, carried = pop_stats(batch)
+    stats = encode_stats(merge_stats(carried)) if carried else None
     paths = batch.column(Col.SOURCE_PATH).combine_chunks()
     for source_path in pc.unique(paths).to_pylist():
         piece = batch.filter(pc.equal(paths, source_path))
@@ -314,6 +344,7 @@ def write_fragments(batch: pa.Table, phase_dir: str, compression: str = "zstd") 
                 "unit_size": unit_size,
                 "unit_stats": unit_stats,
                 "bytes": size,
+                "stage_stats": None if rows else stats,  # the batch's counters, reported once
             }
         )
     return pa.Table.from_pylist(rows, schema=fragment_descriptors_schema())

@@ -1,5 +1,5 @@
-"""Ray specifics of a run: starting or joining Ray, stages as Ray Data operators, the stats
-actor, and turning Ray's wrapped worker errors back into one-line errors."""
+"""Ray specifics of a run: starting or joining Ray, stages as Ray Data operators, and turning
+Ray's wrapped worker errors back into one-line errors."""
 
 from __future__ import annotations
 
@@ -13,13 +13,11 @@ from typing import Any
 from corpusforge.pipeline import errors as errors_module
 from corpusforge.pipeline.config import RunConfig
 from corpusforge.pipeline.errors import CorpusforgeError, RunError
-from corpusforge.pipeline.execute import StageRunner, StageStats, run_stage_task
+from corpusforge.pipeline.execute import StageRunner, run_stage_task
 from corpusforge.pipeline.plan import PlannedStage
 
 
-def add_stage(
-    ds: Any, planned: PlannedStage, plugins: list[str], collector: Any, run_id: str
-) -> Any:
+def add_stage(ds: Any, planned: PlannedStage, plugins: list[str], run_id: str) -> Any:
     import ray.data
 
     stage = planned.stage
@@ -46,7 +44,6 @@ def add_stage(
                 "params": params,
                 "instance_name": stage.instance_name,
                 "plugins": plugins,
-                "stats_sink": collector,
                 "batch_rows": res.batch_size,
             },
             compute=ray.data.ActorPoolStrategy(min_size=1, max_size=res.concurrency or cpus),
@@ -59,7 +56,6 @@ def add_stage(
             "params": params,
             "instance_name": stage.instance_name,
             "plugins": plugins,
-            "stats_sink": collector,
             "run_id": run_id,
             "batch_rows": res.batch_size,
         },
@@ -97,36 +93,6 @@ def travel_by_value(cls: type) -> None:
         return
     with contextlib.suppress(ValueError):
         cloudpickle.register_pickle_by_value(module)
-
-
-class _Collector:
-    def __init__(self) -> None:
-        self.stats: dict[str, StageStats] = {}
-
-    def add(self, name: str, stats: StageStats) -> None:
-        self.stats.setdefault(name, StageStats()).add(stats)
-
-    def snapshot(self) -> dict[str, StageStats]:
-        return self.stats
-
-
-def stats_collector() -> Any:
-    import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    # on the driver's node: a worker node lost mid-run must not take the counters with it
-    here = ray.get_runtime_context().get_node_id()
-    return (
-        ray.remote(num_cpus=0)(_Collector)
-        .options(scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False))
-        .remote()
-    )
-
-
-def collect_stats(collector: Any) -> dict[str, StageStats]:
-    import ray
-
-    return ray.get(collector.snapshot.remote())
 
 
 def ensure_ray(cfg: RunConfig) -> bool:

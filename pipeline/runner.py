@@ -9,7 +9,6 @@ the run fails if any input record did not end kept, rejected or quarantined.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import re
@@ -33,6 +32,7 @@ from corpusforge.pipeline.execute import (
     N_CHARS,
     TEXT_HASH,
     StageStats,
+    merge_stats,
     read_live_fragments,
     read_units,
     write_fragments,
@@ -125,7 +125,7 @@ class Pipeline:
         fsutil.makedirs(work_dir)
 
         started_ray = ray_backend.ensure_ray(cfg)
-        collector = ray_backend.stats_collector()
+        stats: dict[str, StageStats] = {}  # this run's work, from the fragment descriptors
         try:
             commits = journal.load_unit_commits(work_dir)
             commits = {p: c for p, c in commits.items() if p in set(units)}
@@ -139,7 +139,7 @@ class Pipeline:
             )
             if todo:
                 t_phase = time.perf_counter()
-                commits.update(self._run_phase0(todo, work_dir, run_id, collector))
+                commits.update(self._run_phase0(todo, work_dir, run_id, stats))
                 log.info(
                     "phase 0 (read%s): %d files in %.1f s",
                     "".join(f", {p.stage.instance_name}" for p in self.phases[0].map_stages),
@@ -156,7 +156,7 @@ class Pipeline:
             for phase in self.phases[1:]:
                 t_phase = time.perf_counter()
                 frags = self._run_global_phase(
-                    phase, phase_fragments[-1], work_dir, out_dir, run_id, collector, global_seconds
+                    phase, phase_fragments[-1], work_dir, out_dir, run_id, stats, global_seconds
                 )
                 phase_fragments.append(frags)
                 log.info(
@@ -166,7 +166,6 @@ class Pipeline:
                     sum(f["rows"] for f in frags),
                     time.perf_counter() - t_phase,
                 )
-            stats = ray_backend.collect_stats(collector)
             for name, secs in global_seconds.items():
                 stats.setdefault(name, StageStats()).seconds += secs
             result = self._finalize(
@@ -182,13 +181,9 @@ class Pipeline:
                 units_processed=len(todo),
             )
         finally:
-            import ray
-
-            # one stats actor per run: in a long-lived Ray session (notebooks, tests, a
-            # cluster) it must not outlive its run
-            with contextlib.suppress(Exception):
-                ray.kill(collector)
             if started_ray:
+                import ray
+
                 ray.shutdown()
         return result
 
@@ -197,7 +192,7 @@ class Pipeline:
 
     # ------------------------------------------------------------------ phase 0
     def _run_phase0(
-        self, todo: list[str], work_dir: str, run_id: str, collector: Any
+        self, todo: list[str], work_dir: str, run_id: str, stats: dict[str, StageStats]
     ) -> dict[str, journal.UnitCommit]:
         import ray.data
 
@@ -222,7 +217,7 @@ class Pipeline:
             },
         )
         for planned in self.phases[0].map_stages:
-            ds = ray_backend.add_stage(ds, planned, cfg.plugins, collector, run_id)
+            ds = ray_backend.add_stage(ds, planned, cfg.plugins, run_id)
         ds = ds.map_batches(
             write_fragments,
             batch_size=None,
@@ -253,7 +248,7 @@ class Pipeline:
             journal.commit_unit(work_dir, commit)
             commits[unit] = commit
 
-        for d in _descriptors(ds):
+        for d in _descriptors(ds, stats):
             st = pending[d["unit"]]
             st["fragments"].append(_fragment_record(d))
             st["rows"] += d["rows"]
@@ -290,7 +285,7 @@ class Pipeline:
         work_dir: str,
         out_dir: str,
         run_id: str,
-        collector: Any,
+        stats: dict[str, StageStats],
         global_seconds: dict[str, float],
     ) -> list[dict]:
         import ray.data
@@ -348,14 +343,14 @@ class Pipeline:
                 # the global stage first frees them (the object store spills what is large).
                 ds = ds.materialize()
             for planned in phase.map_stages:
-                ds = ray_backend.add_stage(ds, planned, cfg.plugins, collector, run_id)
+                ds = ray_backend.add_stage(ds, planned, cfg.plugins, run_id)
             ds = ds.map_batches(
                 write_fragments,
                 batch_size=None,
                 batch_format="pyarrow",
                 fn_kwargs={"phase_dir": pdir, "compression": cfg.output.compression},
             )
-            frags = [_fragment_record(d) for d in _descriptors(ds)]
+            frags = [_fragment_record(d) for d in _descriptors(ds, stats)]
             global_seconds[gstage.instance_name] = time.perf_counter() - start
         else:
             frags = []
@@ -603,15 +598,18 @@ def _fragment_record(descriptor: dict[str, Any]) -> dict[str, Any]:
     return {k: descriptor[k] for k in FRAGMENT_FIELDS}
 
 
-def _descriptors(ds: Any) -> Iterator[dict[str, Any]]:
-    """Fragment descriptors as the workers report them, each once: a task retried after its
-    worker was lost rewrites the same fragment and reports it again."""
+def _descriptors(ds: Any, stats: dict[str, StageStats]) -> Iterator[dict[str, Any]]:
+    """Fragment descriptors as the workers report them, each once (a task retried after its
+    worker was lost rewrites the same fragment and reports it again); the stage counters
+    they carry are added to ``stats``."""
     seen: set[str] = set()
     try:
         for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
             for d in batch.to_pylist():
                 if d["fragment"] not in seen:
                     seen.add(d["fragment"])
+                    if d["stage_stats"]:
+                        merge_stats([d["stage_stats"]], into=stats)
                     yield d
     except Exception as exc:
         raise ray_backend.run_error(exc) from exc
