@@ -66,7 +66,9 @@ class StageStats:
 STATS_COLUMN = "_stage_stats"
 
 
-def merge_stats(encoded: list[str], into: dict[str, StageStats] | None = None) -> dict:
+def merge_stats(
+    encoded: list[str], into: dict[str, StageStats] | None = None
+) -> dict[str, StageStats]:
     """Sum JSON-encoded ``{stage: counters}`` maps."""
     total = into if into is not None else {}
     for text in encoded:

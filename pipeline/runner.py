@@ -152,11 +152,10 @@ class Pipeline:
                     key=lambda d: d["fragment"],
                 )
             ]
-            global_seconds: dict[str, float] = {}
             for phase in self.phases[1:]:
                 t_phase = time.perf_counter()
                 frags = self._run_global_phase(
-                    phase, phase_fragments[-1], work_dir, out_dir, run_id, stats, global_seconds
+                    phase, phase_fragments[-1], work_dir, out_dir, run_id, stats
                 )
                 phase_fragments.append(frags)
                 log.info(
@@ -166,8 +165,6 @@ class Pipeline:
                     sum(f["rows"] for f in frags),
                     time.perf_counter() - t_phase,
                 )
-            for name, secs in global_seconds.items():
-                stats.setdefault(name, StageStats()).seconds += secs
             result = self._finalize(
                 run_id,
                 started,
@@ -286,7 +283,6 @@ class Pipeline:
         out_dir: str,
         run_id: str,
         stats: dict[str, StageStats],
-        global_seconds: dict[str, float],
     ) -> list[dict]:
         import ray.data
 
@@ -351,7 +347,8 @@ class Pipeline:
                 fn_kwargs={"phase_dir": pdir, "compression": cfg.output.compression},
             )
             frags = [_fragment_record(d) for d in _descriptors(ds, stats)]
-            global_seconds[gstage.instance_name] = time.perf_counter() - start
+            seconds = time.perf_counter() - start
+            stats.setdefault(gstage.instance_name, StageStats()).seconds += seconds
         else:
             frags = []
         rows_out = sum(f["rows"] for f in frags)

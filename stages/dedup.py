@@ -152,7 +152,7 @@ class ExactDedup(GlobalStage):
         keys: Frame = docs.map_blocks(slim).materialize()
         n = keys.count()
         parts = _partitions(n, p.num_partitions)
-        if n + _index_rows(previous, "hashes") <= p.local_max_docs:
+        if _fits_in_driver(n, previous, "hashes", p.local_max_docs):
             keys = keys.to_local()
         grouped = keys
         for prev in previous:
@@ -204,9 +204,11 @@ class NearDedupParams(StageParams):
     local_max_docs: int = _LOCAL_MAX_DOCS  # up to this many: grouped in the driver, no shuffle
 
 
-def _index_rows(previous: list[str], table: str) -> int:
-    """Rows in earlier runs' indexes (Parquet metadata only)."""
-    return sum(DocFrame.read_parquet(fsutil.join(prev, table)).count() for prev in previous)
+def _fits_in_driver(n: int, previous: list[str], index_table: str, limit: int) -> bool:
+    """Whether this run's ``n`` documents plus the earlier runs' indexes (counted from
+    Parquet metadata) are few enough to group in the driver."""
+    old = sum(DocFrame.read_parquet(fsutil.join(p, index_table)).count() for p in previous)
+    return n + old <= limit
 
 
 def _nonempty(results: Frame) -> tuple[Frame | None, int]:
@@ -339,7 +341,7 @@ class NearDedup(GlobalStage):
         band_rows: Frame = sigs.map_blocks(to_band_rows)
         all_sigs: Frame = sigs.select([Col.ID, SIGNATURE_COLUMN])
         ranks: Frame = sigs.select(list(RANK_SCHEMA.names))
-        if n + _index_rows(previous, "signatures") <= p.local_max_docs:
+        if _fits_in_driver(n, previous, "signatures", p.local_max_docs):
             band_rows, ranks = band_rows.to_local(), ranks.to_local()
             if p.verify:
                 all_sigs = all_sigs.to_local()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import html
-import io
 import random
 from pathlib import Path
 
@@ -15,13 +14,14 @@ import pyarrow.parquet as pq
 import pytest
 from faker import Faker
 from faker.providers.lorem.en_US import Provider as EnLorem
-from fastwarc.warc import WarcRecord, WarcRecordType
+from fastwarc.warc import WarcRecordType
 
 from corpusforge.pipeline import Pipeline
 from corpusforge.pipeline.config import load_config
 from corpusforge.pipeline.plan import build_stages, split_phases
 from corpusforge.stages.tok_source import load_tokenizer
 from corpusforge.stages.tokens_inspect import summarize
+from tests.warc_data import warc_record
 
 # Faker's English word list with stop words weighted in: its lorem sentences alone hold too
 # few of them for Gopher's stop-word rule
@@ -53,19 +53,6 @@ def test_recipe_validates() -> None:
 
 
 # ---------------------------------------------------------------------------- a tiny crawl
-
-
-def _record(rtype: WarcRecordType, uri: str, content: bytes, ctype: str, n: int) -> bytes:
-    rec = WarcRecord()
-    rec.init_headers(rtype, content_length=0)
-    rec.headers["WARC-Record-ID"] = f"<urn:uuid:00000000-0000-4000-8000-{n:012d}>"
-    rec.headers["WARC-Date"] = "2024-01-01T00:00:00Z"
-    rec.headers["WARC-Target-URI"] = uri
-    rec.headers["Content-Type"] = ctype
-    rec.set_bytes_content(content)
-    out = io.BytesIO()
-    rec.write(out)
-    return gzip.compress(out.getvalue(), mtime=0)
 
 
 def _page(paragraphs: list[str]) -> bytes:
@@ -107,24 +94,18 @@ def write_crawl(path: Path) -> dict[str, list[str]]:
             for paras in docs:
                 uri = f"https://test.example/{kind}/{n}"
                 body = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n" + _page(paras)
-                w.write(
-                    _record(
-                        WarcRecordType.request,
-                        uri,
-                        b"GET / HTTP/1.1\r\n\r\n",
-                        "application/http; msgtype=request",
-                        n,
-                    )
+                request = warc_record(
+                    WarcRecordType.request,
+                    uri,
+                    b"GET / HTTP/1.1\r\n\r\n",
+                    "application/http; msgtype=request",
+                    n,
                 )
-                w.write(
-                    _record(
-                        WarcRecordType.response,
-                        uri,
-                        body,
-                        "application/http; msgtype=response",
-                        n + 1,
-                    )
+                response = warc_record(
+                    WarcRecordType.response, uri, body, "application/http; msgtype=response", n + 1
                 )
+                # one gzip member per record, as crawlers write them
+                w.write(gzip.compress(request, mtime=0) + gzip.compress(response, mtime=0))
                 kinds.setdefault(kind, []).append(uri)
                 n += 2
     kinds["_email"] = [email]

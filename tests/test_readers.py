@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import io
 import json
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import zstandard
-from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
+from fastwarc.warc import ArchiveIterator, WarcRecordType
 
 from corpusforge.pipeline.errors import ConfigError, InputError
 from corpusforge.pipeline.identity import derive_doc_id
@@ -22,6 +21,7 @@ from corpusforge.stages.readers.jsonl import JsonlReader
 from corpusforge.stages.readers.parquet import ParquetReader
 from corpusforge.stages.readers.text import TextReader
 from corpusforge.stages.readers.warc import WarcReader
+from tests.warc_data import warc_record
 
 SECRET = "SECRETPAYLOAD"  # planted in bad records: must never show in an error or detail
 
@@ -286,22 +286,6 @@ def html_page(title: str, paragraphs: list[str], charset: str = "utf-8") -> str:
         f"<article><h1>{title}</h1>{body}</article>"
         f"<footer>Copyright footer text</footer></body></html>"
     )
-
-
-def warc_record(
-    rtype: WarcRecordType, uri: str, content: bytes, content_type: str, n: int
-) -> bytes:
-    rec = WarcRecord()
-    rec.init_headers(rtype, content_length=0)
-    rec.headers["WARC-Record-ID"] = f"<urn:uuid:00000000-0000-0000-0000-{n:012d}>"
-    rec.headers["WARC-Date"] = f"2024-05-18T01:58:{n:02d}Z"
-    if uri:
-        rec.headers["WARC-Target-URI"] = uri
-    rec.headers["Content-Type"] = content_type
-    rec.set_bytes_content(content)
-    out = io.BytesIO()
-    rec.write(out)
-    return out.getvalue()
 
 
 def http_response(ctype: str, body: bytes, status: str = "200 OK") -> bytes:
