@@ -21,10 +21,10 @@ import pyarrow as pa
 import ray
 from datasketch import MinHash, MinHashLSH
 
-from corpusforge.pipeline.frame import DocFrame
-from corpusforge.pipeline.stage import GlobalContext
-from corpusforge.stages.dedup import NearDedup
-from corpusforge.stages.dedup_minhash import normalize_text
+from corpusforge.pipeline.api import GlobalContext
+from corpusforge.pipeline.backends.ray.frame import DocFrame
+from corpusforge.stages.dedup.minhash import normalize_text
+from corpusforge.stages.dedup.stages import NearDedup
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dedup_common import load_corpus, print_score, score

@@ -27,10 +27,10 @@ import time
 
 import ray
 
-from corpusforge.pipeline.frame import DocFrame
-from corpusforge.pipeline.stage import GlobalContext, Resources
-from corpusforge.stages.dedup import NearDedup
-from corpusforge.stages.dedup_minhash import MinHashStage
+from corpusforge.pipeline.api import GlobalContext, Resources
+from corpusforge.pipeline.backends.ray.frame import DocFrame
+from corpusforge.stages.dedup.minhash import MinHashStage
+from corpusforge.stages.dedup.stages import NearDedup
 
 
 def _rss_mb(who: int) -> float:

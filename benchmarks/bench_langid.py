@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from corpusforge.stages.langid import LangId
+from corpusforge.stages.classify.langid import LangId
 
 # lingua's language names -> ISO 639-1 (the file names of the sentence set)
 NAMES = {

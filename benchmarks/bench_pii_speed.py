@@ -27,9 +27,9 @@ from presidio_analyzer import AnalyzerEngine
 from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
 from corpusforge.schemas import Col
-from corpusforge.stages.pii import PiiStage
-from corpusforge.stages.pii_entities import FROM_PRESIDIO
-from corpusforge.stages.pii_recognizers import OfflineEmailRecognizer
+from corpusforge.stages.pii.entities import FROM_PRESIDIO
+from corpusforge.stages.pii.recognizers import OfflineEmailRecognizer
+from corpusforge.stages.pii.stage import PiiStage
 
 KEYS = ["EMAIL", "PHONE", "IP", "CREDIT_CARD", "IBAN", "US_SSN"]
 

@@ -34,12 +34,12 @@ from datatrove.pipeline.filters import (
     GopherRepetitionFilter,
 )
 
-from corpusforge.pipeline.stage import rejected_mask
+from corpusforge.pipeline.api import rejected_mask
 from corpusforge.schemas import Col
-from corpusforge.stages import quality_words
-from corpusforge.stages.quality_c4 import C4Quality
-from corpusforge.stages.quality_fineweb import FineWebQuality
-from corpusforge.stages.quality_gopher import GopherQuality, GopherRepetition
+from corpusforge.stages.quality import words as quality_words
+from corpusforge.stages.quality.c4 import C4Quality
+from corpusforge.stages.quality.fineweb import FineWebQuality
+from corpusforge.stages.quality.gopher import GopherQuality, GopherRepetition
 
 PAIRS = [
     ("gopher_repetition", GopherRepetition, GopherRepetitionFilter),

@@ -22,7 +22,7 @@ from pathlib import Path
 
 def run_ours(out_dir: str) -> tuple[float, float, float, str]:
     from corpusforge.pipeline.report import write_report
-    from corpusforge.pipeline.report_data import report_data
+    from corpusforge.pipeline.report.data import report_data
 
     t0 = time.perf_counter()
     path = write_report(out_dir, output=str(Path(tempfile.mkdtemp()) / "report.html"))

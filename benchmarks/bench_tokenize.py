@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from corpusforge.stages.tok_array_tokenizer import ArrayBPETokenizer
-from corpusforge.stages.tok_source import load_tokenizer
-from corpusforge.stages.tokenize_stage import TokenizeStage
+from corpusforge.stages.tokenize.array_tokenizer import ArrayBPETokenizer
+from corpusforge.stages.tokenize.source import load_tokenizer
+from corpusforge.stages.tokenize.stage import TokenizeStage
 
 
 def load_texts(corpus: Path, mb: float) -> list[str]:

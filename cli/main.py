@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from corpusforge.cli.tokens import tokens as tokens_command
-from corpusforge.pipeline.errors import ConfigError, CorpusforgeError
+from corpusforge.cli.commands.tokens import tokens as tokens_command
+from corpusforge.pipeline.api.errors import ConfigError, CorpusforgeError
 
 app = typer.Typer(
     name="corpusforge",
@@ -68,7 +68,7 @@ def run(
 ) -> None:
     """Run a pipeline: read, apply the stages, write outputs, lineage and report."""
     from corpusforge.pipeline.config import load_config
-    from corpusforge.pipeline.runner import Pipeline
+    from corpusforge.pipeline.engine.runner import Pipeline
 
     if not quiet:
         _log_progress()
@@ -185,7 +185,7 @@ def submit(
     job_id: Annotated[str | None, typer.Option("--job-id", help="Choose the job id.")] = None,
 ) -> None:
     """Run a config on a Ray cluster (Job Submission API); prints the job id."""
-    from corpusforge.pipeline import submit as submit_module
+    from corpusforge.pipeline.backends.ray import submit as submit_module
 
     try:
         jid = submit_module.submit(
@@ -213,7 +213,7 @@ def _write_now(text: str) -> None:
 
 
 def _follow(address: str | None, jid: str) -> None:
-    from corpusforge.pipeline import submit as submit_module
+    from corpusforge.pipeline.backends.ray import submit as submit_module
 
     try:
         status = submit_module.follow(address, jid, _write_now)
@@ -237,7 +237,7 @@ def jobs_status(
     address: AddressOpt = None,
 ) -> None:
     """Print a job's status (PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED)."""
-    from corpusforge.pipeline import submit as submit_module
+    from corpusforge.pipeline.backends.ray import submit as submit_module
 
     try:
         sys.stdout.write(submit_module.status(address, job_id) + "\n")
@@ -252,7 +252,7 @@ def jobs_logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Stream until the end.")] = False,
 ) -> None:
     """Print a job's logs."""
-    from corpusforge.pipeline import submit as submit_module
+    from corpusforge.pipeline.backends.ray import submit as submit_module
 
     if follow:
         _follow(address, job_id)
@@ -269,7 +269,7 @@ def jobs_stop(
     address: AddressOpt = None,
 ) -> None:
     """Stop a job; finished units are kept, so submitting again resumes."""
-    from corpusforge.pipeline import submit as submit_module
+    from corpusforge.pipeline.backends.ray import submit as submit_module
 
     try:
         stopped = submit_module.stop(address, job_id)
@@ -280,7 +280,7 @@ def jobs_stop(
 
 def _print_highlights(out_dir: str) -> None:
     """One line per report section the run has (languages, dedup, PII, tokens)."""
-    from corpusforge.pipeline.report_data import report_data
+    from corpusforge.pipeline.report.data import report_data
 
     try:
         d = report_data(out_dir, samples=False)
@@ -322,7 +322,7 @@ def validate(
 ) -> None:
     """Check a config (keys, stage names and parameters) without running it."""
     from corpusforge.pipeline.config import config_json_schema, load_config
-    from corpusforge.pipeline.plan import build_stages, split_phases
+    from corpusforge.pipeline.engine.plan import build_stages, split_phases
 
     if schema:
         sys.stdout.write(json.dumps(config_json_schema(), indent=2) + "\n")
@@ -387,7 +387,7 @@ def lineage(
     summary: Annotated[bool, typer.Option("--summary", help="Fates by stage and reason.")] = False,
 ) -> None:
     """Query a run's lineage (OUT/lineage.duckdb)."""
-    from corpusforge.pipeline import lineage_query
+    from corpusforge.pipeline.lineage import query as lineage_query
 
     try:
         if doc:

@@ -1,32 +1,50 @@
-"""corpusforge.pipeline: the engine. Stage API, config, runner on Ray Data, lineage."""
+"""corpusforge.pipeline: the engine, and the API stages are written against.
 
-from corpusforge.pipeline.errors import (
+``corpusforge.pipeline.api`` is the stage contract; :class:`Pipeline` runs a config. The
+engine (``engine/``) and the Ray backend (``backends/ray/``) load only when a run needs them:
+``from corpusforge.pipeline import Pipeline`` is resolved lazily.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from corpusforge.pipeline.api import (
     ConfigError,
     ConservationError,
     CorpusforgeError,
+    GlobalStage,
+    Resources,
     RunError,
+    Sink,
+    Stage,
     StageContractError,
-)
-from corpusforge.pipeline.registry import (
+    StageParams,
     all_stages,
     get_stage,
     register_reader,
     register_sink,
     register_stage,
-)
-from corpusforge.pipeline.runner import Pipeline
-from corpusforge.pipeline.sink import Sink
-from corpusforge.pipeline.stage import (
-    GlobalStage,
-    Resources,
-    Stage,
-    StageParams,
     reject,
     rejected_mask,
     set_column,
     stage,
 )
-from corpusforge.pipeline.summary import RunResult
+
+if TYPE_CHECKING:
+    from corpusforge.pipeline.engine.runner import Pipeline
+    from corpusforge.pipeline.lineage.summary import RunResult
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Pipeline":
+        from corpusforge.pipeline.engine.runner import Pipeline
+
+        return Pipeline
+    if name == "RunResult":
+        from corpusforge.pipeline.lineage.summary import RunResult
+
+        return RunResult
+    raise AttributeError(name)
+
 
 __all__ = [
     "ConfigError",

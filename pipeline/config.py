@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from corpusforge.pipeline.errors import ConfigError
+from corpusforge.pipeline.api.errors import ConfigError
 
 
 class _Strict(BaseModel):

@@ -11,8 +11,8 @@ import importlib
 from importlib.metadata import entry_points
 from typing import Any
 
-from corpusforge.pipeline.errors import ConfigError
-from corpusforge.pipeline.stage import Stage
+from corpusforge.pipeline.api.errors import ConfigError
+from corpusforge.pipeline.api.stage import Stage
 
 ENTRY_POINT_GROUP = "corpusforge.stages"
 

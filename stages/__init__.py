@@ -14,16 +14,17 @@ if "torch" not in sys.modules:
         del sys.modules["torch"]
 
 from corpusforge.stages import (  # noqa: F401
-    basic,
+    classify,
     dedup,
-    dedup_minhash,
-    fasttext_classifier,
-    langid,
     pii,
-    quality_c4,
-    quality_fineweb,
-    quality_gopher,
+    quality,
     readers,
-    token_sinks,
-    tokenize_stage,
+    sinks,
+    tokenize,
 )
+from corpusforge.stages.classify import fasttext_classifier, langid  # noqa: F401
+from corpusforge.stages.dedup import minhash, stages  # noqa: F401
+from corpusforge.stages.pii import stage as pii_stage  # noqa: F401
+from corpusforge.stages.quality import basic, c4, fineweb, gopher  # noqa: F401
+from corpusforge.stages.sinks import tokens  # noqa: F401
+from corpusforge.stages.tokenize import stage as tokenize_stage  # noqa: F401

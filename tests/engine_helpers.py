@@ -17,8 +17,8 @@ from corpusforge.pipeline import (
     reject,
     stage,
 )
-from corpusforge.pipeline.identity import derive_doc_id
-from corpusforge.pipeline.reader import Reader, conform_documents
+from corpusforge.pipeline.api.identity import derive_doc_id
+from corpusforge.pipeline.api.reader import Reader, conform_documents
 from corpusforge.schemas import Col
 
 

@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpusforge.pipeline import GlobalStage, reject, stage
+from corpusforge.pipeline.api.sink import SINK_INDEX_SCHEMA, Sink
 from corpusforge.pipeline.registry import register_sink, register_stage
-from corpusforge.pipeline.sink import SINK_INDEX_SCHEMA, Sink
 from corpusforge.schemas import Col
 
 EMAIL = re.compile(r"[\w.]+@[\w.]+\.\w+")

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import posixpath
 
-from corpusforge.pipeline.errors import ConfigError
-from corpusforge.pipeline.registry import all_readers
+from corpusforge.pipeline.api import all_readers
+from corpusforge.pipeline.api.errors import ConfigError
 from corpusforge.stages.readers import jsonl, parquet, text, warc  # noqa: F401
 
 

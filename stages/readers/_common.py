@@ -16,9 +16,9 @@ from typing import Any
 import fsspec
 import pyarrow as pa
 
-from corpusforge.pipeline.errors import InputError
-from corpusforge.pipeline.identity import derive_doc_id
-from corpusforge.pipeline.reader import Reader, ReaderParams, conform_documents
+from corpusforge.pipeline.api.errors import InputError
+from corpusforge.pipeline.api.identity import derive_doc_id
+from corpusforge.pipeline.api.reader import Reader, ReaderParams, conform_documents
 from corpusforge.schemas import FATE_QUARANTINED, FATE_REJECTED, Col
 
 READ_STAGE = "read"

@@ -22,9 +22,9 @@ from typing import ClassVar
 import orjson
 import pyarrow as pa
 
-from corpusforge.pipeline.errors import InputError
-from corpusforge.pipeline.reader import ReaderParams
-from corpusforge.pipeline.registry import register_reader
+from corpusforge.pipeline.api import register_reader
+from corpusforge.pipeline.api.errors import InputError
+from corpusforge.pipeline.api.reader import ReaderParams
 from corpusforge.stages.readers._common import RecordFields, RowBuffer, StatsReader, open_input
 from corpusforge.stages.readers._zstd import ZstdStream
 

@@ -13,9 +13,9 @@ from typing import ClassVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from corpusforge.pipeline.errors import InputError
-from corpusforge.pipeline.reader import ReaderParams
-from corpusforge.pipeline.registry import register_reader
+from corpusforge.pipeline.api import register_reader
+from corpusforge.pipeline.api.errors import InputError
+from corpusforge.pipeline.api.reader import ReaderParams
 from corpusforge.stages.readers._common import RecordFields, RowBuffer, StatsReader, open_input
 
 

@@ -12,8 +12,8 @@ from typing import ClassVar
 
 import pyarrow as pa
 
-from corpusforge.pipeline.reader import ReaderParams
-from corpusforge.pipeline.registry import register_reader
+from corpusforge.pipeline.api import register_reader
+from corpusforge.pipeline.api.reader import ReaderParams
 from corpusforge.stages.readers._common import RowBuffer, StatsReader, open_input
 from corpusforge.stages.readers.jsonl import compression_for
 

@@ -29,8 +29,8 @@ from typing import Any, ClassVar
 import pyarrow as pa
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 
-from corpusforge.pipeline.reader import ReaderParams
-from corpusforge.pipeline.registry import register_reader
+from corpusforge.pipeline.api import register_reader
+from corpusforge.pipeline.api.reader import ReaderParams
 from corpusforge.stages.readers._common import RowBuffer, StatsReader, open_input
 from corpusforge.stages.readers._gzip_members import GzipMemberStream
 from corpusforge.stages.readers._http import decode_html, looks_like_html, parse_http_response

@@ -1,0 +1,69 @@
+"""What stage, reader and sink authors import: the whole contract, and nothing of the engine.
+
+Importing this package loads neither Ray nor DuckDB, so a worker that only runs stages stays
+light. Built-in stages under ``corpusforge.stages`` import only from here (plus
+``corpusforge.pipeline.io`` and ``corpusforge.schemas``).
+"""
+
+from corpusforge.pipeline.api.errors import (
+    ConfigError,
+    ConservationError,
+    CorpusforgeError,
+    InputError,
+    RunError,
+    StageContractError,
+)
+from corpusforge.pipeline.api.frame import Frame, FrameSource, LocalFrame, LocalFrameSource
+from corpusforge.pipeline.api.reader import Reader, ReaderParams
+from corpusforge.pipeline.api.rows import reject, rejected_mask, set_column
+from corpusforge.pipeline.api.sink import SINK_INDEX_SCHEMA, Sink
+from corpusforge.pipeline.api.stage import (
+    GlobalContext,
+    GlobalStage,
+    Resources,
+    Stage,
+    StageParams,
+    stage,
+)
+from corpusforge.pipeline.registry import (
+    all_readers,
+    all_sinks,
+    all_stages,
+    get_stage,
+    register_reader,
+    register_sink,
+    register_stage,
+)
+
+__all__ = [
+    "SINK_INDEX_SCHEMA",
+    "ConfigError",
+    "ConservationError",
+    "CorpusforgeError",
+    "Frame",
+    "FrameSource",
+    "GlobalContext",
+    "GlobalStage",
+    "InputError",
+    "LocalFrame",
+    "LocalFrameSource",
+    "Reader",
+    "ReaderParams",
+    "Resources",
+    "RunError",
+    "Sink",
+    "Stage",
+    "StageContractError",
+    "StageParams",
+    "all_readers",
+    "all_sinks",
+    "all_stages",
+    "get_stage",
+    "register_reader",
+    "register_sink",
+    "register_stage",
+    "reject",
+    "rejected_mask",
+    "set_column",
+    "stage",
+]

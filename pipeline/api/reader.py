@@ -1,0 +1,75 @@
+"""The reader contract: one input file (a unit of work) in, batches of documents out.
+
+A reader never raises on a bad record: it emits the record as a *quarantined* row (text null,
+``_fate = "quarantined"``, ``_stage = "read"``, ``_reason`` a short kind such as
+``invalid_json``, ``_error`` a one-line message naming the file and line or offset, never the
+record's content). Every record of the file becomes exactly one row, numbered by
+``source_index`` from 0 in file order, so that conservation can be checked per file.
+Reading-level rejections (empty text, a document over ``max_doc_bytes``) are rows with
+``_fate = "rejected"``, ``_stage = "read"``. Readers know nothing of Ray.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from corpusforge.pipeline.api.stage import StageParams
+from corpusforge.schemas import DOCUMENT_SCHEMA
+
+
+class ReaderParams(StageParams):
+    """Options common to every reader (format-specific readers extend this)."""
+
+    text_field: str = "text"
+    id_field: str | None = None  # use the record's own id; else derive from path + index
+    keep_fields: list[str] | None = None  # other fields kept in `metadata`; None keeps all
+    batch_rows: int = 2000  # rows per emitted batch
+    max_doc_bytes: int = 5_000_000  # longer documents are rejected at read (doc_too_large)
+
+
+class Reader:
+    """Base of a reader. Subclasses set ``name``, ``extensions`` and implement ``read``."""
+
+    name: ClassVar[str] = ""
+    extensions: ClassVar[tuple[str, ...]] = ()  # file endings for format: auto
+    Params: ClassVar[type[ReaderParams]] = ReaderParams
+
+    def __init__(self, params: ReaderParams | dict[str, Any] | None = None) -> None:
+        if isinstance(params, ReaderParams):
+            self.params = params
+        else:
+            self.params = self.Params.model_validate(params or {})
+        # counters of the last read() (e.g. WARC records that are not documents); complete
+        # once its generator is exhausted, recorded per input in lineage
+        self.stats: dict[str, int] = {}
+
+    def read(self, path: str) -> Iterator[pa.Table]:
+        """Yield batches conforming to DOCUMENT_SCHEMA (see :func:`conform_documents`).
+
+        ``path`` is a local path or any fsspec URL; open it with ``fsspec.open``.
+        """
+        raise NotImplementedError
+
+
+def conform_documents(table: pa.Table) -> pa.Table:
+    """Cast ``table`` to DOCUMENT_SCHEMA's columns (adding missing ones as nulls), in order.
+
+    Extra columns a stage added are kept after the standard ones.
+    """
+    n = table.num_rows
+    columns: list[pa.Array | pa.ChunkedArray] = []
+    names: list[str] = []
+    for field in DOCUMENT_SCHEMA:
+        if field.name in table.column_names:
+            columns.append(table.column(field.name).cast(field.type))
+        else:
+            columns.append(pa.nulls(n, field.type))
+        names.append(field.name)
+    for name in table.column_names:
+        if name not in names:
+            columns.append(table.column(name))
+            names.append(name)
+    return pa.Table.from_arrays(columns, names=names)

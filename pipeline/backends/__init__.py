@@ -1,0 +1,1 @@
+"""Execution backends. Ray lives in ``backends/ray`` and nowhere else in corpusforge."""

@@ -1,0 +1,1 @@
+"""The Ray backend: the only place corpusforge imports Ray."""

@@ -1,0 +1,377 @@
+"""What runs on the workers: reading units, applying stages, writing fragments.
+
+Everything here works on plain Arrow tables; the runner wraps these callables in Ray Data
+operators. Keeping them Ray-free makes the engine's per-batch logic testable in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import xxhash
+
+from corpusforge.pipeline.api import Stage, rejected_mask, set_column
+from corpusforge.pipeline.api.errors import StageContractError
+from corpusforge.pipeline.api.reader import conform_documents
+from corpusforge.pipeline.io import fsutil
+from corpusforge.pipeline.registry import import_modules, load_plugins
+from corpusforge.schemas import FATE_REJECTED, Col
+
+# engine columns that ride along a unit's last batch and never reach the outputs
+UNIT_TOTAL = "_unit_total"
+UNIT_CHECKSUM = "_unit_checksum"
+UNIT_SIZE = "_unit_size"
+UNIT_STATS = "_unit_stats"
+# lineage helpers computed when a fragment is written
+N_CHARS = "_n_chars"
+N_BYTES = "_n_bytes"
+TEXT_HASH = "_text_hash"
+
+UNIT_COLUMNS = (UNIT_TOTAL, UNIT_CHECKSUM, UNIT_SIZE, UNIT_STATS)
+
+
+@dataclass
+class StageStats:
+    """Per-stage counters of one run (this run's work only; lineage has the totals)."""
+
+    docs_in: int = 0
+    docs_out: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    seconds: float = 0.0
+    batches: int = 0
+    rejects: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: StageStats) -> None:
+        self.docs_in += other.docs_in
+        self.docs_out += other.docs_out
+        self.bytes_in += other.bytes_in
+        self.bytes_out += other.bytes_out
+        self.seconds += other.seconds
+        self.batches += other.batches
+        for k, v in other.rejects.items():
+            self.rejects[k] = self.rejects.get(k, 0) + v
+
+
+# Stage counters travel with the rows they describe, in one cell of this column, up to the
+# fragment writer, which reports them in its descriptor. They count exactly the work that
+# produced committed fragments: a retried task's rows and counters are reported once.
+STATS_COLUMN = "_stage_stats"
+
+
+def merge_stats(
+    encoded: list[str], into: dict[str, StageStats] | None = None
+) -> dict[str, StageStats]:
+    """Sum JSON-encoded ``{stage: counters}`` maps."""
+    total = into if into is not None else {}
+    for text in encoded:
+        for name, counters in json.loads(text).items():
+            total.setdefault(name, StageStats()).add(StageStats(**counters))
+    return total
+
+
+def encode_stats(stats: dict[str, StageStats]) -> str:
+    return json.dumps({name: asdict(s) for name, s in stats.items()}, sort_keys=True)
+
+
+def pop_stats(table: pa.Table) -> tuple[pa.Table, list[str]]:
+    """``table`` without the stats column, and the counters it carried."""
+    if STATS_COLUMN not in table.column_names:
+        return table, []
+    carried = table.column(STATS_COLUMN).drop_null().to_pylist()
+    return table.drop_columns([STATS_COLUMN]), carried
+
+
+def with_stats(table: pa.Table, encoded: str) -> pa.Table:
+    """``table`` carrying ``encoded`` counters in the first row of the stats column."""
+    cells = [encoded] + [None] * (table.num_rows - 1) if table.num_rows else []
+    return table.append_column(STATS_COLUMN, pa.array(cells, pa.string()))
+
+
+def _process_checked(stage: Stage, live: pa.Table) -> pa.Table:
+    out = stage.process(live)
+    if not isinstance(out, pa.Table):
+        raise StageContractError(
+            f"stage {stage.instance_name!r} returned {type(out).__name__}, not a pyarrow.Table"
+        )
+    if out.num_rows != live.num_rows or (
+        live.num_rows and not out.column(Col.ID).equals(live.column(Col.ID))
+    ):
+        raise StageContractError(
+            f"stage {stage.instance_name!r} returned {out.num_rows} rows for {live.num_rows} "
+            "(or changed their order): stages must return every row; reject() instead of "
+            "dropping"
+        )
+    return out
+
+
+def live_mask(table: pa.Table) -> pa.Array:
+    if Col.FATE not in table.column_names:
+        return pa.array(np.ones(table.num_rows, dtype=bool))
+    return pc.is_null(table.column(Col.FATE).combine_chunks())
+
+
+def _text_bytes(table: pa.Table) -> int:
+    if Col.TEXT not in table.column_names or table.num_rows == 0:
+        return 0
+    return int(pc.sum(pc.binary_length(table.column(Col.TEXT))).as_py() or 0)
+
+
+def apply_stage(
+    stage: Stage, table: pa.Table, batch_rows: int | None = None
+) -> tuple[pa.Table, StageStats]:
+    """Run ``stage`` on the live rows of ``table``; mark the rows it rejected.
+
+    Rows already decided (rejected or quarantined earlier) pass by untouched. Live rows go to
+    ``process`` in slices of at most ``batch_rows`` (the stage's ``Resources.batch_size``):
+    the engine hands whole blocks to a task, so that Ray never bundles input files together
+    to fill a batch, and the stage still sees bounded batches. The stage must return exactly
+    its input rows in order: anything else is a contract violation that fails the run, since
+    a silently dropped document is a lost document.
+    """
+    mask = live_mask(table)
+    n_live = int(pc.sum(mask).as_py() or 0)
+    if n_live == table.num_rows:
+        live, done = table, None
+    else:
+        live, done = table.filter(mask), table.filter(pc.invert(mask))
+    stage.ensure_setup()
+    start = time.perf_counter()
+    if batch_rows and live.num_rows > batch_rows:
+        pieces = [live.slice(i, batch_rows) for i in range(0, live.num_rows, batch_rows)]
+        out = pa.concat_tables(
+            [_process_checked(stage, p) for p in pieces], promote_options="permissive"
+        )
+    else:
+        out = _process_checked(stage, live)
+    seconds = time.perf_counter() - start
+    rej = rejected_mask(out)
+    if Col.FATE in out.column_names:
+        fate = pc.if_else(rej, pa.scalar(FATE_REJECTED), out.column(Col.FATE).combine_chunks())
+        stage_col = pc.if_else(
+            rej, pa.scalar(stage.instance_name), out.column(Col.STAGE).combine_chunks()
+        )
+    else:
+        fate = pc.if_else(rej, pa.scalar(FATE_REJECTED), pa.scalar(None, pa.string()))
+        stage_col = pc.if_else(rej, pa.scalar(stage.instance_name), pa.scalar(None, pa.string()))
+    out = set_column(set_column(out, Col.FATE, fate), Col.STAGE, stage_col)
+
+    stats = StageStats(docs_in=live.num_rows, seconds=seconds, batches=1)
+    stats.bytes_in = _text_bytes(live)
+    if live.num_rows:
+        reasons = out.column(Col.REASON).filter(rej)
+        for entry in pc.value_counts(reasons).to_pylist():
+            stats.rejects[entry["values"]] = int(entry["counts"])
+        kept_now = out.filter(pc.invert(rej))
+        stats.docs_out = kept_now.num_rows
+        stats.bytes_out = _text_bytes(kept_now)
+    if done is not None and done.num_rows:
+        out = pa.concat_tables([out, done], promote_options="permissive")
+    return out, stats
+
+
+class StageRunner:
+    """A Ray Data callable: one stage instance per worker process, setup() once.
+
+    Used as an actor class for GPU stages and, through :func:`run_stage_task`, as a
+    per-process cache for the others.
+    """
+
+    def __init__(
+        self,
+        stage_cls: type[Stage],
+        params: dict[str, Any],
+        instance_name: str,
+        plugins: list[str],
+        batch_rows: int | None = None,
+    ) -> None:
+        load_plugins()
+        import_modules(plugins)
+        self.stage = stage_cls(params, instance_name=instance_name)
+        self.stage.ensure_setup()
+        self.batch_rows = batch_rows
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        table, carried = pop_stats(table)
+        out, stats = apply_stage(self.stage, table, self.batch_rows)
+        counters = merge_stats(carried)
+        counters.setdefault(self.stage.instance_name, StageStats()).add(stats)
+        return with_stats(out, encode_stats(counters))
+
+
+_TASK_STAGES: dict[tuple[str, str], StageRunner] = {}
+
+
+def run_stage_task(
+    table: pa.Table,
+    stage_cls: type[Stage],
+    params: dict[str, Any],
+    instance_name: str,
+    plugins: list[str],
+    run_id: str,
+    batch_rows: int | None = None,
+) -> pa.Table:
+    """Task-mode entry of a stage: the instance (and its setup) is cached per worker process
+    for the run; a new run drops the instances of earlier ones (long-lived Ray sessions)."""
+    key = (run_id, instance_name)
+    runner = _TASK_STAGES.get(key)
+    if runner is None:
+        for old in [k for k in _TASK_STAGES if k[0] != run_id]:
+            del _TASK_STAGES[old]
+        runner = _TASK_STAGES[key] = StageRunner(
+            stage_cls, params, instance_name, plugins, batch_rows
+        )
+    return runner(table)
+
+
+def read_units(
+    batch: pa.Table, readers: dict[str, type], reader_params: dict[str, Any], plugins: list[str]
+) -> Iterator[pa.Table]:
+    """Read each unit (input file) of ``batch``; its last batch carries the unit's totals.
+
+    ``readers`` maps format names to reader classes (resolved on the driver, so readers
+    defined in user scripts travel with the task). A unit with no records yields nothing: the
+    driver commits it when the phase completes.
+    """
+    load_plugins()
+    import_modules(plugins)
+    for path, fmt in zip(
+        batch.column("path").to_pylist(), batch.column("format").to_pylist(), strict=True
+    ):
+        reader = readers[fmt](reader_params)
+        pending: pa.Table | None = None
+        total = 0
+        for table in reader.read(path):
+            if table.num_rows == 0:
+                continue
+            if pending is not None:
+                yield pending
+            table = conform_documents(table)
+            total += table.num_rows
+            pending = table
+        if pending is None:
+            continue
+        checksum, size = fsutil.file_checksum(path)
+        n = pending.num_rows
+        pending = pending.append_column(UNIT_TOTAL, pa.array([total] * n, pa.int64()))
+        pending = pending.append_column(UNIT_CHECKSUM, pa.array([checksum] * n, pa.string()))
+        pending = pending.append_column(UNIT_SIZE, pa.array([size] * n, pa.int64()))
+        stats = json.dumps(getattr(reader, "stats", None) or {}, sort_keys=True)
+        pending = pending.append_column(UNIT_STATS, pa.array([stats] * n, pa.string()))
+        yield pending
+
+
+def _hash_texts(texts: pa.ChunkedArray | pa.Array) -> pa.Array:
+    values = texts.to_pylist()
+    return pa.array(
+        [
+            xxhash.xxh3_64_hexdigest(t.encode("utf-8", "surrogatepass")) if t is not None else None
+            for t in values
+        ],
+        pa.string(),
+    )
+
+
+def fragment_descriptors_schema() -> pa.Schema:
+    return pa.schema(
+        [
+            ("unit", pa.string()),
+            ("fragment", pa.string()),
+            ("rows", pa.int64()),
+            ("live", pa.int64()),
+            ("rejected", pa.int64()),
+            ("quarantined", pa.int64()),
+            ("live_bytes", pa.int64()),
+            ("unit_total", pa.int64()),
+            ("unit_checksum", pa.string()),
+            ("unit_size", pa.int64()),
+            ("unit_stats", pa.string()),
+            ("bytes", pa.int64()),
+            ("stage_stats", pa.string()),
+        ]
+    )
+
+
+def write_fragments(batch: pa.Table, phase_dir: str, compression: str = "zstd") -> pa.Table:
+    """Write ``batch`` as one Parquet fragment per unit; return one descriptor row each.
+
+    Names derive from the unit and the record indices they hold, so a retried task rewrites
+    the same files instead of adding copies.
+    """
+    rows: list[dict[str, Any]] = []
+    if batch.num_rows == 0:
+        return pa.Table.from_pylist(rows, schema=fragment_descriptors_schema())
+    batch, carried = pop_stats(batch)
+    stats = encode_stats(merge_stats(carried)) if carried else None
+    paths = batch.column(Col.SOURCE_PATH).combine_chunks()
+    for source_path in pc.unique(paths).to_pylist():
+        piece = batch.filter(pc.equal(paths, source_path))
+        unit_total = unit_checksum = unit_size = unit_stats = None
+        if UNIT_TOTAL in piece.column_names:
+            totals = piece.column(UNIT_TOTAL).drop_null()
+            if len(totals):
+                unit_total = int(totals[0].as_py())
+                unit_checksum = piece.column(UNIT_CHECKSUM).drop_null()[0].as_py()
+                unit_size = int(piece.column(UNIT_SIZE).drop_null()[0].as_py())
+                unit_stats = piece.column(UNIT_STATS).drop_null()[0].as_py()
+            piece = piece.drop_columns([c for c in UNIT_COLUMNS if c in piece.column_names])
+        texts = piece.column(Col.TEXT)
+        piece = set_column(piece, N_CHARS, pc.cast(pc.utf8_length(texts), pa.int64()))
+        piece = set_column(piece, N_BYTES, pc.cast(pc.binary_length(texts), pa.int64()))
+        piece = set_column(piece, TEXT_HASH, _hash_texts(texts))
+        indices = piece.column(Col.SOURCE_INDEX)
+        first = int(pc.min(indices).as_py())
+        name = f"{fsutil.unit_key(source_path)}-{first:010d}-{piece.num_rows:07d}.parquet"
+        size = fsutil.atomic_write_parquet(fsutil.join(phase_dir, name), piece, compression)
+        fates = piece.column(Col.FATE)
+        live = pc.is_null(fates)
+        rows.append(
+            {
+                "unit": source_path,
+                "fragment": name,
+                "rows": piece.num_rows,
+                "live": int(pc.sum(live).as_py() or 0),
+                "rejected": int(pc.sum(pc.equal(fates, "rejected")).as_py() or 0),
+                "quarantined": int(pc.sum(pc.equal(fates, "quarantined")).as_py() or 0),
+                "live_bytes": int(pc.sum(piece.column(N_BYTES).filter(live)).as_py() or 0),
+                "unit_total": unit_total,
+                "unit_checksum": unit_checksum,
+                "unit_size": unit_size,
+                "unit_stats": unit_stats,
+                "bytes": size,
+                "stage_stats": None if rows else stats,  # the batch's counters, reported once
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=fragment_descriptors_schema())
+
+
+def read_live_fragments(batch: pa.Table, schema: pa.Schema) -> Iterator[pa.Table]:
+    """Read fragments of a finished phase, keeping only live rows, cast to one schema."""
+    import pyarrow.parquet as pq
+
+    for url in batch.column("path").to_pylist():
+        fs, path = fsutil.get_fs(url)
+        with fs.open(path, "rb") as f:
+            table = pq.read_table(f)
+        table = table.filter(live_mask(table))
+        if table.num_rows:
+            drop = [c for c in (N_CHARS, N_BYTES, TEXT_HASH) if c in table.column_names]
+            yield cast_to(table.drop_columns(drop), schema)
+
+
+def cast_to(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Add missing columns as nulls and order/cast columns like ``schema``."""
+    arrays = []
+    for fld in schema:
+        if fld.name in table.column_names:
+            arrays.append(table.column(fld.name).cast(fld.type))
+        else:
+            arrays.append(pa.nulls(table.num_rows, fld.type))
+    return pa.Table.from_arrays(arrays, schema=schema)

@@ -1,0 +1,81 @@
+"""The run's memory of finished work under ``OUT/_work``: what a resumed run may skip.
+
+Phase 0 commits per unit of work (an input file): once every record of the file is in
+fragments, one small JSON file names those fragments. A fragment not named by a commit is
+debris of an interrupted run and is deleted before work resumes. Later phases (after a global
+stage) commit as a whole, keyed by a fingerprint of their input.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from corpusforge.pipeline.io import fsutil
+
+JOURNAL_DIR = "_journal"
+PHASE_DONE = "_DONE.json"
+
+
+@dataclass
+class UnitCommit:
+    path: str
+    key: str
+    records: int
+    checksum: str | None
+    size: int | None
+    fragments: list[dict] = field(default_factory=list)  # fragment descriptors (name, counts)
+    live: int = 0
+    rejected: int = 0
+    quarantined: int = 0
+    live_bytes: int = 0
+    run_id: str = ""
+    reader_stats: str | None = None  # JSON counters of the reader (e.g. skipped records)
+
+
+def phase_dir(work_dir: str, index: int) -> str:
+    return fsutil.join(work_dir, f"phase{index}")
+
+
+def load_unit_commits(work_dir: str) -> dict[str, UnitCommit]:
+    commits: dict[str, UnitCommit] = {}
+    for url in fsutil.listdir(fsutil.join(phase_dir(work_dir, 0), JOURNAL_DIR), ".json"):
+        data = json.loads(fsutil.read_bytes(url))
+        commits[data["path"]] = UnitCommit(**data)
+    return commits
+
+
+def commit_unit(work_dir: str, commit: UnitCommit) -> None:
+    url = fsutil.join(phase_dir(work_dir, 0), JOURNAL_DIR, f"{commit.key}.json")
+    fsutil.atomic_write_bytes(url, json.dumps(asdict(commit), sort_keys=True).encode())
+
+
+def remove_orphan_fragments(work_dir: str, commits: dict[str, UnitCommit]) -> int:
+    """Delete phase-0 fragments no commit names (left by a crash mid-unit)."""
+    named = {f["fragment"] for c in commits.values() for f in c.fragments}
+    removed = 0
+    for url in fsutil.listdir(phase_dir(work_dir, 0), ".parquet"):
+        name = url.rsplit("/", 1)[-1]
+        if name not in named:
+            fsutil.remove(url)
+            removed += 1
+    for url in fsutil.listdir(phase_dir(work_dir, 0)):
+        if ".tmp-" in url:
+            fsutil.remove(url)
+    return removed
+
+
+def load_phase_done(work_dir: str, index: int) -> dict | None:
+    url = fsutil.join(phase_dir(work_dir, index), PHASE_DONE)
+    if not fsutil.exists(url):
+        return None
+    return json.loads(fsutil.read_bytes(url))
+
+
+def commit_phase(work_dir: str, index: int, fingerprint: str, fragments: list[dict]) -> None:
+    url = fsutil.join(phase_dir(work_dir, index), PHASE_DONE)
+    payload = {
+        "fingerprint": fingerprint,
+        "fragments": sorted(fragments, key=lambda d: d["fragment"]),
+    }
+    fsutil.atomic_write_bytes(url, json.dumps(payload, sort_keys=True).encode())

@@ -1,0 +1,187 @@
+"""Final outputs: kept, rejected and quarantined documents as Parquet shards, plus sinks.
+
+The driver plans shards from fragment descriptors (counts and sizes only); each shard is
+written by one task that streams its fragments, so no node holds more than a shard. Shard
+names and contents depend only on the committed fragments, so a re-run after a crash rewrites
+the same files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from corpusforge.pipeline.api.sink import SINK_INDEX_SCHEMA
+from corpusforge.pipeline.engine.execute import N_BYTES, N_CHARS, TEXT_HASH, cast_to, live_mask
+from corpusforge.pipeline.io import fsutil
+from corpusforge.schemas import FATE_QUARANTINED, FATE_REJECTED, Col
+
+KEPT, REJECTED, QUARANTINED = "kept", "rejected", "quarantined"
+OUTPUT_DIRS = {KEPT: "data", REJECTED: "rejected", QUARANTINED: "quarantine"}
+ENGINE_ONLY = (Col.FATE, Col.STAGE, Col.REASON, Col.DETAIL, Col.ERROR, N_CHARS, N_BYTES, TEXT_HASH)
+QUARANTINE_COLUMNS = [
+    Col.ID,
+    Col.SOURCE_PATH,
+    Col.SOURCE_INDEX,
+    Col.SOURCE_LINE,
+    Col.SOURCE_OFFSET,
+    Col.REASON,
+    Col.ERROR,
+]
+REJECT_RENAMES = {
+    Col.STAGE: "reject_stage",
+    Col.REASON: "reject_reason",
+    Col.DETAIL: "reject_detail",
+}
+
+
+@dataclass
+class FragmentRef:
+    url: str
+    rows: int  # rows of the category this shard plan is about
+    weight: int  # estimated bytes of those rows
+
+
+@dataclass
+class ShardPlan:
+    category: str
+    name: str  # e.g. part-00003.parquet
+    fragments: list[str] = field(default_factory=list)
+    rows: int = 0
+
+
+def plan_shards(category: str, refs: list[FragmentRef], target_bytes: int) -> list[ShardPlan]:
+    """Group consecutive fragments into shards of about ``target_bytes``."""
+    shards: list[ShardPlan] = []
+    current: ShardPlan | None = None
+    weight = 0
+    for ref in refs:
+        if ref.rows == 0:
+            continue
+        if current is None or (weight >= target_bytes):
+            current = ShardPlan(category, f"part-{len(shards):05d}.parquet")
+            shards.append(current)
+            weight = 0
+        current.fragments.append(ref.url)
+        current.rows += ref.rows
+        weight += ref.weight
+    return shards
+
+
+def category_filter(table: pa.Table, category: str) -> pa.Table:
+    fates = table.column(Col.FATE)
+    if category == KEPT:
+        return table.filter(live_mask(table))
+    wanted = FATE_REJECTED if category == REJECTED else FATE_QUARANTINED
+    return table.filter(pc.fill_null(pc.equal(fates, wanted), False))
+
+
+def shape_for_output(table: pa.Table, category: str, drop: tuple[str, ...]) -> pa.Table:
+    """The columns a user sees in each output (engine bookkeeping removed or renamed)."""
+    if category == QUARANTINED:
+        present = [c for c in QUARANTINE_COLUMNS if c in table.column_names]
+        out = table.select(present)
+        return out.rename_columns(["reason" if c == Col.REASON else c.lstrip("_") for c in present])
+    if category == KEPT:
+        return table.drop_columns([c for c in (*ENGINE_ONLY, *drop) if c in table.column_names])
+    remove = [c for c in (Col.FATE, Col.ERROR, N_CHARS, N_BYTES, TEXT_HASH, *drop)]
+    table = table.drop_columns([c for c in remove if c in table.column_names])
+    return table.rename_columns([REJECT_RENAMES.get(c, c) for c in table.column_names])
+
+
+def output_schema(fragment_urls: list[str], category: str, drop: tuple[str, ...]) -> pa.Schema:
+    """One schema for every shard of a category (HF datasets wants identical file schemas)."""
+    schemas = []
+    for url in fragment_urls:
+        fs, path = fsutil.get_fs(url)
+        with fs.open(path, "rb") as f:
+            schema = pq.read_schema(f)
+        empty = pa.Table.from_batches([], schema=schema)
+        schemas.append(shape_for_output(empty, category, drop).schema)
+    if not schemas:
+        return pa.schema([])
+    return pa.unify_schemas(schemas, promote_options="permissive")
+
+
+def write_shard(
+    plan: ShardPlan,
+    out_root: str,
+    schema: pa.Schema,
+    drop: tuple[str, ...],
+    compression: str,
+    sinks: list[tuple[Any, str]],
+) -> dict[str, Any]:
+    """Write one output shard (and the matching sink shards); returns its record."""
+    out_url = fsutil.join(out_root, OUTPUT_DIRS[plan.category], plan.name)
+    doc_ids: list[str] = []
+    rows = 0
+
+    def shard_tables() -> Any:
+        for url in plan.fragments:
+            ffs, fpath = fsutil.get_fs(url)
+            with ffs.open(fpath, "rb") as f:
+                table = category_filter(pq.read_table(f), plan.category)
+            if table.num_rows:
+                yield table
+
+    with (
+        fsutil.atomic_write(out_url) as f,
+        pq.ParquetWriter(f, schema, compression=compression) as writer,
+    ):
+        for table in shard_tables():
+            shaped = cast_to(shape_for_output(table, plan.category, drop), schema)
+            writer.write_table(shaped)
+            rows += shaped.num_rows
+            if plan.category == KEPT:
+                doc_ids.extend(table.column(Col.ID).to_pylist())
+    checksum, size = fsutil.file_checksum(out_url)
+    record: dict[str, Any] = {
+        "kind": plan.category,
+        "path": out_url,
+        "rows": rows,
+        "bytes": size,
+        "checksum": checksum,
+        "index": None,
+        "sink_outputs": [],
+    }
+    if plan.category == KEPT:
+        index = pa.table(
+            {
+                "doc_id": pa.array(doc_ids, pa.string()),
+                "output": pa.array(["data"] * rows, pa.string()),
+                "shard": pa.array([plan.name] * rows, pa.string()),
+                "start": pa.array(range(rows), pa.int64()),
+                "length": pa.array([1] * rows, pa.int64()),
+            }
+        )
+        tables = [index]
+        stem = plan.name.removesuffix(".parquet")
+        for sink, sink_dir in sinks:
+            sink_index = sink.write_shard(shard_tables(), sink_dir, stem)
+            sink_index = cast_to(sink_index, SINK_INDEX_SCHEMA)
+            tables.append(
+                pa.table(
+                    {
+                        "doc_id": sink_index.column("doc_id"),
+                        "output": pa.array([sink.name] * sink_index.num_rows, pa.string()),
+                        "shard": sink_index.column("shard"),
+                        "start": sink_index.column("offset"),
+                        "length": sink_index.column("count"),
+                    }
+                )
+            )
+            record["sink_outputs"].append(sink.name)
+        record["index"] = pa.concat_tables(tables)
+    return record
+
+
+def remove_stale(out_root: str, category: str, keep: set[str]) -> None:
+    """Delete shards of an earlier, larger run that this run's plan no longer has."""
+    for url in fsutil.listdir(fsutil.join(out_root, OUTPUT_DIRS[category])):
+        name = url.rsplit("/", 1)[-1]
+        if name not in keep:
+            fsutil.remove(url)

@@ -1,0 +1,434 @@
+"""The report's numbers: DuckDB queries over ``OUT/lineage.duckdb`` -> one plain dict.
+
+This dict is the JSON form of the report (``corpusforge report OUT --format json``) and the
+only input of the HTML renderer. Every figure is an aggregate computed inside DuckDB (counts,
+sums, histogram bins), so a run of millions of documents is summarized without pulling its
+rows into Python. Every section copes with its columns being absent: a run without langid has
+``languages: None``, and so on. Nothing here reads document text except the rejected samples
+(``report_samples.py``), which are opt-out.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from corpusforge.pipeline.lineage.query import connect
+
+HIST_BINS = 30
+# engine columns of `documents`: never signals
+BASE_COLUMNS = {
+    "doc_id",
+    "source_path",
+    "source_index",
+    "source_line",
+    "source_offset",
+    "fate",
+    "stage",
+    "reason",
+    "detail",
+    "error",
+    "n_chars",
+    "n_bytes",
+    "text_hash",
+    "phase",
+}
+# columns with their own section, left out of the generic signal histograms
+SPECIAL_COLUMNS = {"dup_cluster", "dup_cluster_size", "n_tokens", "pii_total"}
+PII_COUNT = re.compile(r"^pii_(.+)_count$")
+NUMERIC_TYPES = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+)
+INPUTS_LIMIT = 200
+
+
+def _q(name: str) -> str:
+    """A quoted SQL identifier (lineage column names come from stage code)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
+    cur = con.execute(sql, params or [])
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe scalars: timestamps as ISO strings, NaN as None, Decimals/HUGEINTs as numbers."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_clean(v) for v in obj]
+    return _plain(obj)
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {t[0] for t in con.execute("SHOW TABLES").fetchall()}
+
+
+def _doc_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return {r[0]: r[1] for r in con.execute("DESCRIBE documents").fetchall()}
+
+
+def _is_numeric(sql_type: str) -> bool:
+    return sql_type.upper().startswith(NUMERIC_TYPES)
+
+
+# ------------------------------------------------------------------ sections
+
+
+def _run(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    rows = _rows(
+        con,
+        "SELECT run_id, name, status, started_at, finished_at, seconds, version, "
+        "units_processed, units_skipped, config FROM runs ORDER BY started_at DESC LIMIT 1",
+    )
+    if not rows:
+        return {}
+    run = rows[0]
+    config = run.pop("config")
+    try:
+        run["config"] = json.loads(config) if isinstance(config, str) else config
+    except ValueError:
+        run["config"] = None
+    return run
+
+
+def _totals(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    row = _rows(
+        con,
+        "SELECT count(*) AS records, "
+        "count(*) FILTER (WHERE fate = 'kept') AS kept, "
+        "count(*) FILTER (WHERE fate = 'rejected') AS rejected, "
+        "count(*) FILTER (WHERE fate = 'quarantined') AS quarantined, "
+        "coalesce(sum(n_bytes), 0) AS bytes, "
+        "coalesce(sum(n_bytes) FILTER (WHERE fate = 'kept'), 0) AS kept_bytes, "
+        "coalesce(sum(n_chars) FILTER (WHERE fate = 'kept'), 0) AS kept_chars "
+        "FROM documents",
+    )[0]
+    return {k: int(v) for k, v in row.items()}
+
+
+def _funnel(
+    con: duckdb.DuckDBPyConnection, run_id: str | None, total: dict[str, int]
+) -> list[dict[str, Any]]:
+    """Documents and bytes into and out of each step, over all documents (lineage totals).
+
+    The first step is the read (quarantined and rejected-at-read records); then every stage
+    in pipeline order. A stage's input is what the previous step let through.
+    """
+    by_stage = {
+        (r["stage"], r["reason"]): r
+        for r in _rows(
+            con,
+            "SELECT stage, reason, any_value(fate) AS fate, count(*) AS docs, "
+            "coalesce(sum(n_bytes), 0) AS bytes FROM documents WHERE fate <> 'kept' "
+            "GROUP BY stage, reason",
+        )
+    }
+    stage_names = [
+        r["stage"]
+        for r in _rows(
+            con, "SELECT stage FROM stage_stats WHERE run_id = ? ORDER BY position", [run_id]
+        )
+    ]
+    steps = ["read", *[s for s in stage_names if s != "read"]]
+    # a reject by a stage this run no longer has (config changed, resumed) still counts
+    known = set(steps)
+    steps += sorted({s for s, _ in by_stage if s is not None and s not in known})
+    docs, nbytes = total["records"], total["bytes"]
+    funnel = []
+    for step in steps:
+        reasons = {
+            (reason or "?"): {"docs": int(r["docs"]), "bytes": int(r["bytes"]), "fate": r["fate"]}
+            for (stage, reason), r in sorted(by_stage.items(), key=lambda kv: -kv[1]["docs"])
+            if stage == step or (step == "read" and stage is None)
+        }
+        out_docs = sum(r["docs"] for r in reasons.values())
+        out_bytes = sum(r["bytes"] for r in reasons.values())
+        funnel.append(
+            {
+                "stage": step,
+                "docs_in": docs,
+                "bytes_in": nbytes,
+                "docs_out": docs - out_docs,
+                "bytes_out": nbytes - out_bytes,
+                "rejected": out_docs,
+                "reasons": reasons,
+            }
+        )
+        docs -= out_docs
+        nbytes -= out_bytes
+    return funnel
+
+
+def _stages(con: duckdb.DuckDBPyConnection, run_id: str | None) -> list[dict[str, Any]]:
+    """This run's work per stage: counters from the workers, with throughput."""
+    rows = _rows(
+        con,
+        "SELECT stage, kind, phase, docs_in, docs_out, docs_rejected, bytes_in, bytes_out, "
+        "seconds, docs_in_total, docs_rejected_total FROM stage_stats WHERE run_id = ? "
+        "ORDER BY position",
+        [run_id],
+    )
+    for r in rows:
+        secs = r["seconds"] or 0.0
+        r["docs_per_s"] = (r["docs_in"] or 0) / secs if secs > 0 else None
+        r["mb_per_s"] = (r["bytes_in"] or 0) / 1e6 / secs if secs > 0 else None
+    return rows
+
+
+def _histogram(
+    con: duckdb.DuckDBPyConnection, column: str, log: bool = False, bins: int = HIST_BINS
+) -> dict[str, Any] | None:
+    """Equal-width bins (of log10 for lengths) with kept and rejected counts per bin."""
+    c = f"CAST({_q(column)} AS DOUBLE)"
+    x = f"log10(greatest({c}, 1))" if log else c
+    where = f"{_q(column)} IS NOT NULL AND isfinite({c}) AND fate IN ('kept', 'rejected')"
+    lo, hi, n = con.execute(
+        f"SELECT min({x}), max({x}), count(*) FROM documents WHERE {where}"
+    ).fetchone()
+    if not n:
+        return None
+    width = (hi - lo) / bins if hi > lo else 1.0
+    counts = con.execute(
+        f"SELECT least(CAST(floor(({x} - ?) / ?) AS INTEGER), ?) AS bin, "
+        f"count(*) FILTER (WHERE fate = 'kept'), count(*) FILTER (WHERE fate = 'rejected') "
+        f"FROM documents WHERE {where} GROUP BY 1 ORDER BY 1",
+        [lo, width, bins - 1],
+    ).fetchall()
+    out = []
+    for b, kept, rejected in counts:
+        start, end = lo + b * width, lo + (b + 1) * width
+        if log:
+            start, end = 10**start, 10**end
+        out.append({"start": start, "end": end, "kept": int(kept), "rejected": int(rejected)})
+    stats = _rows(
+        con,
+        f"SELECT min({c}) AS min, max({c}) AS max, avg({c}) AS mean, "
+        f"quantile_cont({c}, 0.5) AS median FROM documents WHERE {where}",
+    )[0]
+    return {"column": column, "log": log, "count": int(n), "bins": out, **stats}
+
+
+def _signals(con: duckdb.DuckDBPyConnection, columns: dict[str, str]) -> dict[str, Any]:
+    """Every numeric lineage column of a stage (quality signals, scores) as a histogram."""
+    out = {}
+    for name, sql_type in sorted(columns.items()):
+        if name in BASE_COLUMNS or name in SPECIAL_COLUMNS or PII_COUNT.match(name):
+            continue
+        if not _is_numeric(sql_type):
+            continue
+        hist = _histogram(con, name)
+        if hist is not None:
+            out[name] = hist
+    return out
+
+
+def _languages(con: duckdb.DuckDBPyConnection, columns: dict[str, str]) -> list[dict] | None:
+    if "language" not in columns:
+        return None
+    rows = _rows(
+        con,
+        "SELECT coalesce(CAST(language AS VARCHAR), '(none)') AS language, "
+        "count(*) FILTER (WHERE fate = 'kept') AS kept, "
+        "count(*) FILTER (WHERE fate = 'rejected') AS rejected, "
+        "coalesce(sum(n_bytes) FILTER (WHERE fate = 'kept'), 0) AS kept_bytes "
+        "FROM documents WHERE language IS NOT NULL GROUP BY 1 ORDER BY kept DESC, rejected DESC",
+    )
+    return rows or None
+
+
+def _dedup(
+    con: duckdb.DuckDBPyConnection, columns: dict[str, str], funnel: list[dict]
+) -> dict[str, Any] | None:
+    """Cluster-size distribution and the share of documents removed as duplicates."""
+    if "dup_cluster" not in columns and "dup_cluster_size" not in columns:
+        return None
+    sizes: list[dict] = []
+    clusters = 0
+    docs_in_clusters = 0
+    if "dup_cluster" in columns:
+        sizes = _rows(
+            con,
+            "SELECT size, count(*) AS clusters FROM (SELECT dup_cluster, count(*) AS size "
+            "FROM documents WHERE dup_cluster IS NOT NULL GROUP BY 1) GROUP BY 1 ORDER BY 1",
+        )
+        clusters = sum(r["clusters"] for r in sizes)
+        docs_in_clusters = sum(r["clusters"] * r["size"] for r in sizes)
+    elif "dup_cluster_size" in columns:
+        # one row per member: a cluster of size s contributes s rows
+        sizes = _rows(
+            con,
+            "SELECT dup_cluster_size AS size, count(*) // dup_cluster_size AS clusters "
+            "FROM documents WHERE dup_cluster_size > 1 GROUP BY 1 ORDER BY 1",
+        )
+        clusters = sum(r["clusters"] for r in sizes)
+        docs_in_clusters = sum(r["clusters"] * r["size"] for r in sizes)
+    # a dedup step is one whose rejects are duplicates; its rate is removed / entering
+    steps = []
+    for step in funnel:
+        removed = sum(v["docs"] for k, v in step["reasons"].items() if "duplicate" in k)
+        if removed or step["stage"].endswith("dedup"):
+            steps.append(
+                {
+                    "stage": step["stage"],
+                    "docs_in": step["docs_in"],
+                    "removed": removed,
+                    "rate": removed / step["docs_in"] if step["docs_in"] else 0.0,
+                }
+            )
+    removed = sum(s["removed"] for s in steps)
+    entering = steps[0]["docs_in"] if steps else 0
+    return {
+        "cluster_sizes": sizes,
+        "clusters": clusters,
+        "docs_in_clusters": docs_in_clusters,
+        "steps": steps,
+        "removed": removed,
+        "rate": removed / entering if entering else 0.0,
+    }
+
+
+def _pii(con: duckdb.DuckDBPyConnection, columns: dict[str, str]) -> list[dict] | None:
+    types = sorted(c for c in columns if PII_COUNT.match(c) and _is_numeric(columns[c]))
+    if not types:
+        return None
+    select = ", ".join(
+        f"coalesce(sum({_q(c)}), 0) AS {_q('n_' + c)}, count(*) FILTER (WHERE {_q(c)} > 0) "
+        f"AS {_q('d_' + c)}"
+        for c in types
+    )
+    row = _rows(con, f"SELECT {select} FROM documents")[0]
+    return [
+        {
+            "type": PII_COUNT.match(c).group(1),  # type: ignore[union-attr]
+            "entities": int(row["n_" + c]),
+            "documents": int(row["d_" + c]),
+        }
+        for c in types
+    ]
+
+
+def _tokens(
+    con: duckdb.DuckDBPyConnection, columns: dict[str, str], tables: set[str]
+) -> dict[str, Any] | None:
+    hist = _histogram(con, "n_tokens", log=True) if "n_tokens" in columns else None
+    shards: list[dict] = []
+    if "doc_outputs" in tables:
+        # sinks index token ranges (start, length in tokens); the Parquet output indexes rows
+        shards = _rows(
+            con,
+            "SELECT output, shard, count(*) AS docs, sum(length) AS tokens FROM doc_outputs "
+            "WHERE output <> 'data' GROUP BY ALL ORDER BY output, shard",
+        )
+    if hist is None and not shards:
+        return None
+    kept_tokens = None
+    if "n_tokens" in columns:
+        kept_tokens = con.execute(
+            "SELECT sum(n_tokens) FROM documents WHERE fate = 'kept'"
+        ).fetchone()[0]
+    return {"histogram": hist, "shards": shards, "kept_tokens": kept_tokens}
+
+
+def _outputs(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    return _rows(
+        con,
+        "SELECT kind, count(*) AS files, sum(rows) AS rows, sum(bytes) AS bytes "
+        "FROM outputs GROUP BY 1 ORDER BY 1",
+    )
+
+
+def _inputs(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    summary = _rows(
+        con,
+        "SELECT status, count(*) AS files, coalesce(sum(records), 0) AS records, "
+        "coalesce(sum(rejected), 0) AS rejected, coalesce(sum(quarantined), 0) AS quarantined, "
+        "coalesce(sum(size), 0) AS bytes FROM inputs GROUP BY 1 ORDER BY 1",
+    )
+    # the files worth a look first: the ones with quarantined records, then the largest
+    files = _rows(
+        con,
+        "SELECT path, status, records, rejected, quarantined, size FROM inputs "
+        f"ORDER BY quarantined DESC NULLS LAST, size DESC, path LIMIT {INPUTS_LIMIT}",
+    )
+    total = con.execute("SELECT count(*) FROM inputs").fetchone()[0]
+    return {"by_status": summary, "files": files, "total_files": int(total)}
+
+
+def report_data(out_dir: str | Path, samples: bool | None = None) -> dict[str, Any]:
+    """The whole report as a JSON-ready dict (see the module doc).
+
+    ``samples``: include a few rejected documents per reason (truncated text); ``None``
+    follows the run's ``output.report_samples`` setting (default on).
+    """
+    from corpusforge.pipeline.report.samples import rejected_samples
+
+    con = connect(out_dir)
+    try:
+        tables = _tables(con)
+        columns = _doc_columns(con)
+        run = _run(con)
+        run_id = run.get("run_id")
+        totals = _totals(con)
+        funnel = _funnel(con, run_id, totals)
+        stage_rows = _stages(con, run_id)
+        lengths = {
+            "n_chars": _histogram(con, "n_chars", log=True),
+            "n_bytes": _histogram(con, "n_bytes", log=True),
+        }
+        data: dict[str, Any] = {
+            "out_dir": str(out_dir),
+            "run": run,
+            "totals": totals,
+            "funnel": funnel,
+            "stages": stage_rows,
+            "lineage_columns": sorted(c for c in columns if c not in BASE_COLUMNS),
+            "languages": _languages(con, columns),
+            "signals": _signals(con, columns),
+            "dedup": _dedup(con, columns, funnel),
+            "pii": _pii(con, columns),
+            "lengths": lengths,
+            "tokens": _tokens(con, columns, tables),
+            "outputs": _outputs(con),
+            "inputs": _inputs(con),
+        }
+    finally:
+        con.close()
+    if samples is None:
+        cfg = (run.get("config") or {}).get("output", {}) if isinstance(run, dict) else {}
+        samples = bool(cfg.get("report_samples", True))
+    data["samples"] = rejected_samples(out_dir, stage_rows) if samples else None
+    return _clean(data)

@@ -1,0 +1,429 @@
+"""One self-contained HTML page from ``report_data`` (and optionally a second run to compare).
+
+Charts are static SVG made by ``report_charts``; CSS is inline; there is no script and no
+external reference, so the page opens offline and from an e-mail attachment alike. Every value
+from the data is escaped (document ids and sample text can hold anything).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from typing import Any
+
+from corpusforge.pipeline.report import charts
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2430;
+background:#f6f7f9}
+header{background:#1d2430;color:#fff;padding:18px 28px}header h1{margin:0;font-size:22px}
+header .meta{opacity:.8;font-size:13px;margin-top:4px}
+main{padding:8px 28px 40px;max-width:1400px}
+section{background:#fff;border:1px solid #e2e5ea;border-radius:8px;margin:16px 0;padding:12px 18px}
+section h2{font-size:17px;margin:4px 0 10px}
+.cards{display:flex;flex-wrap:wrap;gap:12px}
+.card{background:#fff;border:1px solid #e2e5ea;border-radius:8px;padding:10px 16px;min-width:130px}
+.card .v{font-size:22px;font-weight:600}.card .l{font-size:12px;color:#5b6573}
+.kept{color:#3a8f5c}.rejected{color:#d9822b}.quarantined{color:#c23b3b}
+.grid{display:flex;flex-wrap:wrap;gap:18px}
+.cols{display:grid;grid-template-columns:1fr 1fr;gap:18px}
+.cols>div{min-width:0;overflow-x:auto}.cols>div>h3{font-size:14px;margin:4px 0;color:#5b6573}
+figure.chart{margin:0}
+table{border-collapse:collapse;font-size:13px;margin:6px 0}
+th,td{padding:3px 10px;border-bottom:1px solid #eef0f3;text-align:right;vertical-align:top}
+th{background:#f1f3f6}td.l,th.l{text-align:left}
+.note{color:#5b6573;font-size:13px}.warn{color:#a04b00;font-size:13px}
+.sample{font-family:ui-monospace,Menlo,monospace;font-size:12px;white-space:pre-wrap;
+background:#f6f7f9;border-radius:4px;padding:6px 8px;margin:4px 0;max-width:1000px}
+.up{color:#3a8f5c}.down{color:#c23b3b}
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _n(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 1e6 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return _e(value)
+
+
+def _mb(value: Any) -> str:
+    return "" if value is None else f"{value / 1e6:,.1f}"
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+class _Raw(str):
+    """Already-escaped HTML for a table cell."""
+
+
+def _table(headers: list[str], rows: list[list[Any]], left: int = 1) -> str:
+    head = "".join(
+        f'<th class="{"l" if i < left else ""}">{_e(h)}</th>' for i, h in enumerate(headers)
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(
+            # text cells (left columns, pre-escaped HTML) align left, numbers right
+            f'<td class="{"l" if i < left or isinstance(c, _Raw) else ""}">'
+            f"{c if isinstance(c, _Raw) else _n(c)}</td>"
+            for i, c in enumerate(r)
+        )
+        + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _chart(name: str, chart: Any) -> str:
+    if chart is None:
+        return ""
+    return f'<figure class="chart" data-chart="{_e(name)}">{charts.to_svg(chart)}</figure>'
+
+
+def _absent(what: str) -> str:
+    return f'<p class="note">{_e(what)}</p>'
+
+
+# ------------------------------------------------------------------ section bodies
+
+
+def _overview(d: dict[str, Any]) -> str:
+    t = d["totals"]
+    cards = [
+        ("records", t["records"], ""),
+        ("kept", t["kept"], "kept"),
+        ("rejected", t["rejected"], "rejected"),
+        ("quarantined", t["quarantined"], "quarantined"),
+        ("MB read", t["bytes"] / 1e6, ""),
+        ("MB kept", t["kept_bytes"] / 1e6, "kept"),
+        ("kept share", _pct(t["kept"], t["records"]), "kept"),
+    ]
+    tokens = d.get("tokens") or {}
+    if tokens.get("kept_tokens") is not None:
+        cards.append(("tokens kept", tokens["kept_tokens"], "kept"))
+    return (
+        '<div class="cards">'
+        + "".join(
+            f'<div class="card"><div class="v {cls}">{_n(v)}</div>'
+            f'<div class="l">{_e(label)}</div></div>'
+            for label, v, cls in cards
+        )
+        + "</div>"
+    )
+
+
+def _funnel(d: dict[str, Any]) -> str:
+    rows = []
+    for s in d["funnel"]:
+        top = ", ".join(f"{r} {v['docs']:,}" for r, v in list(s["reasons"].items())[:4])
+        rows.append(
+            [
+                s["stage"],
+                s["docs_in"],
+                s["docs_out"],
+                s["rejected"],
+                _pct(s["rejected"], s["docs_in"]),
+                _mb(s["bytes_in"]),
+                _mb(s["bytes_out"]),
+                _Raw(_e(top)),
+            ]
+        )
+    table = _table(
+        ["step", "docs in", "passed", "removed", "removed %", "MB in", "MB out", "reasons"], rows
+    )
+    return (
+        '<div class="grid">'
+        + _chart("funnel", charts.funnel(d["funnel"]))
+        + _chart("reasons", charts.reasons(d["funnel"]))
+        + "</div>"
+        + table
+    )
+
+
+def _languages(d: dict[str, Any]) -> str:
+    rows = d.get("languages")
+    if not rows:
+        return _absent("No language column in this run (add the langid stage).")
+    table = _table(
+        ["language", "kept", "rejected", "MB kept"],
+        [[r["language"], r["kept"], r["rejected"], _mb(r["kept_bytes"])] for r in rows[:20]],
+    )
+    return '<div class="grid">' + _chart("languages", charts.languages(rows)) + table + "</div>"
+
+
+def _signals(d: dict[str, Any]) -> str:
+    signals = d.get("signals") or {}
+    if not signals:
+        return _absent("No numeric signal columns in this run (quality stages add them).")
+    figs = "".join(
+        _chart(f"signal:{name}", charts.histogram(h, name)) for name, h in signals.items()
+    )
+    table = _table(
+        ["signal", "documents", "min", "median", "mean", "max"],
+        [[n, h["count"], h["min"], h["median"], h["mean"], h["max"]] for n, h in signals.items()],
+    )
+    return f'<div class="grid">{figs}</div>{table}'
+
+
+def _dedup(d: dict[str, Any]) -> str:
+    dd = d.get("dedup")
+    if not dd:
+        return _absent("No deduplication in this run (no dup_cluster column).")
+    steps = _table(
+        ["stage", "docs in", "removed", "rate"],
+        [
+            [s["stage"], s["docs_in"], s["removed"], _pct(s["removed"], s["docs_in"])]
+            for s in dd["steps"]
+        ],
+    )
+    summary = (
+        f"<p>{dd['clusters']:,} duplicate clusters hold {dd['docs_in_clusters']:,} documents; "
+        f"{dd['removed']:,} removed, a dedup rate of <b>{100 * dd['rate']:.2f}%</b>.</p>"
+    )
+    return (
+        summary
+        + '<div class="grid">'
+        + _chart("dup_clusters", charts.cluster_sizes(dd))
+        + steps
+        + "</div>"
+    )
+
+
+def _pii(d: dict[str, Any]) -> str:
+    rows = d.get("pii")
+    if not rows:
+        return _absent("No PII counts in this run (add the pii stage).")
+    table = _table(
+        ["type", "entities", "documents"],
+        [[r["type"], r["entities"], r["documents"]] for r in rows],
+    )
+    return '<div class="grid">' + _chart("pii", charts.pii_types(rows)) + table + "</div>"
+
+
+def _lengths(d: dict[str, Any]) -> str:
+    lengths = d.get("lengths") or {}
+    tokens = d.get("tokens") or {}
+    figs = _chart(
+        "length:n_chars", charts.histogram(lengths.get("n_chars"), "document length (characters)")
+    )
+    figs += _chart(
+        "length:n_bytes", charts.histogram(lengths.get("n_bytes"), "document size (bytes)")
+    )
+    figs += _chart(
+        "length:n_tokens", charts.histogram(tokens.get("histogram"), "tokens per document")
+    )
+    if not figs:
+        return _absent("No documents with a length (every record was quarantined).")
+    return f'<div class="grid">{figs}</div>'
+
+
+def _shards(d: dict[str, Any]) -> str:
+    tokens = d.get("tokens") or {}
+    body = _chart("token_shards", charts.token_shards(tokens))
+    if not body:
+        body = _absent("No token shards in this run (add a token sink).")
+    outputs = _table(
+        ["output", "files", "rows", "MB"],
+        [[o["kind"], o["files"], o["rows"], _mb(o["bytes"])] for o in d.get("outputs") or []],
+    )
+    return body + outputs
+
+
+def _stages(d: dict[str, Any]) -> str:
+    rows = [
+        [
+            s["stage"],
+            s["kind"],
+            s["phase"],
+            s["docs_in"],
+            s["docs_rejected"],
+            _mb(s["bytes_in"]),
+            s["seconds"],
+            s["docs_per_s"],
+            s["mb_per_s"],
+        ]
+        for s in d.get("stages") or []
+    ]
+    run = d.get("run") or {}
+    note = (
+        f'<p class="note">Counters of this run\'s work (units done by earlier runs are not '
+        f"counted); seconds are summed over workers. Run wall time: {_n(run.get('seconds'))} s.</p>"
+    )
+    if not rows:
+        return note + _absent("No stages configured (read only).")
+    table = _table(
+        ["stage", "kind", "phase", "docs in", "rejected", "MB in", "seconds", "docs/s", "MB/s"],
+        rows,
+        left=2,
+    )
+    return (
+        note
+        + '<div class="grid">'
+        + _chart("stage_times", charts.stage_times(d["stages"]))
+        + table
+        + "</div>"
+    )
+
+
+def _inputs(d: dict[str, Any]) -> str:
+    inp = d["inputs"]
+    status = _table(
+        ["status", "files", "records", "rejected", "quarantined", "MB"],
+        [
+            [
+                s["status"],
+                s["files"],
+                s["records"],
+                s["rejected"],
+                s["quarantined"],
+                _mb(s["bytes"]),
+            ]
+            for s in inp["by_status"]
+        ],
+    )
+    files = _table(
+        ["path", "status", "records", "rejected", "quarantined", "MB"],
+        [
+            [f["path"], f["status"], f["records"], f["rejected"], f["quarantined"], _mb(f["size"])]
+            for f in inp["files"]
+        ],
+        left=2,
+    )
+    more = ""
+    if inp["total_files"] > len(inp["files"]):
+        more = _absent(
+            f"{len(inp['files'])} of {inp['total_files']} files shown (quarantined first)."
+        )
+    return status + files + more
+
+
+def _samples(d: dict[str, Any]) -> str:
+    s = d.get("samples")
+    if s is None:
+        return _absent(
+            "Samples are off for this run (output.report_samples: false or --no-samples)."
+        )
+    if s["pii_stage"]:
+        note = (
+            f'<p class="note">Text has been through the <b>{_e(s["pii_stage"])}</b> stage\'s '
+            "redaction only for documents rejected after it; groups marked <i>not redacted</i> "
+            f"hold original text. Each text is cut to {s['max_chars']} characters. Turn samples "
+            "off for sensitive corpora with <code>output.report_samples: false</code>.</p>"
+        )
+    else:
+        note = (
+            '<p class="warn">No PII stage ran: samples show original text, cut to '
+            f"{s['max_chars']} characters. Turn them off for sensitive corpora with "
+            "<code>output.report_samples: false</code> or "
+            "<code>corpusforge report --no-samples</code>.</p>"
+        )
+    if not s["groups"]:
+        return note + _absent("No rejected documents with text.")
+    parts = [note]
+    for g in s["groups"]:
+        tag = "redacted" if g["redacted"] else "not redacted"
+        parts.append(
+            f'<h3>{_e(g["stage"])}: {_e(g["reason"])} <span class="note">({tag})</span></h3>'
+        )
+        for doc in g["docs"]:
+            more = f" … ({doc['chars']:,} chars)" if doc["truncated"] else ""
+            parts.append(
+                f'<div class="note">{_e(doc["id"])}</div>'
+                f'<div class="sample">{_e(doc["text"])}{_e(more)}</div>'
+            )
+    return "".join(parts)
+
+
+SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], str]]] = [
+    ("overview", "Overview", _overview),
+    ("funnel", "Funnel: documents and bytes through each step", _funnel),
+    ("languages", "Languages", _languages),
+    ("signals", "Signals, kept vs rejected", _signals),
+    ("dedup", "Duplicates", _dedup),
+    ("pii", "PII", _pii),
+    ("lengths", "Document length and tokens", _lengths),
+    ("outputs", "Outputs and token shards", _shards),
+    ("stages", "Stages: time and throughput", _stages),
+    ("inputs", "Inputs", _inputs),
+    ("samples", "Sample rejected documents", _samples),
+]
+
+
+def _delta_funnel(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """The two funnels side by side by step name, with the change in documents passed."""
+    fa = {s["stage"]: s for s in a["funnel"]}
+    fb = {s["stage"]: s for s in b["funnel"]}
+    names = [s["stage"] for s in a["funnel"]] + [
+        s["stage"] for s in b["funnel"] if s["stage"] not in fa
+    ]
+    rows = []
+    for n in names:
+        pa_, pb_ = fa.get(n, {}).get("docs_out"), fb.get(n, {}).get("docs_out")
+        delta = "" if pa_ is None or pb_ is None else pb_ - pa_
+        rows.append(
+            [n, pa_, pb_, delta, fa.get(n, {}).get("rejected"), fb.get(n, {}).get("rejected")]
+        )
+    ta, tb = a["totals"], b["totals"]
+    rows.append(
+        [
+            "kept (final)",
+            ta["kept"],
+            tb["kept"],
+            tb["kept"] - ta["kept"],
+            ta["rejected"],
+            tb["rejected"],
+        ]
+    )
+    return _table(["step", "passed A", "passed B", "B - A", "removed A", "removed B"], rows)
+
+
+def _header(d: dict[str, Any], other: dict[str, Any] | None) -> str:
+    def meta(x: dict[str, Any]) -> str:
+        r = x.get("run") or {}
+        return (
+            f"{_e(r.get('name'))} · run {_e(r.get('run_id'))} · {_e(r.get('status'))} · "
+            f"{_e(r.get('finished_at'))} · {_e(x.get('out_dir'))}"
+        )
+
+    title = "corpusforge data-quality report" + (" (comparison)" if other else "")
+    lines = f'<div class="meta">{"A: " if other else ""}{meta(d)}</div>'
+    if other:
+        lines += f'<div class="meta">B: {meta(other)}</div>'
+    return f"<header><h1>{title}</h1>{lines}</header>"
+
+
+def render_html(data: dict[str, Any], compare: dict[str, Any] | None = None) -> str:
+    body = []
+    if compare is not None:
+        body.append(
+            '<section id="compare"><h2>Funnel, A vs B</h2>'
+            + _delta_funnel(data, compare)
+            + "</section>"
+        )
+    for key, title, fn in SECTIONS:
+        if compare is None:
+            inner = fn(data)
+        else:
+            inner = (
+                f'<div class="cols"><div><h3>A</h3>{fn(data)}</div>'
+                f"<div><h3>B</h3>{fn(compare)}</div></div>"
+            )
+        body.append(f'<section id="{key}"><h2>{_e(title)}</h2>{inner}</section>')
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>corpusforge report</title><style>{CSS}</style></head><body>"
+        + _header(data, compare)
+        + "<main>"
+        + "".join(body)
+        + "</main></body></html>"
+    )

@@ -1,0 +1,1 @@
+"""Classifiers: language identification and the user's own fastText classifiers."""

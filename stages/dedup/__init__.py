@@ -1,0 +1,1 @@
+"""Deduplication: exact and MinHash near-dedup, global stages over the whole corpus."""

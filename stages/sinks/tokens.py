@@ -1,0 +1,153 @@
+"""Token-shard sinks: Megatron ``.bin``/``.idx`` (``megatron``) and Parquet (``parquet_tokens``).
+
+Both read the ``input_ids`` column the ``tokenize`` stage writes and return one index row per
+document (doc id, shard file, token offset, token count), so lineage maps any token position of
+a shard back to its source document.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from corpusforge.pipeline.api import StageParams, register_sink
+from corpusforge.pipeline.api.sink import SINK_INDEX_SCHEMA, Sink
+from corpusforge.schemas import Col
+from corpusforge.stages.sinks.megatron_format import token_dtype, write_index
+from corpusforge.stages.tokenize.stage import INPUT_IDS
+
+TOKENIZER_FILE = "tokenizer.json"
+
+
+class TokenSinkParams(StageParams):
+    vocab_size: int | None = None  # picks the token dtype; None: from `tokenizer`, else int32
+    tokenizer: str | None = None  # same spec as the stage; copied next to the shards
+
+
+def iter_documents(
+    batches: Iterable[pa.Table],
+) -> Iterator[tuple[pa.Array, np.ndarray, np.ndarray]]:
+    """(doc ids, flat ids, per-document lengths) per chunk of the input batches."""
+    for batch in batches:
+        ids_col = batch.column(INPUT_IDS)
+        doc_col = batch.column(Col.ID)
+        for ids_chunk, doc_chunk in zip(ids_col.chunks, _rechunk(doc_col, ids_col), strict=True):
+            flat = np.asarray(ids_chunk.flatten().to_numpy(zero_copy_only=False))
+            lengths = np.asarray(
+                pc.fill_null(pc.list_value_length(ids_chunk), 0).to_numpy(zero_copy_only=False),
+                dtype=np.int64,
+            )
+            yield doc_chunk, flat, lengths
+
+
+def _rechunk(col: pa.ChunkedArray, like: pa.ChunkedArray) -> list[pa.Array]:
+    """``col`` split at the chunk boundaries of ``like`` (same length)."""
+    out, pos = [], 0
+    for chunk in like.chunks:
+        out.append(col.slice(pos, len(chunk)).combine_chunks())
+        pos += len(chunk)
+    return out
+
+
+class _TokenSink(Sink):
+    Params = TokenSinkParams
+    required_columns = (Col.ID, INPUT_IDS)
+
+    def _vocab_size(self) -> int | None:
+        p: TokenSinkParams = self.params  # type: ignore[assignment]
+        if p.vocab_size is None and p.tokenizer is not None:
+            from corpusforge.stages.tokenize.source import load_tokenizer
+
+            p.vocab_size = load_tokenizer(p.tokenizer).get_vocab_size(with_added_tokens=True)
+        return p.vocab_size
+
+    def _place_tokenizer(self, out_dir: str) -> None:
+        """Keep the tokenizer next to the shards, so the output can be decoded on its own."""
+        p: TokenSinkParams = self.params  # type: ignore[assignment]
+        target = Path(out_dir) / TOKENIZER_FILE
+        if p.tokenizer is None or target.exists():
+            return
+        from corpusforge.stages.tokenize.source import load_tokenizer
+
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        load_tokenizer(p.tokenizer).save(str(tmp))
+        tmp.replace(target)
+
+
+@register_sink
+class MegatronSink(_TokenSink):
+    name = "megatron"
+    description = "Megatron indexed dataset (.bin + .idx, MMIDIDX), one sequence per document"
+
+    def write_shard(self, batches: Iterable[pa.Table], out_dir: str, shard_name: str) -> pa.Table:
+        os.makedirs(out_dir, exist_ok=True)
+        vocab = self._vocab_size()
+        dtype = token_dtype(vocab) if vocab is not None else np.dtype(np.int32)
+        final_bin = os.path.join(out_dir, shard_name + ".bin")
+        final_idx = os.path.join(out_dir, shard_name + ".idx")
+        tmp_bin, tmp_idx = final_bin + ".tmp", final_idx + ".tmp"
+        doc_ids: list[pa.Array] = []
+        all_lengths: list[np.ndarray] = []
+        with open(tmp_bin, "wb") as f:
+            for docs, flat, lengths in iter_documents(batches):
+                if flat.size and (flat.min() < 0 or flat.max() > np.iinfo(dtype).max):
+                    raise ValueError(f"token id out of range for {dtype} in shard {shard_name}")
+                f.write(flat.astype(dtype, copy=False).tobytes())
+                doc_ids.append(docs)
+                all_lengths.append(lengths)
+        lengths = np.concatenate(all_lengths) if all_lengths else np.zeros(0, np.int64)
+        write_index(tmp_idx, dtype, lengths)
+        os.replace(tmp_bin, final_bin)
+        os.replace(tmp_idx, final_idx)  # the index last: a shard with an .idx is complete
+        self._place_tokenizer(out_dir)
+        return _index_table(doc_ids, lengths, shard_name + ".bin")
+
+
+@register_sink
+class ParquetTokensSink(_TokenSink):
+    name = "parquet_tokens"
+    description = "Parquet shard with doc_id and input_ids columns"
+
+    def write_shard(self, batches: Iterable[pa.Table], out_dir: str, shard_name: str) -> pa.Table:
+        os.makedirs(out_dir, exist_ok=True)
+        final = os.path.join(out_dir, shard_name + ".parquet")
+        tmp = final + ".tmp"
+        doc_ids: list[pa.Array] = []
+        all_lengths: list[np.ndarray] = []
+        schema = pa.schema([("doc_id", pa.string()), (INPUT_IDS, pa.list_(pa.int32()))])
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for batch in batches:
+                ids = batch.column(INPUT_IDS).cast(pa.list_(pa.int32()))
+                docs = batch.column(Col.ID).cast(pa.string())
+                writer.write_table(pa.table({"doc_id": docs, INPUT_IDS: ids}, schema=schema))
+                doc_ids.append(docs.combine_chunks())
+                all_lengths.append(pc.fill_null(pc.list_value_length(ids), 0).to_numpy())
+        os.replace(tmp, final)
+        self._place_tokenizer(out_dir)
+        lengths = np.concatenate(all_lengths) if all_lengths else np.zeros(0, np.int64)
+        return _index_table(doc_ids, lengths, shard_name + ".parquet")
+
+
+def _index_table(doc_ids: list[pa.Array], lengths: np.ndarray, shard: str) -> pa.Table:
+    lengths = lengths.astype(np.int64)
+    offsets = np.cumsum(lengths) - lengths
+    docs = (
+        pa.concat_arrays([d.cast(pa.string()) for d in doc_ids])
+        if doc_ids
+        else pa.array([], pa.string())
+    )
+    return pa.table(
+        {
+            "doc_id": docs,
+            "shard": pa.array([shard] * len(lengths), pa.string()),
+            "offset": pa.array(offsets, pa.int64()),
+            "count": pa.array(lengths, pa.int64()),
+        },
+        schema=SINK_INDEX_SCHEMA,
+    )

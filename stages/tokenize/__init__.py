@@ -1,0 +1,1 @@
+"""Tokenization: text to token ids, HF tokenizers and our own byte-level BPE paths."""

