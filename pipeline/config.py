@@ -85,9 +85,6 @@ class RunConfig(_Strict):
     plugins: list[str] = Field(
         default_factory=list, description="Python modules to import (custom stages)."
     )
-    dedup_against: list[str] = Field(
-        default_factory=list, description="Outputs of earlier runs to deduplicate against."
-    )
     _source_lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
     _source_path: str = PrivateAttr("<config>")
 

@@ -105,14 +105,12 @@ class GlobalContext:
 
     ``work_dir``: this stage's private checkpoint folder for the current run (resume).
     ``output_dir``: the run's output folder (persist indexes meant for later runs here).
-    ``previous_outputs``: output folders of earlier runs to deduplicate against.
     ``frames``: the backend's :class:`~corpusforge.pipeline.api.frame.FrameSource` (read an
     index of an earlier run, build a frame from tables); in-process frames by default.
     """
 
     work_dir: str
     output_dir: str
-    previous_outputs: tuple[str, ...] = ()
     frames: FrameSource | None = None
 
     def __post_init__(self) -> None:

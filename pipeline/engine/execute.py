@@ -375,3 +375,24 @@ def cast_to(table: pa.Table, schema: pa.Schema) -> pa.Table:
         else:
             arrays.append(pa.nulls(table.num_rows, fld.type))
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def live_schema(urls: list[str]) -> pa.Schema:
+    """One schema for the live rows of a phase's fragments (engine columns left out)."""
+    import pyarrow.parquet as pq
+
+    schemas = []
+    for url in urls:
+        fs, path = fsutil.get_fs(url)
+        with fs.open(path, "rb") as f:
+            schemas.append(pq.read_schema(f))
+    schema = pa.unify_schemas(schemas, promote_options="permissive")
+    return pa.schema([f for f in schema if f.name not in (N_CHARS, N_BYTES, TEXT_HASH)])
+
+
+def mark_global_rejects(table: pa.Table, name: str) -> pa.Table:
+    """Turn the rows a global stage marked with ``reject`` into rejected rows of ``name``."""
+    rej = pc.and_(rejected_mask(table), pc.is_null(table.column(Col.FATE)))
+    fate = pc.if_else(rej, pa.scalar(FATE_REJECTED), table.column(Col.FATE).combine_chunks())
+    stage = pc.if_else(rej, pa.scalar(name), table.column(Col.STAGE).combine_chunks())
+    return set_column(set_column(table, Col.FATE, fate), Col.STAGE, stage)

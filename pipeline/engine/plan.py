@@ -27,9 +27,14 @@ class Phase:
     map_stages: list[PlannedStage] = field(default_factory=list)
 
     @property
+    def stages(self) -> list[PlannedStage]:
+        """The global stage (if any) and then the per-batch stages, in run order."""
+        head = [self.global_stage] if self.global_stage else []
+        return head + self.map_stages
+
+    @property
     def names(self) -> list[str]:
-        head = [self.global_stage.stage.instance_name] if self.global_stage else []
-        return head + [p.stage.instance_name for p in self.map_stages]
+        return [p.stage.instance_name for p in self.stages]
 
 
 def resources_for(stage: Stage) -> Resources:

@@ -9,10 +9,10 @@ shuffle of a :class:`Frame` and the driver only sees counts.
 
 Incremental runs: each run writes an index of the documents it kept under
 ``OUTPUT/dedup_index/<stage instance>/`` (band keys + ids + signatures for near dedup,
-normalized-text hashes + ids for exact dedup). A later run given earlier outputs in
-``ctx.previous_outputs`` loads those indexes; their documents join the grouping with top
-rank, so new documents colliding with them are rejected, and old signatures are never
-recomputed.
+normalized-text hashes + ids for exact dedup). A later run given earlier outputs in its
+``dedup_against`` parameter (on both stages) loads those indexes; their documents join the
+grouping with top rank, so new documents colliding with them are rejected, and old
+signatures are never recomputed.
 """
 
 from __future__ import annotations
@@ -121,6 +121,8 @@ class ExactDedupParams(StageParams):
     keep: str = "first"  # first | longest | quality
     quality_column: str | None = None  # for keep: quality (higher is better)
     write_index: bool = True  # persist kept hashes for incremental runs
+    # output folders of earlier runs whose index this run deduplicates against
+    dedup_against: list[str] = []
     num_partitions: int | None = None  # shuffle fan-out; None: from the row count
     local_max_docs: int = _LOCAL_MAX_DOCS  # up to this many: grouped in the driver, no shuffle
 
@@ -150,7 +152,7 @@ class ExactDedup(GlobalStage):
             return pa.table(cols)
 
         meta = {"kind": "exact", "normalization": p.normalization}
-        previous = _previous_indexes(ctx, self.instance_name, meta)
+        previous = _previous_indexes(p.dedup_against, self.instance_name, meta)
         keys: Frame = docs.map_blocks(slim).materialize()
         n = keys.count()
         parts = _partitions(n, p.num_partitions)
@@ -191,6 +193,8 @@ class NearDedupParams(StageParams):
     num_perm: int = 112  # hashes per signature
     ngram: int = 5
     seed: int = 1
+    # output folders of earlier runs whose index this run deduplicates against
+    dedup_against: list[str] = []
     # LSH banding: explicit, or chosen by optimal_bands_rows(threshold, num_perm, weights).
     bands: int | None = None
     rows: int | None = None
@@ -235,10 +239,10 @@ def _write_meta(path: str, meta: dict[str, Any]) -> None:
     fsutil.atomic_write_bytes(fsutil.join(path, _META), json.dumps(meta, sort_keys=True).encode())
 
 
-def _previous_indexes(ctx: GlobalContext, instance: str, meta: dict[str, Any]) -> list[str]:
+def _previous_indexes(outputs: list[str], instance: str, meta: dict[str, Any]) -> list[str]:
     """Index folders of earlier runs, checked to be compatible with this run's parameters."""
     found = []
-    for out in ctx.previous_outputs:
+    for out in outputs:
         path = _index_path(out, instance)
         meta_path = fsutil.join(path, _META)
         if not fsutil.exists(meta_path):
@@ -330,7 +334,8 @@ class NearDedup(GlobalStage):
         p: NearDedupParams = self.params  # type: ignore[assignment]
         bands, rows = self.banding()
         meta = self._meta()
-        previous = _previous_indexes(ctx, self.instance_name, meta)  # fail before any work
+        # fail before any work
+        previous = _previous_indexes(p.dedup_against, self.instance_name, meta)
         sigs, reused = self._signatures(docs, ctx)
         n = sigs.count()
         parts = _partitions(n * bands, p.num_partitions)

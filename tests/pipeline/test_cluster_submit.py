@@ -50,7 +50,10 @@ def test_job_config_resolves_local_paths_and_drops_local_ray_settings(
     [
         ({"storage": {"aws_secret_access_key": "abc"}}, "storage.aws_secret_access_key"),
         ({"storage": {"password": "hunter2"}}, "storage.password"),
-        ({"plugins": ["x"], "dedup_against": ["s3://user:pw@host/b"]}, "dedup_against[0]"),
+        (
+            {"stages": [{"near_dedup": {"dedup_against": ["s3://user:pw@host/b"]}}]},
+            "near_dedup.dedup_against[0]",
+        ),
         ({"notes": "AKIAABCDEFGHIJKLMNOP"}, "notes"),
     ],
 )

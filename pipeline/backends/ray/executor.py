@@ -1,5 +1,9 @@
-"""Ray specifics of a run: starting or joining Ray, stages as Ray Data operators, and turning
-Ray's wrapped worker errors back into one-line errors."""
+"""The Ray executor: phases as Ray Data pipelines, output shards as Ray tasks.
+
+Starting or joining Ray, stages as Ray Data operators, and turning Ray's wrapped worker errors
+back into one-line errors. It runs the engine's Ray-free worker functions
+(:mod:`corpusforge.pipeline.engine.execute`); the engine never sees a Dataset.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,122 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from corpusforge.pipeline.api import Frame
 from corpusforge.pipeline.api import errors as errors_module
 from corpusforge.pipeline.api.errors import CorpusforgeError, RunError
+from corpusforge.pipeline.backends.ray.frame import DocFrame, RayFrameSource
 from corpusforge.pipeline.config import RunConfig
-from corpusforge.pipeline.engine.execute import StageRunner, run_stage_task
+from corpusforge.pipeline.engine.execute import (
+    StageRunner,
+    live_schema,
+    read_live_fragments,
+    read_units,
+    run_stage_task,
+    write_fragments,
+)
+from corpusforge.pipeline.engine.executor import PhaseWork, ReadWork
 from corpusforge.pipeline.engine.plan import PlannedStage
+
+
+class RayExecutor:
+    """Runs a pipeline on a local Ray it starts, or on the cluster ``ray.address`` names."""
+
+    def __init__(self, cfg: RunConfig) -> None:
+        self._cfg = cfg
+        self._started = False
+        self.frames = RayFrameSource()
+
+    def start(self) -> None:
+        self._started = ensure_ray(self._cfg) or self._started
+
+    def stop(self) -> None:
+        if self._started:
+            import ray
+
+            ray.shutdown()
+            self._started = False
+
+    def read_phase(self, read: ReadWork, work: PhaseWork) -> Iterator[dict[str, Any]]:
+        import ray.data
+
+        for cls in read.readers.values():
+            travel_by_value(cls)
+        ds = ray.data.from_items(
+            [{"path": u, "format": read.formats[u]} for u in read.units],
+            override_num_blocks=len(read.units),
+        )
+        ds = ds.map_batches(
+            read_units,
+            batch_size=1,
+            batch_format="pyarrow",
+            fn_kwargs={
+                "readers": read.readers,
+                "reader_params": read.reader_params,
+                "plugins": work.plugins,
+            },
+        )
+        yield from _descriptors(_stages_then_write(ds, work, work.stages))
+
+    def global_phase(
+        self,
+        fragment_urls: list[str],
+        run_global: Callable[[Frame], Frame],
+        work: PhaseWork,
+    ) -> Iterator[dict[str, Any]]:
+        import ray.data
+
+        ds = ray.data.from_items(
+            [{"path": u} for u in fragment_urls],
+            override_num_blocks=min(len(fragment_urls), 256),
+        ).map_batches(
+            read_live_fragments,
+            batch_size=1,
+            batch_format="pyarrow",
+            fn_kwargs={"schema": live_schema(fragment_urls)},
+        )
+        result = run_global(DocFrame(ds))
+        ds = (
+            result.dataset
+            if isinstance(result, DocFrame)
+            else ray.data.from_arrow([result.to_arrow()])
+        )
+        if any(uses_actor_pool(p) for p in work.stages):
+            # A shuffle's aggregator actors live as long as its consumers run; actor-pool
+            # stages downstream then wait forever for CPUs on a small cluster. Finishing
+            # the global stage first frees them (the object store spills what is large).
+            ds = ds.materialize()
+        yield from _descriptors(_stages_then_write(ds, work, work.stages))
+
+    def run_tasks(self, fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> list[Any]:
+        import ray
+
+        remote = ray.remote(num_cpus=1, max_retries=5)(fn)
+        try:
+            return ray.get([remote.remote(*args) for args in calls])
+        except Exception as exc:
+            raise run_error(exc) from exc
+
+
+def _stages_then_write(ds: Any, work: PhaseWork, stages: list[PlannedStage]) -> Any:
+    for planned in stages:
+        ds = add_stage(ds, planned, work.plugins, work.run_id)
+    return ds.map_batches(
+        write_fragments,
+        batch_size=None,
+        batch_format="pyarrow",
+        fn_kwargs={"phase_dir": work.phase_dir, "compression": work.compression},
+    )
+
+
+def _descriptors(ds: Any) -> Iterator[dict[str, Any]]:
+    try:
+        for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
+            yield from batch.to_pylist()
+    except Exception as exc:
+        raise run_error(exc) from exc
 
 
 def add_stage(ds: Any, planned: PlannedStage, plugins: list[str], run_id: str) -> Any:

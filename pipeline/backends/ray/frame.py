@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from corpusforge.pipeline.api.frame import LocalFrame, TableFn, arrow_join
+from corpusforge.pipeline.api.frame import Frame, LocalFrame, TableFn, arrow_join
 from corpusforge.pipeline.api.stage import Resources
 
 _BROADCAST_JOINS = ("inner", "left_outer", "left_semi", "left_anti")
@@ -131,7 +131,9 @@ class DocFrame:
             return pa.table({})
         return pa.concat_tables(tables, promote_options="default")
 
-    def union(self, other: DocFrame) -> DocFrame:
+    def union(self, other: Frame) -> DocFrame:
+        if not isinstance(other, DocFrame):
+            other = DocFrame.from_tables([other.to_arrow()])
         return DocFrame(self._ds.union(other._ds))
 
     def select(self, columns: list[str]) -> DocFrame:

@@ -83,6 +83,16 @@ def _is_url(path: str) -> bool:
     return "://" in path and not path.startswith("file://")
 
 
+def _stage_params(entry: Any) -> dict[str, Any] | None:
+    """The params mapping of a stage entry in any of the config's spellings."""
+    if isinstance(entry, dict) and isinstance(entry.get("params"), dict):
+        return entry["params"]
+    if isinstance(entry, dict) and len(entry) == 1:
+        (value,) = entry.values()
+        return value if isinstance(value, dict) else None
+    return None
+
+
 def _absolute(path: str, base: Path) -> str:
     """Local paths made absolute (the driver on the cluster runs in another folder)."""
     if _is_url(path):
@@ -116,7 +126,10 @@ def job_config(
     data.setdefault("output", {})
     data["input"]["paths"] = [_absolute(p, base) for p in (inputs or data["input"]["paths"])]
     data["output"]["path"] = _absolute(output or data["output"]["path"], base)
-    data["dedup_against"] = [_absolute(p, base) for p in data.get("dedup_against") or []]
+    for entry in data.get("stages") or []:
+        params = _stage_params(entry)
+        if params and params.get("dedup_against"):
+            params["dedup_against"] = [_absolute(p, base) for p in params["dedup_against"]]
     ray_cfg = data.get("ray") or {}
     ray_cfg.pop("address", None)
     ray_cfg.pop("num_cpus", None)  # a local-Ray setting; the cluster has its own

@@ -13,7 +13,7 @@ import pytest
 
 from corpusforge.pipeline.api import GlobalContext
 from corpusforge.pipeline.api.frame import LocalFrame, arrow_join
-from corpusforge.pipeline.backends.ray.frame import DocFrame
+from corpusforge.pipeline.backends.ray.frame import DocFrame, RayFrameSource
 from corpusforge.pipeline.registry import get_stage
 from corpusforge.stages.dedup.graph import bucket_edges, connected_components
 from corpusforge.stages.dedup.minhash import MinHashSpec, MinHashStage, band_keys
@@ -241,9 +241,9 @@ def test_incremental_run_dedups_against_earlier_index(tmp_path):
     ctx2 = GlobalContext(
         work_dir=str(tmp_path / "w2"),
         output_dir=str(tmp_path / "out2"),
-        previous_outputs=(str(tmp_path / "out1"),),
+        frames=RayFrameSource(),
     )
-    stage = NearDedup(verify=True)
+    stage = NearDedup(verify=True, dedup_against=[str(tmp_path / "out1")])
     rows = _by_id(stage.run(DocFrame.from_tables([run2]), ctx2).to_arrow())
     assert len(rows) == 10  # earlier documents are not returned
     for i in range(5):  # new ids sort after old ones, yet the earlier kept doc wins anyway

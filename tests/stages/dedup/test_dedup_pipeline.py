@@ -25,13 +25,17 @@ def write_jsonl(path: Path, texts: list[str]) -> None:
     path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
 
 
-def config(inputs: Path, out: Path, **extra) -> dict:
+def config(inputs: Path, out: Path, dedup_against: list[str] | None = None) -> dict:
+    against = {"dedup_against": dedup_against} if dedup_against else {}
     return {
         "input": {"paths": [str(inputs)]},
         "output": {"path": str(out)},
-        "stages": ["minhash", "exact_dedup", {"near_dedup": {"threshold": 0.8}}],
+        "stages": [
+            "minhash",
+            {"exact_dedup": against},
+            {"near_dedup": {"threshold": 0.8, **against}},
+        ],
         "ray": {"progress": False},
-        **extra,
     }
 
 

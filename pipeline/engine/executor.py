@@ -1,0 +1,77 @@
+"""The executor interface: what the engine asks of a backend, and nothing more.
+
+The engine plans a run (units, phases, shards) and keeps its memory (journal, lineage); an
+executor runs the work on some compute: a local Ray, a Ray cluster, or in principle a plain
+process pool. Everything an executor runs is one of the Ray-free worker functions of
+:mod:`corpusforge.pipeline.engine.execute`, so every backend computes the same rows.
+
+A phase is a read (phase 0) or a global stage (later phases), then per-batch stages, then
+fragment writing. Executors return the fragment descriptors the writers emit (one row per
+written fragment, see ``execute.fragment_descriptors_schema``); a descriptor may come twice
+when a task is retried, and the engine counts each fragment once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from corpusforge.pipeline.api import Frame, FrameSource
+from corpusforge.pipeline.engine.plan import PlannedStage
+
+
+@dataclass(frozen=True)
+class PhaseWork:
+    """What every phase shares: its per-batch stages and where its fragments go."""
+
+    stages: list[PlannedStage]
+    phase_dir: str
+    compression: str
+    run_id: str
+    plugins: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReadWork:
+    """Phase 0's source: input files and the reader class for each format."""
+
+    units: list[str]
+    formats: dict[str, str]  # unit -> format name
+    readers: dict[str, type]  # format name -> reader class (resolved on the driver)
+    reader_params: dict[str, Any]
+
+
+class Executor(Protocol):
+    """A backend the engine runs on (see :class:`~corpusforge.pipeline.backends.ray.executor.
+    RayExecutor`)."""
+
+    @property
+    def frames(self) -> FrameSource:
+        """Where global stages get new frames (distributed ones, on a cluster backend)."""
+        ...
+
+    def start(self) -> None:
+        """Start or join the compute this run needs (idempotent)."""
+
+    def stop(self) -> None:
+        """Release what :meth:`start` started; a joined cluster stays up."""
+
+    def read_phase(self, read: ReadWork, work: PhaseWork) -> Iterator[dict[str, Any]]:
+        """Phase 0: read every unit, apply the stages, write fragments; yield descriptors."""
+        ...
+
+    def global_phase(
+        self,
+        fragment_urls: list[str],
+        run_global: Callable[[Frame], Frame],
+        work: PhaseWork,
+    ) -> Iterator[dict[str, Any]]:
+        """A later phase: the live rows of ``fragment_urls`` as one frame through
+        ``run_global`` (the global stage, rejects marked), then the stages; yield descriptors."""
+        ...
+
+    def run_tasks(self, fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """``fn(*args)`` for every ``args`` in ``calls``, in parallel, retried if a worker is
+        lost (so ``fn`` must be idempotent); results in call order."""
+        ...

@@ -1,0 +1,267 @@
+"""The end of a run: output shards and sinks from the last phase, then lineage and checks.
+
+The driver plans shards from fragment descriptors (counts and sizes only); the executor writes
+each shard (and its sink shards) as an idempotent task. Lineage is then written from the
+journal, the fragments and the shard records, and conservation is checked: every input
+record must end kept, rejected or quarantined, or the run fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from corpusforge.pipeline.config import RunConfig, config_to_json
+from corpusforge.pipeline.engine import journal, outputs
+from corpusforge.pipeline.engine.execute import StageStats
+from corpusforge.pipeline.engine.executor import Executor
+from corpusforge.pipeline.engine.plan import Phase, PlannedStage
+from corpusforge.pipeline.io import fsutil
+from corpusforge.pipeline.lineage import store as lineage
+from corpusforge.pipeline.lineage.summary import RunResult, summarize
+from corpusforge.pipeline.registry import get_sink
+
+log = logging.getLogger("corpusforge")
+
+INPUTS_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("size", pa.int64()),
+        ("checksum", pa.string()),
+        ("records", pa.int64()),
+        ("kept", pa.int64()),
+        ("rejected", pa.int64()),
+        ("quarantined", pa.int64()),
+        ("status", pa.string()),
+        ("run_id", pa.string()),
+        ("reader_stats", pa.string()),
+    ]
+)
+OUTPUTS_SCHEMA = pa.schema(
+    [
+        ("kind", pa.string()),
+        ("path", pa.string()),
+        ("rows", pa.int64()),
+        ("bytes", pa.int64()),
+        ("checksum", pa.string()),
+    ]
+)
+
+
+@dataclass
+class FinishedPhases:
+    """What the phases of a run left behind, for the outputs and lineage."""
+
+    run_id: str
+    started: datetime
+    units: list[str]
+    commits: dict[str, journal.UnitCommit]
+    fragments: list[list[dict]]  # per phase, the committed fragment records
+    work_dir: str
+    out_dir: str
+    units_processed: int
+
+    def urls(self, index: int) -> list[str]:
+        pdir = journal.phase_dir(self.work_dir, index)
+        return [fsutil.join(pdir, f["fragment"]) for f in self.fragments[index]]
+
+
+def write_outputs(
+    executor: Executor, cfg: RunConfig, planned: list[PlannedStage], done: FinishedPhases
+) -> list[dict[str, Any]]:
+    """Pack the last phase's kept rows, and every phase's rejects and quarantined rows, into
+    shards (plus sink shards); remove shards an earlier run wrote that this one did not."""
+    plans = _plan_shards(cfg, done)
+    internal = (c for p in planned for c in p.stage.internal_columns)
+    drop = (*cfg.output.drop_columns, *internal)
+    schemas = {
+        cat: outputs.output_schema(
+            sorted({u for p in plans if p.category == cat for u in p.fragments}), cat, drop
+        )
+        for cat in (outputs.KEPT, outputs.REJECTED, outputs.QUARANTINED)
+    }
+    sinks = [
+        (get_sink(sc.kind)(sc.params), fsutil.join(done.out_dir, sc.path or sc.kind))
+        for sc in cfg.output.sinks
+    ]
+    t_write = time.perf_counter()
+    calls = [
+        (
+            p,
+            done.out_dir,
+            schemas[p.category],
+            drop,
+            cfg.output.compression,
+            sinks if p.category == outputs.KEPT else [],
+        )
+        for p in plans
+    ]
+    records = executor.run_tasks(outputs.write_shard, calls)
+    log.info("outputs: %d shards in %.1f s", len(plans), time.perf_counter() - t_write)
+    for cat in (outputs.KEPT, outputs.REJECTED, outputs.QUARANTINED):
+        outputs.remove_stale(done.out_dir, cat, {p.name for p in plans if p.category == cat})
+    kept = {p.name.removesuffix(".parquet") for p in plans if p.category == outputs.KEPT}
+    _remove_stale_sink_shards([d for _, d in sinks], kept)
+    return records
+
+
+def _plan_shards(cfg: RunConfig, done: FinishedPhases) -> list[outputs.ShardPlan]:
+    target = int(cfg.output.shard_size_mb * 1e6)
+    last = len(done.fragments) - 1
+    kept = [
+        outputs.FragmentRef(u, f["live"], f["live_bytes"])
+        for u, f in zip(done.urls(last), done.fragments[last], strict=True)
+    ]
+    rejected: list[outputs.FragmentRef] = []
+    for i, frags in enumerate(done.fragments):
+        for u, f in zip(done.urls(i), frags, strict=True):
+            share = f["rejected"] / f["rows"] if f["rows"] else 0
+            rejected.append(outputs.FragmentRef(u, f["rejected"], int(f["bytes"] * share * 4)))
+    quarantined = [
+        outputs.FragmentRef(u, f["quarantined"], f["quarantined"] * 512)
+        for u, f in zip(done.urls(0), done.fragments[0], strict=True)
+    ]
+    plans = outputs.plan_shards(outputs.KEPT, kept, target)
+    if cfg.output.write_rejected:
+        plans += outputs.plan_shards(outputs.REJECTED, rejected, target)
+    return plans + outputs.plan_shards(outputs.QUARANTINED, quarantined, target)
+
+
+def _remove_stale_sink_shards(sink_dirs: list[str], keep_stems: set[str]) -> None:
+    """Shards of earlier runs that this run did not write again; sinks may keep other files."""
+    for sink_dir in sink_dirs:
+        for url in fsutil.listdir(sink_dir):
+            stem = url.rsplit("/", 1)[-1].split(".")[0]
+            if re.fullmatch(r"part-\d+", stem) and stem not in keep_stems:
+                fsutil.remove(url)
+
+
+def write_run_lineage(
+    cfg: RunConfig,
+    phases: list[Phase],
+    done: FinishedPhases,
+    records: list[dict[str, Any]],
+    stats: dict[str, StageStats],
+    seconds: float,
+    version: str,
+) -> RunResult:
+    """Lineage of the run, the conservation check, the report; the run's summary."""
+    index_tables = [r["index"] for r in records if r["index"] is not None]
+    last = len(done.fragments) - 1
+    sets = [lineage.FragmentSet(i, done.urls(i), i == last) for i in range(len(done.fragments))]
+    planned = [p for phase in phases for p in phase.stages]
+    extra_columns = sorted({c for p in planned for c in p.stage.lineage_columns})
+    lineage_dir = lineage.local_lineage_dir(done.out_dir)
+    t_lineage = time.perf_counter()
+    db = lineage.write_lineage(
+        lineage_dir,
+        _run_row(cfg, done, seconds, version),
+        _inputs_table(done),
+        _stage_rows(done.run_id, phases, stats),
+        pa.Table.from_pylist(
+            [{k: r[k] for k in OUTPUTS_SCHEMA.names} for r in records], schema=OUTPUTS_SCHEMA
+        ),
+        pa.concat_tables(index_tables) if index_tables else None,
+        sets,
+        extra_columns,
+    )
+    try:
+        problems = lineage.check_conservation(db)
+        log.info("lineage and checks: %.1f s", time.perf_counter() - t_lineage)
+        if problems:
+            lineage.set_run_status(db, done.run_id, "failed", "conservation check failed")
+            lineage.assert_conservation(db)
+        result = summarize(db, done.run_id)
+        result.units_total = len(done.units)
+        result.report_path = _maybe_report(lineage_dir, cfg)
+    finally:
+        # remote outputs: the lineage built locally goes up, failed or not
+        uploaded = lineage.upload_lineage(lineage_dir, done.out_dir)
+    if uploaded:
+        result.output = done.out_dir
+        result.lineage_path = fsutil.join(done.out_dir, lineage.LINEAGE_FILE)
+        if result.report_path:
+            result.report_path = fsutil.join(done.out_dir, Path(result.report_path).name)
+    return result
+
+
+def _inputs_table(done: FinishedPhases) -> pa.Table:
+    rows = []
+    for u in done.units:
+        c = done.commits[u]
+        rows.append(
+            {
+                "path": u,
+                "size": c.size,
+                "checksum": c.checksum,
+                "records": c.records,
+                # fates over every phase: filled by lineage from the documents table
+                "kept": None,
+                "rejected": None,
+                "quarantined": None,
+                "status": "done",
+                "run_id": c.run_id,
+                "reader_stats": c.reader_stats,
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=INPUTS_SCHEMA)
+
+
+def _stage_rows(
+    run_id: str, phases: list[Phase], stats: dict[str, StageStats]
+) -> list[dict[str, Any]]:
+    rows = []
+    for phase in phases:
+        for planned in phase.stages:
+            name = planned.stage.instance_name
+            s = stats.get(name, StageStats())
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "position": len(rows),
+                    "stage": name,
+                    "kind": planned.stage.name,
+                    "phase": phase.index,
+                    "docs_in": s.docs_in,
+                    "docs_out": s.docs_out,
+                    "docs_rejected": sum(s.rejects.values()),
+                    "bytes_in": s.bytes_in,
+                    "bytes_out": s.bytes_out,
+                    "seconds": s.seconds,
+                    "rejects": s.rejects,
+                    "docs_in_total": None,
+                    "docs_rejected_total": None,
+                }
+            )
+    return rows
+
+
+def _run_row(cfg: RunConfig, done: FinishedPhases, seconds: float, version: str) -> dict:
+    return {
+        "run_id": done.run_id,
+        "name": cfg.name,
+        "started_at": done.started.replace(tzinfo=None),
+        "finished_at": datetime.now(UTC).replace(tzinfo=None),
+        "status": "ok",
+        "error": None,
+        "config": config_to_json(cfg),
+        "version": version,
+        "seconds": seconds,
+        "units_processed": done.units_processed,
+        "units_skipped": len(done.units) - done.units_processed,
+    }
+
+
+def _maybe_report(out_dir: str, cfg: RunConfig) -> str | None:
+    if not cfg.output.report:
+        return None
+    from corpusforge.pipeline.report import write_report
+
+    return write_report(out_dir)
