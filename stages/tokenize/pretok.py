@@ -23,7 +23,7 @@ class UnsupportedTokenizer(ValueError):
     """The tokenizer.json uses a feature the array BPE path does not implement."""
 
 
-def _byte_level_options(spec: dict[str, Any]) -> tuple[str | None, bool]:
+def byte_level_options(spec: dict[str, Any]) -> tuple[str | None, bool]:
     """(pattern or None, add_prefix_space) of a supported pre_tokenizer spec."""
     if spec is None:
         raise UnsupportedTokenizer("no pre_tokenizer: not a byte-level BPE")
@@ -48,22 +48,28 @@ def _byte_level_options(spec: dict[str, Any]) -> tuple[str | None, bool]:
     raise UnsupportedTokenizer(f"pre_tokenizer {kind!r} with this layout is not supported")
 
 
+def added_tokens(tokenizer_json: dict[str, Any]) -> dict[str, int]:
+    """Content -> id of the added (special) tokens, refusing options we do not implement."""
+    out: dict[str, int] = {}
+    for tok in tokenizer_json.get("added_tokens", []):
+        if tok.get("lstrip") or tok.get("rstrip") or tok.get("single_word"):
+            raise UnsupportedTokenizer("added tokens with strip/single_word options")
+        out[tok["content"]] = int(tok["id"])
+    return out
+
+
 class PreTokenizer:
     """Text -> list of pieces (``str``); special-token pieces are listed in ``special_ids``."""
 
     def __init__(self, tokenizer_json: dict[str, Any]) -> None:
         if tokenizer_json.get("normalizer") is not None:
             raise UnsupportedTokenizer("normalizers are not supported by the array path")
-        pattern, self.add_prefix_space = _byte_level_options(tokenizer_json.get("pre_tokenizer"))
+        pattern, self.add_prefix_space = byte_level_options(tokenizer_json.get("pre_tokenizer"))
         self._split = regex.compile(pin_unicode_classes(pattern)) if pattern else None
         if self._split is not None and self._split.search("") is not None:
             # Oniguruma and `regex` step past empty matches differently: refuse, not diverge.
             raise UnsupportedTokenizer("a pre-tokenizer pattern that matches the empty string")
-        self.special_ids: dict[str, int] = {}
-        for tok in tokenizer_json.get("added_tokens", []):
-            if tok.get("lstrip") or tok.get("rstrip") or tok.get("single_word"):
-                raise UnsupportedTokenizer("added tokens with strip/single_word options")
-            self.special_ids[tok["content"]] = int(tok["id"])
+        self.special_ids = added_tokens(tokenizer_json)
         # Leftmost match, longest first at a position: what HF's added-vocabulary matcher does.
         contents = sorted(self.special_ids, key=len, reverse=True)
         self._specials = (
