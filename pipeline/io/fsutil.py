@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -84,6 +85,11 @@ def expand_inputs(patterns: Iterable[str], accept: Iterable[str] | None = None) 
         else:
             raise InputError(f"input not found: {pattern}")
     return sorted(found)
+
+
+def display_name(url: str) -> str:
+    """A file's base name for messages (no bucket, no folders: they may name people)."""
+    return posixpath.basename(url.rstrip("/").split("://", 1)[-1]) or url
 
 
 def unit_key(path: str) -> str:
@@ -169,6 +175,37 @@ def listdir(url: str, suffix: str = "") -> list[str]:
     return sorted(
         to_url(fs, p) for p in fs.ls(path, detail=False) if p.endswith(suffix) and fs.isfile(p)
     )
+
+
+def find(url: str, suffix: str = "") -> list[str]:
+    """Sorted URLs of every file under ``url`` (recursively) ending with ``suffix``."""
+    fs, path = get_fs(url)
+    if not fs.isdir(path):
+        return []
+    return sorted(to_url(fs, p) for p in fs.find(path) if p.endswith(suffix))
+
+
+def isdir(url: str) -> bool:
+    fs, path = get_fs(url)
+    return bool(fs.isdir(path))
+
+
+def relative(url: str, root: str) -> str:
+    """``url`` relative to the folder ``root`` (both as this module returns them), with /."""
+    rel = url[len(root.rstrip("/")) :].lstrip("/")
+    return rel.replace(os.sep, "/")
+
+
+@contextmanager
+def local_copy(url: str) -> Iterator[str]:
+    """A local path holding ``url``: the path itself, or a temporary download of it."""
+    if not is_remote(url):
+        yield get_fs(url)[1]
+        return
+    with tempfile.TemporaryDirectory(prefix="corpusforge-") as tmp:
+        local = os.path.join(tmp, posixpath.basename(url.rstrip("/")) or "file")
+        download_file(url, local)
+        yield local
 
 
 def read_parquet(url: str) -> pa.Table:

@@ -14,7 +14,8 @@ sequence pointers          int64 x sequences (byte offsets into ``.bin``)
 document indices           int64 x documents (0, then the end of every document)
 =========================  =====================================================
 
-We write one sequence per document, so document indices are ``0..n``.
+We write one sequence per document, so document indices are ``0..n``. Shards may live on any
+fsspec filesystem: local files are memory-mapped, remote ones read into memory.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from corpusforge.pipeline.io import fsutil
 
 MAGIC = b"MMIDIDX\x00\x00"
 VERSION = 1
@@ -45,22 +48,31 @@ def token_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16) if vocab_size < 65500 else np.dtype(np.int32)
 
 
-def write_index(path: str | Path, dtype: np.dtype, lengths: np.ndarray) -> None:
-    """Write the ``.idx`` for sequences of ``lengths`` tokens (one sequence per document)."""
+def index_bytes(dtype: np.dtype, lengths: np.ndarray) -> bytes:
+    """The ``.idx`` content for sequences of ``lengths`` tokens (one sequence per document)."""
     lengths = np.asarray(lengths, dtype=np.int32)
     n = len(lengths)
     pointers = np.zeros(n, dtype=np.int64)
     if n:
         np.cumsum(lengths[:-1].astype(np.int64) * dtype.itemsize, out=pointers[1:])
-    with open(path, "wb") as f:
-        f.write(MAGIC)
-        f.write(struct.pack("<Q", VERSION))
-        f.write(struct.pack("<B", DTYPE_CODES[np.dtype(dtype)]))
-        f.write(struct.pack("<Q", n))
-        f.write(struct.pack("<Q", n + 1))
-        f.write(lengths.tobytes())
-        f.write(pointers.tobytes())
-        f.write(np.arange(n + 1, dtype=np.int64).tobytes())
+    header = MAGIC + struct.pack("<QBQQ", VERSION, DTYPE_CODES[np.dtype(dtype)], n, n + 1)
+    return b"".join(
+        [header, lengths.tobytes(), pointers.tobytes(), np.arange(n + 1, dtype=np.int64).tobytes()]
+    )
+
+
+def write_index(path: str | Path, dtype: np.dtype, lengths: np.ndarray) -> None:
+    """Write the ``.idx`` at ``path`` (a local path or any fsspec URL), atomically."""
+    fsutil.atomic_write_bytes(str(path), index_bytes(dtype, lengths))
+
+
+def _load(url: str) -> np.ndarray:
+    """The bytes of a shard file: memory-mapped when local, read whole when remote."""
+    if fsutil.is_remote(url):
+        return np.frombuffer(fsutil.read_bytes(url), dtype=np.uint8)
+    if Path(url).stat().st_size == 0:
+        return np.zeros(0, dtype=np.uint8)
+    return np.memmap(url, mode="r", dtype=np.uint8)
 
 
 @dataclass
@@ -75,14 +87,15 @@ class IndexedShard:
 
     @classmethod
     def open(cls, prefix: str | Path) -> IndexedShard:
+        """The shard at ``prefix`` (``.bin``/``.idx`` optional): a path or an fsspec URL."""
         prefix = str(prefix).removesuffix(".bin").removesuffix(".idx")
-        idx = np.memmap(prefix + ".idx", mode="r", dtype=np.uint8)
+        idx = _load(prefix + ".idx")
         if bytes(idx[:9]) != MAGIC:
-            raise ValueError(f"{prefix}.idx is not an MMIDIDX index")
+            raise ValueError(f"{fsutil.display_name(prefix)}.idx is not an MMIDIDX index")
         (version,) = struct.unpack("<Q", bytes(idx[9:17]))
         if version != VERSION:
-            raise ValueError(f"{prefix}.idx: unsupported version {version}")
-        dtype = CODE_DTYPES[idx[17]]
+            raise ValueError(f"{fsutil.display_name(prefix)}.idx: unsupported version {version}")
+        dtype = CODE_DTYPES[int(idx[17])]
         n_seq, n_doc = struct.unpack("<QQ", bytes(idx[18:34]))
         off = 34
         lengths = np.frombuffer(idx, dtype=np.int32, count=n_seq, offset=off)
@@ -90,10 +103,8 @@ class IndexedShard:
         pointers = np.frombuffer(idx, dtype=np.int64, count=n_seq, offset=off)
         off += 8 * n_seq
         docs = np.frombuffer(idx, dtype=np.int64, count=n_doc, offset=off)
-        size = Path(prefix + ".bin").stat().st_size
-        tokens = (
-            np.memmap(prefix + ".bin", mode="r", dtype=dtype) if size else np.zeros(0, dtype=dtype)
-        )
+        raw = _load(prefix + ".bin")
+        tokens = raw.view(dtype) if raw.size else np.zeros(0, dtype=dtype)
         return cls(dtype, lengths, pointers, docs, tokens)
 
     def __len__(self) -> int:

@@ -2,14 +2,13 @@
 
 Both read the ``input_ids`` column the ``tokenize`` stage writes and return one index row per
 document (doc id, shard file, token offset, token count), so lineage maps any token position of
-a shard back to its source document.
+a shard back to its source document. Every file goes through ``fsutil.atomic_write``, so shards
+land where ``output.path`` points (a folder or ``s3://...``), whole or not at all.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -18,6 +17,7 @@ import pyarrow.parquet as pq
 
 from corpusforge.pipeline.api import StageParams, register_sink
 from corpusforge.pipeline.api.sink import SINK_INDEX_SCHEMA, Sink
+from corpusforge.pipeline.io import fsutil
 from corpusforge.schemas import Col
 from corpusforge.stages.sinks.megatron_format import token_dtype, write_index
 from corpusforge.stages.tokenize.stage import INPUT_IDS
@@ -70,14 +70,12 @@ class _TokenSink(Sink):
     def _place_tokenizer(self, out_dir: str) -> None:
         """Keep the tokenizer next to the shards, so the output can be decoded on its own."""
         p: TokenSinkParams = self.params  # type: ignore[assignment]
-        target = Path(out_dir) / TOKENIZER_FILE
-        if p.tokenizer is None or target.exists():
+        target = fsutil.join(out_dir, TOKENIZER_FILE)
+        if p.tokenizer is None or fsutil.exists(target):
             return
         from corpusforge.stages.tokenize.source import load_tokenizer
 
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        load_tokenizer(p.tokenizer).save(str(tmp))
-        tmp.replace(target)
+        fsutil.atomic_write_bytes(target, load_tokenizer(p.tokenizer).to_str().encode("utf-8"))
 
 
 @register_sink
@@ -86,15 +84,11 @@ class MegatronSink(_TokenSink):
     description = "Megatron indexed dataset (.bin + .idx, MMIDIDX), one sequence per document"
 
     def write_shard(self, batches: Iterable[pa.Table], out_dir: str, shard_name: str) -> pa.Table:
-        os.makedirs(out_dir, exist_ok=True)
         vocab = self._vocab_size()
         dtype = token_dtype(vocab) if vocab is not None else np.dtype(np.int32)
-        final_bin = os.path.join(out_dir, shard_name + ".bin")
-        final_idx = os.path.join(out_dir, shard_name + ".idx")
-        tmp_bin, tmp_idx = final_bin + ".tmp", final_idx + ".tmp"
         doc_ids: list[pa.Array] = []
         all_lengths: list[np.ndarray] = []
-        with open(tmp_bin, "wb") as f:
+        with fsutil.atomic_write(fsutil.join(out_dir, shard_name + ".bin")) as f:
             for docs, flat, lengths in iter_documents(batches):
                 if flat.size and (flat.min() < 0 or flat.max() > np.iinfo(dtype).max):
                     raise ValueError(f"token id out of range for {dtype} in shard {shard_name}")
@@ -102,9 +96,8 @@ class MegatronSink(_TokenSink):
                 doc_ids.append(docs)
                 all_lengths.append(lengths)
         lengths = np.concatenate(all_lengths) if all_lengths else np.zeros(0, np.int64)
-        write_index(tmp_idx, dtype, lengths)
-        os.replace(tmp_bin, final_bin)
-        os.replace(tmp_idx, final_idx)  # the index last: a shard with an .idx is complete
+        # the index last: a shard with an .idx is complete
+        write_index(fsutil.join(out_dir, shard_name + ".idx"), dtype, lengths)
         self._place_tokenizer(out_dir)
         return _index_table(doc_ids, lengths, shard_name + ".bin")
 
@@ -115,20 +108,19 @@ class ParquetTokensSink(_TokenSink):
     description = "Parquet shard with doc_id and input_ids columns"
 
     def write_shard(self, batches: Iterable[pa.Table], out_dir: str, shard_name: str) -> pa.Table:
-        os.makedirs(out_dir, exist_ok=True)
-        final = os.path.join(out_dir, shard_name + ".parquet")
-        tmp = final + ".tmp"
         doc_ids: list[pa.Array] = []
         all_lengths: list[np.ndarray] = []
         schema = pa.schema([("doc_id", pa.string()), (INPUT_IDS, pa.list_(pa.int32()))])
-        with pq.ParquetWriter(tmp, schema) as writer:
+        with (
+            fsutil.atomic_write(fsutil.join(out_dir, shard_name + ".parquet")) as f,
+            pq.ParquetWriter(f, schema) as writer,
+        ):
             for batch in batches:
                 ids = batch.column(INPUT_IDS).cast(pa.list_(pa.int32()))
                 docs = batch.column(Col.ID).cast(pa.string())
                 writer.write_table(pa.table({"doc_id": docs, INPUT_IDS: ids}, schema=schema))
                 doc_ids.append(docs.combine_chunks())
                 all_lengths.append(pc.fill_null(pc.list_value_length(ids), 0).to_numpy())
-        os.replace(tmp, final)
         self._place_tokenizer(out_dir)
         lengths = np.concatenate(all_lengths) if all_lengths else np.zeros(0, np.int64)
         return _index_table(doc_ids, lengths, shard_name + ".parquet")
