@@ -32,18 +32,16 @@ class TokenizeParams(StageParams):
     bos_token: str | None = None  # default: the first known BOS name in the vocabulary
     eos_token: str | None = None  # default: the first known EOS name in the vocabulary
     device: Literal["auto", "cpu", "gpu"] = "auto"
-    implementation: Literal["auto", "hf", "array"] = "auto"  # auto: hf on cpu, array on gpu
+    # auto: device (all-on-GPU BPE, gpu_tokenizer) on gpu, the fastest CPU path on cpu
+    implementation: Literal["auto", "hf", "array", "device"] = "auto"
     batch_size: int = 1024
 
 
 def gpu_available() -> bool:
-    """True when CuPy imports and sees a CUDA device."""
-    try:
-        import cupy
+    """True when the cluster has GPUs (:mod:`device_select`)."""
+    from corpusforge.stages.tokenize.device_select import cluster_gpus
 
-        return int(cupy.cuda.runtime.getDeviceCount()) > 0
-    except Exception:
-        return False
+    return cluster_gpus() > 0
 
 
 def resolve_device(params: TokenizeParams) -> str:
@@ -78,6 +76,7 @@ def frame_ids(
 @register_stage
 class TokenizeStage(Stage):
     name = "tokenize"
+    outputs = (INPUT_IDS, N_TOKENS)
     description = "Tokenize text to input_ids/n_tokens (HF tokenizers on CPU, array BPE on GPU)"
     Params = TokenizeParams
     resources = Resources(num_cpus=1, batch_size=1024)
@@ -96,14 +95,19 @@ class TokenizeStage(Stage):
         self.device = resolve_device(p)
         impl = p.implementation
         if impl == "auto":
-            impl = "array" if self.device == "gpu" else "hf"
+            impl = "device" if self.device == "gpu" else "hf"
         self.array = None
-        if impl == "array":
+        if impl in ("array", "device"):
             from corpusforge.stages.tokenize.array_tokenizer import ArrayBPETokenizer
+            from corpusforge.stages.tokenize.gpu_tokenizer import DeviceBPETokenizer
             from corpusforge.stages.tokenize.pretok import UnsupportedTokenizer
 
             try:
-                self.array = ArrayBPETokenizer(self.hf.to_str(), device=self.device)
+                self.array = (
+                    DeviceBPETokenizer(self.hf.to_str(), "cuda" if self.device == "gpu" else "cpu")
+                    if impl == "device"
+                    else ArrayBPETokenizer(self.hf.to_str(), device=self.device)
+                )
             except UnsupportedTokenizer as exc:
                 raise ConfigError(
                     f"tokenize: the array/GPU path cannot run this tokenizer: {exc}",
