@@ -279,34 +279,15 @@ def jobs_stop(
 
 
 def _print_highlights(out_dir: str) -> None:
-    """One line per report section the run has (languages, dedup, PII, tokens)."""
-    from corpusforge.pipeline.report.data import report_data
+    """One line per report section the run has (languages, dedup, PII, tokens...)."""
+    from corpusforge.pipeline.report.data import report_data, report_highlights
 
     try:
         d = report_data(out_dir, samples=False)
     except Exception as exc:  # the run succeeded; a summary line is not worth failing it
         err.print(f"[dim]no highlights: {type(exc).__name__}[/]", highlight=False)
         return
-    kept = d["totals"]["kept"] or 1
-    lines = []
-    if d.get("languages"):
-        top = sorted(d["languages"], key=lambda r: -r["kept"])[:4]
-        lines.append(
-            "languages (kept): " + ", ".join(f"{r['language']} {r['kept'] / kept:.0%}" for r in top)
-        )
-    if d.get("dedup"):
-        dd = d["dedup"]
-        lines.append(
-            f"duplicates: {dd['removed']:,} removed ({dd['rate']:.1%}), {dd['clusters']:,} clusters"
-        )
-    if d.get("pii"):
-        lines.append(
-            "PII entities: " + ", ".join(f"{r['type']} {r['entities']:,}" for r in d["pii"])
-        )
-    tokens = d.get("tokens") or {}
-    if tokens.get("kept_tokens") is not None:
-        lines.append(f"tokens kept: {tokens['kept_tokens']:,}")
-    for line in lines:
+    for line in report_highlights(d):
         out.print(line, highlight=False)
 
 
@@ -322,7 +303,7 @@ def validate(
 ) -> None:
     """Check a config (keys, stage names and parameters) without running it."""
     from corpusforge.pipeline.config import config_json_schema, load_config
-    from corpusforge.pipeline.engine.plan import build_stages, split_phases
+    from corpusforge.pipeline.engine.plan import build_stages, check_columns, split_phases
 
     if schema:
         sys.stdout.write(json.dumps(config_json_schema(), indent=2) + "\n")
@@ -331,7 +312,9 @@ def validate(
         _fail(ConfigError("give a CONFIG file, or --schema"))
     try:
         cfg = load_config(config)
-        phases = split_phases(build_stages(cfg))
+        planned = build_stages(cfg)
+        check_columns(cfg, planned)
+        phases = split_phases(planned)
     except CorpusforgeError as exc:
         _fail(exc)
     out.print(f"[green]ok[/]: {config}", highlight=False)

@@ -6,7 +6,7 @@ from corpusforge.schemas.documents import (
     FATE_KEPT,
     FATE_QUARANTINED,
     FATE_REJECTED,
-    LINEAGE_DOC_SCHEMA,
+    LANGUAGE,
     Col,
 )
 
@@ -16,6 +16,6 @@ __all__ = [
     "FATE_KEPT",
     "FATE_QUARANTINED",
     "FATE_REJECTED",
-    "LINEAGE_DOC_SCHEMA",
+    "LANGUAGE",
     "Col",
 ]

@@ -53,21 +53,6 @@ DOCUMENT_SCHEMA = pa.schema(
     ]
 )
 
-# One row per input record in lineage: ids, hashes and counts, never text.
-LINEAGE_DOC_SCHEMA = pa.schema(
-    [
-        ("doc_id", pa.string()),
-        ("source_path", pa.string()),
-        ("source_index", pa.int64()),
-        ("source_line", pa.int64()),
-        ("fate", pa.string()),
-        ("stage", pa.string()),
-        ("reason", pa.string()),
-        ("detail", pa.string()),
-        ("error", pa.string()),
-        ("n_chars", pa.int64()),
-        ("n_bytes", pa.int64()),
-        ("text_hash", pa.string()),
-        ("phase", pa.int32()),
-    ]
-)
+# Signal columns more than one stage family shares. The langid stage adds ``language``; the
+# quality and PII stages scope their rules by it. Everything else a stage adds is its own.
+LANGUAGE = "language"

@@ -23,8 +23,15 @@ from corpusforge.stages import (  # noqa: F401
     tokenize,
 )
 from corpusforge.stages.classify import fasttext_classifier, langid  # noqa: F401
+
+# report sections of the families (registered on import, used by corpusforge.pipeline.report)
+from corpusforge.stages.classify import report_section as _languages_section  # noqa: F401
 from corpusforge.stages.dedup import minhash, stages  # noqa: F401
+from corpusforge.stages.dedup import report_section as _dedup_section  # noqa: F401
+from corpusforge.stages.pii import report_section as _pii_section  # noqa: F401
 from corpusforge.stages.pii import stage as pii_stage  # noqa: F401
 from corpusforge.stages.quality import basic, c4, fineweb, gopher  # noqa: F401
+from corpusforge.stages.sinks import report_section as _shards_section  # noqa: F401
 from corpusforge.stages.sinks import tokens  # noqa: F401
+from corpusforge.stages.tokenize import report_section as _tokens_section  # noqa: F401
 from corpusforge.stages.tokenize import stage as tokenize_stage  # noqa: F401

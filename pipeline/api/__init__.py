@@ -15,6 +15,12 @@ from corpusforge.pipeline.api.errors import (
 )
 from corpusforge.pipeline.api.frame import Frame, FrameSource, LocalFrame, LocalFrameSource
 from corpusforge.pipeline.api.reader import Reader, ReaderParams
+from corpusforge.pipeline.api.report import (
+    ReportKit,
+    ReportQuery,
+    ReportSection,
+    register_report_section,
+)
 from corpusforge.pipeline.api.rows import reject, rejected_mask, set_column
 from corpusforge.pipeline.api.sink import SINK_INDEX_SCHEMA, Sink
 from corpusforge.pipeline.api.stage import (
@@ -49,6 +55,9 @@ __all__ = [
     "LocalFrameSource",
     "Reader",
     "ReaderParams",
+    "ReportKit",
+    "ReportQuery",
+    "ReportSection",
     "Resources",
     "RunError",
     "Sink",
@@ -60,6 +69,7 @@ __all__ = [
     "all_stages",
     "get_stage",
     "register_reader",
+    "register_report_section",
     "register_sink",
     "register_stage",
     "reject",

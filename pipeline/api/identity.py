@@ -12,8 +12,3 @@ def derive_doc_id(source_path: str, index: int) -> str:
     them readable (``3f9a0c1d2e4b-000042``) and sortable within a file.
     """
     return f"{xxhash.xxh64_hexdigest(source_path.encode('utf-8'))[:12]}-{index:06d}"
-
-
-def text_hash(text: str) -> str:
-    """A short content hash for lineage (never the text itself)."""
-    return xxhash.xxh3_64_hexdigest(text.encode("utf-8", "surrogatepass"))

@@ -64,6 +64,14 @@ class Stage:
     # Columns only later stages need (e.g. MinHash signatures for the dedup phase): kept in
     # the checkpoints, left out of the Parquet outputs.
     internal_columns: ClassVar[tuple[str, ...]] = ()
+    # Columns beyond the document schema: those the stage reads (an earlier stage must add
+    # them) and those it adds. The planner checks the chain when a config is validated, so a
+    # missing producer fails at `validate`, not at the end of a run.
+    inputs: ClassVar[tuple[str, ...]] = ()
+    outputs: ClassVar[tuple[str, ...]] = ()
+    # A stage that rewrites ``text`` to remove personal data: rows rejected after it hold
+    # redacted text, and the report and privacy checks treat them so.
+    redacts_text: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -78,6 +86,15 @@ class Stage:
             self.params = self.Params.model_validate({**(params or {}), **kwargs})
         self.instance_name = instance_name or self.name or type(self).__name__
         self._ready = False
+
+    def required_inputs(self) -> tuple[str, ...]:
+        """The columns this instance reads; override when parameters decide (e.g. a
+        language scope needs ``language``)."""
+        return self.inputs
+
+    def added_columns(self) -> tuple[str, ...]:
+        """Every column this instance adds (declared outputs, signals, internal columns)."""
+        return (*self.outputs, *self.lineage_columns, *self.internal_columns)
 
     def setup(self) -> None:
         """Load heavy per-worker state. Called once per worker before the first batch."""

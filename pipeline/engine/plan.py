@@ -9,7 +9,8 @@ from pydantic import ValidationError
 from corpusforge.pipeline.api import Resources, Stage
 from corpusforge.pipeline.api.errors import ConfigError
 from corpusforge.pipeline.config import RunConfig, stage_location
-from corpusforge.pipeline.registry import get_stage, import_modules
+from corpusforge.pipeline.registry import all_stages, get_sink, get_stage, import_modules
+from corpusforge.schemas import DOCUMENT_SCHEMA
 
 
 @dataclass
@@ -87,3 +88,36 @@ def split_phases(planned: list[PlannedStage]) -> list[Phase]:
         else:
             phases[-1].map_stages.append(p)
     return phases
+
+
+def check_columns(cfg: RunConfig, planned: list[PlannedStage]) -> None:
+    """Every column a stage or sink reads is added by an earlier stage (or is a document
+    column): "megatron without tokenize" fails here, when the config is validated."""
+    available = set(DOCUMENT_SCHEMA.names)
+    for i, p in enumerate(planned):
+        for column in p.stage.required_inputs():
+            if column not in available:
+                where = stage_location(cfg, i) if i < len(cfg.stages) else p.stage.instance_name
+                raise ConfigError(
+                    f"{where}: {p.stage.instance_name} reads column {column!r}, "
+                    "which no earlier stage adds",
+                    hint=_producer_hint(column, "before it"),
+                )
+        available.update(p.stage.added_columns())
+    for j, sc in enumerate(cfg.output.sinks):
+        sink = get_sink(sc.kind)
+        for column in sink.required_columns:
+            if column not in available:
+                raise ConfigError(
+                    f"output.sinks[{j}] ({sc.kind}) needs column {column!r}, which no stage adds",
+                    hint=_producer_hint(column, "to stages"),
+                )
+
+
+def _producer_hint(column: str, where: str) -> str:
+    producers = sorted(n for n, cls in all_stages().items() if column in cls.outputs)
+    if not producers:
+        return "check the stage order and the column names"
+    return f"add `{producers[0]}` {where}" + (
+        f" (or one of: {', '.join(producers[1:])})" if len(producers) > 1 else ""
+    )

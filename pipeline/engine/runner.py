@@ -29,7 +29,13 @@ from corpusforge.pipeline.engine.executor import Executor, PhaseWork, ReadWork
 from corpusforge.pipeline.engine.finalize import FinishedPhases, write_outputs, write_run_lineage
 from corpusforge.pipeline.engine.global_phase import run_global_phase
 from corpusforge.pipeline.engine.phase0 import run_phase0
-from corpusforge.pipeline.engine.plan import Phase, PlannedStage, build_stages, split_phases
+from corpusforge.pipeline.engine.plan import (
+    Phase,
+    PlannedStage,
+    build_stages,
+    check_columns,
+    split_phases,
+)
 from corpusforge.pipeline.io import fsutil
 from corpusforge.pipeline.lineage import store as lineage
 from corpusforge.pipeline.lineage.summary import RunResult
@@ -82,6 +88,7 @@ class Pipeline:
             from corpusforge.pipeline.engine.plan import resources_for
 
             self.planned.append(PlannedStage(st, resources_for(st)))
+        check_columns(self.config, self.planned)
         self.phases = split_phases(self.planned)
         self._check_reader()
 

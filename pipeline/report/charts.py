@@ -78,19 +78,19 @@ def reasons(steps: list[dict[str, Any]]) -> alt.Chart | None:
     )
 
 
-def languages(rows: list[dict[str, Any]] | None) -> alt.Chart | None:
+def fates_by(rows: list[dict[str, Any]] | None, key: str, title: str) -> alt.Chart | None:
+    """Kept and rejected documents per value of ``key``, stacked, largest first."""
     if not rows:
         return None
-    top = sorted(rows, key=lambda r: -(r["kept"] + r["rejected"]))[:MAX_BARS]
-    order = [r["language"] for r in top]
+    order = [r[key] for r in rows]
     return (
-        alt.Chart(alt.Data(values=_fate_rows(top, "language")), width=WIDTH, title="languages")
+        alt.Chart(alt.Data(values=_fate_rows(rows, key)), width=WIDTH, title=title)
         .mark_bar()
         .encode(
-            y=alt.Y("language:N", sort=order, title=None),
+            y=alt.Y(f"{key}:N", sort=order, title=None),
             x=alt.X("docs:Q", title="documents", stack="zero"),
             color=alt.Color("fate:N", scale=FATE_SCALE, title=None),
-            tooltip=["language:N", "fate:N", "docs:Q"],
+            tooltip=[f"{key}:N", "fate:N", "docs:Q"],
         )
     )
 
@@ -117,52 +117,39 @@ def histogram(hist: dict[str, Any] | None, title: str) -> alt.Chart | None:
     )
 
 
-def cluster_sizes(dedup: dict[str, Any] | None) -> alt.Chart | None:
-    if not dedup or not dedup.get("cluster_sizes"):
-        return None
-    return (
-        alt.Chart(
-            alt.Data(values=dedup["cluster_sizes"]),
-            width=WIDTH,
-            height=160,
-            title="duplicate clusters by size",
-        )
-        .mark_bar(color="#5470c6")
-        .encode(
-            x=alt.X("size:O", title="documents in the cluster"),
-            y=alt.Y("clusters:Q", title="clusters"),
-            tooltip=["size:O", "clusters:Q"],
-        )
-    )
-
-
-def pii_types(rows: list[dict[str, Any]] | None) -> alt.Chart | None:
+def bars(
+    rows: list[dict[str, Any]] | None,
+    x: str,
+    y: str,
+    title: str,
+    *,
+    horizontal: bool = False,
+    color: str | None = None,
+) -> alt.Chart | None:
+    """A bar per row: ``y`` against ``x`` (or across, with ``horizontal``). ``color`` is a
+    colour (``#rrggbb``) or a field of the rows to colour by."""
     if not rows:
         return None
-    return (
-        alt.Chart(alt.Data(values=rows), width=WIDTH, title="PII entities by type")
-        .mark_bar(color="#9a60b4")
-        .encode(
-            y=alt.Y("type:N", sort="-x", title=None),
-            x=alt.X("entities:Q", title="entities found"),
-            tooltip=["type:N", "entities:Q", "documents:Q"],
+    if color and color.startswith("#"):
+        chart, by = (
+            alt.Chart(alt.Data(values=rows), width=WIDTH, title=title).mark_bar(color=color),
+            None,
         )
+    else:
+        chart, by = alt.Chart(alt.Data(values=rows), width=WIDTH, title=title).mark_bar(), color
+    category, value = (y, x) if horizontal else (x, y)
+    cat = (
+        alt.Y(f"{category}:N", sort="-x", title=None)
+        if horizontal
+        else alt.X(f"{category}:O", title=category, sort=None)
     )
-
-
-def token_shards(tokens: dict[str, Any] | None) -> alt.Chart | None:
-    if not tokens or not tokens.get("shards"):
-        return None
-    return (
-        alt.Chart(alt.Data(values=tokens["shards"]), width=WIDTH, title="tokens per shard")
-        .mark_bar()
-        .encode(
-            x=alt.X("shard:N", title="shard", sort=None),
-            y=alt.Y("tokens:Q", title="tokens"),
-            color=alt.Color("output:N", title="output"),
-            tooltip=["output:N", "shard:N", "docs:Q", "tokens:Q"],
-        )
-    )
+    val = alt.X(f"{value}:Q", title=value) if horizontal else alt.Y(f"{value}:Q", title=value)
+    tips = [f"{k}:{'Q' if isinstance(v, int | float) else 'N'}" for k, v in rows[0].items()]
+    encoding: dict[str, Any] = {"tooltip": tips}
+    encoding.update({"y": cat, "x": val} if horizontal else {"x": cat, "y": val})
+    if by:
+        encoding["color"] = alt.Color(f"{by}:N", title=by)
+    return chart.encode(**encoding)
 
 
 def stage_times(stages: list[dict[str, Any]]) -> alt.Chart | None:

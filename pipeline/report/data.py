@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from corpusforge.pipeline.api.report import presented_by_section, report_sections
 from corpusforge.pipeline.lineage.query import connect
+from corpusforge.pipeline.registry import load_plugins
 
 HIST_BINS = 30
 # engine columns of `documents`: never signals
@@ -38,9 +39,6 @@ BASE_COLUMNS = {
     "text_hash",
     "phase",
 }
-# columns with their own section, left out of the generic signal histograms
-SPECIAL_COLUMNS = {"dup_cluster", "dup_cluster_size", "n_tokens", "pii_total"}
-PII_COUNT = re.compile(r"^pii_(.+)_count$")
 NUMERIC_TYPES = (
     "TINYINT",
     "SMALLINT",
@@ -157,12 +155,15 @@ def _funnel(
             "GROUP BY stage, reason",
         )
     }
-    stage_names = [
-        r["stage"]
+    kinds = {
+        r["stage"]: r["kind"]
         for r in _rows(
-            con, "SELECT stage FROM stage_stats WHERE run_id = ? ORDER BY position", [run_id]
+            con,
+            "SELECT stage, kind FROM stage_stats WHERE run_id = ? ORDER BY position",
+            [run_id],
         )
-    ]
+    }
+    stage_names = list(kinds)
     steps = ["read", *[s for s in stage_names if s != "read"]]
     # a reject by a stage this run no longer has (config changed, resumed) still counts
     known = set(steps)
@@ -180,6 +181,7 @@ def _funnel(
         funnel.append(
             {
                 "stage": step,
+                "kind": kinds.get(step, step),
                 "docs_in": docs,
                 "bytes_in": nbytes,
                 "docs_out": docs - out_docs,
@@ -246,7 +248,7 @@ def _signals(con: duckdb.DuckDBPyConnection, columns: dict[str, str]) -> dict[st
     """Every numeric lineage column of a stage (quality signals, scores) as a histogram."""
     out = {}
     for name, sql_type in sorted(columns.items()):
-        if name in BASE_COLUMNS or name in SPECIAL_COLUMNS or PII_COUNT.match(name):
+        if name in BASE_COLUMNS or presented_by_section(name):
             continue
         if not _is_numeric(sql_type):
             continue
@@ -254,113 +256,6 @@ def _signals(con: duckdb.DuckDBPyConnection, columns: dict[str, str]) -> dict[st
         if hist is not None:
             out[name] = hist
     return out
-
-
-def _languages(con: duckdb.DuckDBPyConnection, columns: dict[str, str]) -> list[dict] | None:
-    if "language" not in columns:
-        return None
-    rows = _rows(
-        con,
-        "SELECT coalesce(CAST(language AS VARCHAR), '(none)') AS language, "
-        "count(*) FILTER (WHERE fate = 'kept') AS kept, "
-        "count(*) FILTER (WHERE fate = 'rejected') AS rejected, "
-        "coalesce(sum(n_bytes) FILTER (WHERE fate = 'kept'), 0) AS kept_bytes "
-        "FROM documents WHERE language IS NOT NULL GROUP BY 1 ORDER BY kept DESC, rejected DESC",
-    )
-    return rows or None
-
-
-def _dedup(
-    con: duckdb.DuckDBPyConnection, columns: dict[str, str], funnel: list[dict]
-) -> dict[str, Any] | None:
-    """Cluster-size distribution and the share of documents removed as duplicates."""
-    if "dup_cluster" not in columns and "dup_cluster_size" not in columns:
-        return None
-    sizes: list[dict] = []
-    clusters = 0
-    docs_in_clusters = 0
-    if "dup_cluster" in columns:
-        sizes = _rows(
-            con,
-            "SELECT size, count(*) AS clusters FROM (SELECT dup_cluster, count(*) AS size "
-            "FROM documents WHERE dup_cluster IS NOT NULL GROUP BY 1) GROUP BY 1 ORDER BY 1",
-        )
-        clusters = sum(r["clusters"] for r in sizes)
-        docs_in_clusters = sum(r["clusters"] * r["size"] for r in sizes)
-    elif "dup_cluster_size" in columns:
-        # one row per member: a cluster of size s contributes s rows
-        sizes = _rows(
-            con,
-            "SELECT dup_cluster_size AS size, count(*) // dup_cluster_size AS clusters "
-            "FROM documents WHERE dup_cluster_size > 1 GROUP BY 1 ORDER BY 1",
-        )
-        clusters = sum(r["clusters"] for r in sizes)
-        docs_in_clusters = sum(r["clusters"] * r["size"] for r in sizes)
-    # a dedup step is one whose rejects are duplicates; its rate is removed / entering
-    steps = []
-    for step in funnel:
-        removed = sum(v["docs"] for k, v in step["reasons"].items() if "duplicate" in k)
-        if removed or step["stage"].endswith("dedup"):
-            steps.append(
-                {
-                    "stage": step["stage"],
-                    "docs_in": step["docs_in"],
-                    "removed": removed,
-                    "rate": removed / step["docs_in"] if step["docs_in"] else 0.0,
-                }
-            )
-    removed = sum(s["removed"] for s in steps)
-    entering = steps[0]["docs_in"] if steps else 0
-    return {
-        "cluster_sizes": sizes,
-        "clusters": clusters,
-        "docs_in_clusters": docs_in_clusters,
-        "steps": steps,
-        "removed": removed,
-        "rate": removed / entering if entering else 0.0,
-    }
-
-
-def _pii(con: duckdb.DuckDBPyConnection, columns: dict[str, str]) -> list[dict] | None:
-    types = sorted(c for c in columns if PII_COUNT.match(c) and _is_numeric(columns[c]))
-    if not types:
-        return None
-    select = ", ".join(
-        f"coalesce(sum({_q(c)}), 0) AS {_q('n_' + c)}, count(*) FILTER (WHERE {_q(c)} > 0) "
-        f"AS {_q('d_' + c)}"
-        for c in types
-    )
-    row = _rows(con, f"SELECT {select} FROM documents")[0]
-    return [
-        {
-            "type": PII_COUNT.match(c).group(1),  # type: ignore[union-attr]
-            "entities": int(row["n_" + c]),
-            "documents": int(row["d_" + c]),
-        }
-        for c in types
-    ]
-
-
-def _tokens(
-    con: duckdb.DuckDBPyConnection, columns: dict[str, str], tables: set[str]
-) -> dict[str, Any] | None:
-    hist = _histogram(con, "n_tokens", log=True) if "n_tokens" in columns else None
-    shards: list[dict] = []
-    if "doc_outputs" in tables:
-        # sinks index token ranges (start, length in tokens); the Parquet output indexes rows
-        shards = _rows(
-            con,
-            "SELECT output, shard, count(*) AS docs, sum(length) AS tokens FROM doc_outputs "
-            "WHERE output <> 'data' GROUP BY ALL ORDER BY output, shard",
-        )
-    if hist is None and not shards:
-        return None
-    kept_tokens = None
-    if "n_tokens" in columns:
-        kept_tokens = con.execute(
-            "SELECT sum(n_tokens) FROM documents WHERE fate = 'kept'"
-        ).fetchone()[0]
-    return {"histogram": hist, "shards": shards, "kept_tokens": kept_tokens}
 
 
 def _outputs(con: duckdb.DuckDBPyConnection) -> list[dict]:
@@ -388,6 +283,42 @@ def _inputs(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return {"by_status": summary, "files": files, "total_files": int(total)}
 
 
+class _LineageQuery:
+    """The :class:`~corpusforge.pipeline.api.ReportQuery` of one lineage connection."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        columns: dict[str, str],
+        tables: set[str],
+        funnel: list[dict[str, Any]],
+    ) -> None:
+        self._con = con
+        self.columns = columns
+        self.tables = tables
+        self.funnel = funnel
+
+    def rows(self, sql: str) -> list[dict[str, Any]]:
+        return _rows(self._con, sql)
+
+    def scalar(self, sql: str) -> Any:
+        row = self._con.execute(sql).fetchone()
+        return _plain(row[0]) if row else None
+
+    def histogram(self, column: str, log: bool = False) -> dict[str, Any] | None:
+        return _histogram(self._con, column, log=log)
+
+
+def report_highlights(data: dict[str, Any]) -> list[str]:
+    """One terminal line per section of ``data`` that has one."""
+    lines = []
+    for section in report_sections():
+        line = section.highlight(data.get(section.key)) if section.highlight else None
+        if line:
+            lines.append(line)
+    return lines
+
+
 def report_data(out_dir: str | Path, samples: bool | None = None) -> dict[str, Any]:
     """The whole report as a JSON-ready dict (see the module doc).
 
@@ -395,6 +326,8 @@ def report_data(out_dir: str | Path, samples: bool | None = None) -> dict[str, A
     follows the run's ``output.report_samples`` setting (default on).
     """
     from corpusforge.pipeline.report.samples import rejected_samples
+
+    load_plugins()  # stage families register their sections
 
     con = connect(out_dir)
     try:
@@ -409,6 +342,7 @@ def report_data(out_dir: str | Path, samples: bool | None = None) -> dict[str, A
             "n_chars": _histogram(con, "n_chars", log=True),
             "n_bytes": _histogram(con, "n_bytes", log=True),
         }
+        query = _LineageQuery(con, columns, tables, funnel)
         data: dict[str, Any] = {
             "out_dir": str(out_dir),
             "run": run,
@@ -416,15 +350,13 @@ def report_data(out_dir: str | Path, samples: bool | None = None) -> dict[str, A
             "funnel": funnel,
             "stages": stage_rows,
             "lineage_columns": sorted(c for c in columns if c not in BASE_COLUMNS),
-            "languages": _languages(con, columns),
             "signals": _signals(con, columns),
-            "dedup": _dedup(con, columns, funnel),
-            "pii": _pii(con, columns),
             "lengths": lengths,
-            "tokens": _tokens(con, columns, tables),
             "outputs": _outputs(con),
             "inputs": _inputs(con),
         }
+        for section in report_sections():
+            data[section.key] = section.data(query)
     finally:
         con.close()
     if samples is None:

@@ -8,9 +8,10 @@ from the data is escaped (document ids and sample text can hold anything).
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from corpusforge.pipeline.api.report import ReportSection, report_sections
 from corpusforge.pipeline.report import charts
 
 CSS = """
@@ -107,9 +108,6 @@ def _overview(d: dict[str, Any]) -> str:
         ("MB kept", t["kept_bytes"] / 1e6, "kept"),
         ("kept share", _pct(t["kept"], t["records"]), "kept"),
     ]
-    tokens = d.get("tokens") or {}
-    if tokens.get("kept_tokens") is not None:
-        cards.append(("tokens kept", tokens["kept_tokens"], "kept"))
     return (
         '<div class="cards">'
         + "".join(
@@ -149,17 +147,6 @@ def _funnel(d: dict[str, Any]) -> str:
     )
 
 
-def _languages(d: dict[str, Any]) -> str:
-    rows = d.get("languages")
-    if not rows:
-        return _absent("No language column in this run (add the langid stage).")
-    table = _table(
-        ["language", "kept", "rejected", "MB kept"],
-        [[r["language"], r["kept"], r["rejected"], _mb(r["kept_bytes"])] for r in rows[:20]],
-    )
-    return '<div class="grid">' + _chart("languages", charts.languages(rows)) + table + "</div>"
-
-
 def _signals(d: dict[str, Any]) -> str:
     signals = d.get("signals") or {}
     if not signals:
@@ -174,52 +161,13 @@ def _signals(d: dict[str, Any]) -> str:
     return f'<div class="grid">{figs}</div>{table}'
 
 
-def _dedup(d: dict[str, Any]) -> str:
-    dd = d.get("dedup")
-    if not dd:
-        return _absent("No deduplication in this run (no dup_cluster column).")
-    steps = _table(
-        ["stage", "docs in", "removed", "rate"],
-        [
-            [s["stage"], s["docs_in"], s["removed"], _pct(s["removed"], s["docs_in"])]
-            for s in dd["steps"]
-        ],
-    )
-    summary = (
-        f"<p>{dd['clusters']:,} duplicate clusters hold {dd['docs_in_clusters']:,} documents; "
-        f"{dd['removed']:,} removed, a dedup rate of <b>{100 * dd['rate']:.2f}%</b>.</p>"
-    )
-    return (
-        summary
-        + '<div class="grid">'
-        + _chart("dup_clusters", charts.cluster_sizes(dd))
-        + steps
-        + "</div>"
-    )
-
-
-def _pii(d: dict[str, Any]) -> str:
-    rows = d.get("pii")
-    if not rows:
-        return _absent("No PII counts in this run (add the pii stage).")
-    table = _table(
-        ["type", "entities", "documents"],
-        [[r["type"], r["entities"], r["documents"]] for r in rows],
-    )
-    return '<div class="grid">' + _chart("pii", charts.pii_types(rows)) + table + "</div>"
-
-
 def _lengths(d: dict[str, Any]) -> str:
     lengths = d.get("lengths") or {}
-    tokens = d.get("tokens") or {}
     figs = _chart(
         "length:n_chars", charts.histogram(lengths.get("n_chars"), "document length (characters)")
     )
     figs += _chart(
         "length:n_bytes", charts.histogram(lengths.get("n_bytes"), "document size (bytes)")
-    )
-    figs += _chart(
-        "length:n_tokens", charts.histogram(tokens.get("histogram"), "tokens per document")
     )
     if not figs:
         return _absent("No documents with a length (every record was quarantined).")
@@ -227,15 +175,10 @@ def _lengths(d: dict[str, Any]) -> str:
 
 
 def _shards(d: dict[str, Any]) -> str:
-    tokens = d.get("tokens") or {}
-    body = _chart("token_shards", charts.token_shards(tokens))
-    if not body:
-        body = _absent("No token shards in this run (add a token sink).")
-    outputs = _table(
+    return _table(
         ["output", "files", "rows", "MB"],
         [[o["kind"], o["files"], o["rows"], _mb(o["bytes"])] for o in d.get("outputs") or []],
     )
-    return body + outputs
 
 
 def _stages(d: dict[str, Any]) -> str:
@@ -343,19 +286,69 @@ def _samples(d: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], str]]] = [
-    ("overview", "Overview", _overview),
-    ("funnel", "Funnel: documents and bytes through each step", _funnel),
-    ("languages", "Languages", _languages),
-    ("signals", "Signals, kept vs rejected", _signals),
-    ("dedup", "Duplicates", _dedup),
-    ("pii", "PII", _pii),
-    ("lengths", "Document length and tokens", _lengths),
-    ("outputs", "Outputs and token shards", _shards),
-    ("stages", "Stages: time and throughput", _stages),
-    ("inputs", "Inputs", _inputs),
-    ("samples", "Sample rejected documents", _samples),
+# The engine's own sections, by place on the page; stage families add theirs in between
+# (see corpusforge.pipeline.api.report).
+SECTIONS: list[tuple[int, str, str, Callable[[dict[str, Any]], str]]] = [
+    (10, "overview", "Overview", _overview),
+    (20, "funnel", "Funnel: documents and bytes through each step", _funnel),
+    (30, "signals", "Signals, kept vs rejected", _signals),
+    (50, "lengths", "Document length", _lengths),
+    (60, "outputs", "Outputs", _shards),
+    (70, "stages", "Stages: time and throughput", _stages),
+    (80, "inputs", "Inputs", _inputs),
+    (100, "samples", "Sample rejected documents", _samples),
 ]
+
+
+class _Kit:
+    """The :class:`~corpusforge.pipeline.api.ReportKit` handed to family sections."""
+
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+        return _table(list(headers), [list(r) for r in rows])
+
+    def absent(self, message: str) -> str:
+        return _absent(message)
+
+    def text(self, value: Any) -> str:
+        return _e(value)
+
+    def number(self, value: Any) -> str:
+        return _n(value)
+
+    def mb(self, value: Any) -> str:
+        return _mb(value)
+
+    def percent(self, part: float, whole: float) -> str:
+        return _pct(part, whole)
+
+    def fates_chart(self, name: str, rows: list[dict[str, Any]], key: str, title: str) -> str:
+        return _chart(name, charts.fates_by(rows, key, title))
+
+    def bar_chart(
+        self,
+        name: str,
+        rows: list[dict[str, Any]],
+        x: str,
+        y: str,
+        title: str,
+        *,
+        horizontal: bool = False,
+        color: str | None = None,
+    ) -> str:
+        return _chart(name, charts.bars(rows, x, y, title, horizontal=horizontal, color=color))
+
+    def histogram_chart(self, name: str, hist: dict[str, Any] | None, title: str) -> str:
+        return _chart(name, charts.histogram(hist, title))
+
+
+def _all_sections() -> list[tuple[str, str, Callable[[dict[str, Any]], str]]]:
+    kit = _Kit()
+    family = [(s.order, s.key, s.title, _family_body(s, kit)) for s in report_sections()]
+    return [(key, title, fn) for _, key, title, fn in sorted(SECTIONS + family)]
+
+
+def _family_body(section: ReportSection, kit: _Kit) -> Callable[[dict[str, Any]], str]:
+    return lambda d: section.html(d.get(section.key), kit)
 
 
 def _delta_funnel(a: dict[str, Any], b: dict[str, Any]) -> str:
@@ -409,7 +402,7 @@ def render_html(data: dict[str, Any], compare: dict[str, Any] | None = None) -> 
             + _delta_funnel(data, compare)
             + "</section>"
         )
-    for key, title, fn in SECTIONS:
+    for key, title, fn in _all_sections():
         if compare is None:
             inner = fn(data)
         else:

@@ -16,15 +16,18 @@ from typing import Any
 
 import duckdb
 
+from corpusforge.pipeline.registry import all_stages
+
 PER_REASON = 3
 MAX_CHARS = 300
-PII_KINDS = {"pii"}
 
 
 def _redacting_position(stage_rows: list[dict[str, Any]]) -> int | None:
-    """Position of the first PII stage of the run, or None when none ran."""
+    """Position of the run's first stage that redacts text (``Stage.redacts_text``)."""
+    stages = all_stages()
     for i, row in enumerate(stage_rows):
-        if row.get("kind") in PII_KINDS:
+        cls = stages.get(row.get("kind") or "")
+        if cls is not None and cls.redacts_text:
             return i
     return None
 

@@ -136,6 +136,7 @@ class ExactDedup(GlobalStage):
     """
 
     name = "exact_dedup"
+    outputs = (CLUSTER_COLUMN, SIZE_COLUMN)
     lineage_columns = ("dup_cluster",)
     description = "Exact deduplication on a hash of normalized text"
     Params = ExactDedupParams
@@ -272,6 +273,7 @@ class NearDedup(GlobalStage):
     """
 
     name = "near_dedup"
+    outputs = (CLUSTER_COLUMN, SIZE_COLUMN)
     lineage_columns = ("dup_cluster",)
     description = "MinHash LSH near-deduplication with distributed connected components"
     Params = NearDedupParams

@@ -25,7 +25,7 @@ from corpusforge.pipeline.api import (
     reject,
     set_column,
 )
-from corpusforge.schemas import Col
+from corpusforge.schemas import LANGUAGE, Col
 from corpusforge.stages.pii.analyzer import PATTERN_LANG, ner_analyzer, pattern_analyzer
 from corpusforge.stages.pii.entities import ENTITIES, FROM_PRESIDIO, PATTERN_DEFAULT
 from corpusforge.stages.pii.spans import Span, redact, resolve
@@ -60,7 +60,7 @@ class PiiParams(StageParams):
     score_threshold: float = 0.5
     ner_models: dict[str, str] = Field(default_factory=dict)
     """Language -> installed spaCy package or model directory; NER runs only for these."""
-    language_column: str = "language"
+    language_column: str = LANGUAGE
     default_language: str | None = "en"
     """Language assumed for NER where the batch has no language column or value."""
     allow_values: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOW_VALUES))
@@ -96,6 +96,8 @@ class PiiStage(Stage):
     """Detect PII with Presidio (patterns; spaCy NER optional) and redact it per policy."""
 
     name = "pii"
+    outputs = (TOTAL_COLUMN,)
+    redacts_text = True
     description = "PII detection (Presidio) and redaction per entity type"
     Params = PiiParams
     resources = Resources(batch_size=512)

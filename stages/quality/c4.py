@@ -28,6 +28,7 @@ from corpusforge.stages.quality.common import (
     apply_rejects,
     detail,
     in_scope,
+    language_inputs,
     texts_of,
 )
 
@@ -87,6 +88,9 @@ class C4Quality(Stage):
     description = "C4 line cleaning and document rules"
     Params = C4QualityParams
     resources: ClassVar[Resources] = Resources(batch_size=512)
+
+    def required_inputs(self) -> tuple[str, ...]:
+        return language_inputs(self.params)
 
     def process(self, batch: pa.Table) -> pa.Table:
         p: C4QualityParams = self.params  # type: ignore[assignment]

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
-from corpusforge.pipeline.api import reject, set_column
-from corpusforge.schemas import Col
+from corpusforge.pipeline.api import StageParams, reject, set_column
+from corpusforge.schemas import LANGUAGE, Col
 
-LANGUAGE_COLUMN = "language"
+LANGUAGE_COLUMN = LANGUAGE
 
 
 def texts_of(batch: pa.Table) -> list[str]:
@@ -52,3 +52,9 @@ def detail(signal: str, value: float | int, op: str, threshold: float | int) -> 
     """Reject detail: the signal, its value and the threshold it crossed (numbers only)."""
     shown = f"{value:.4g}" if isinstance(value, float) else str(value)
     return f"{signal}={shown}{op}{threshold}"
+
+
+def language_inputs(params: StageParams) -> tuple[str, ...]:
+    """A language scope the user set explicitly needs the ``language`` column (langid);
+    the default scope also runs without it (every row is then taken to be in scope)."""
+    return (LANGUAGE,) if "languages" in params.model_fields_set and params.languages else ()

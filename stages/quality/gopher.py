@@ -25,6 +25,7 @@ from corpusforge.stages.quality.common import (
     apply_rejects,
     detail,
     in_scope,
+    language_inputs,
     texts_of,
 )
 from corpusforge.stages.quality.ngrams import (
@@ -85,6 +86,9 @@ class GopherQuality(Stage):
     description = "Gopher quality heuristics (word counts, symbols, bullets, stop words)"
     Params = GopherQualityParams
     resources: ClassVar[Resources] = Resources(batch_size=512)
+
+    def required_inputs(self) -> tuple[str, ...]:
+        return language_inputs(self.params)
 
     def process(self, batch: pa.Table) -> pa.Table:
         p: GopherQualityParams = self.params  # type: ignore[assignment]

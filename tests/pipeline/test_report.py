@@ -157,7 +157,7 @@ def test_json_matches_lineage(full_run: Path) -> None:
         d["tokens"]["kept_tokens"]
         == q(full_run, "SELECT sum(n_tokens) FROM documents WHERE fate = 'kept'")[0][0]
     )
-    shard_tokens = sum(s["tokens"] for s in d["tokens"]["shards"])
+    shard_tokens = sum(s["tokens"] for s in d["token_shards"])
     assert shard_tokens == d["tokens"]["kept_tokens"]
 
     # histograms hold every document with a value exactly once
