@@ -340,7 +340,7 @@ def stages(
     for col in ("stage", "kind", "parameters", "description"):
         table.add_column(col)
     for stage_name, cls in chosen.items():
-        kind = "global" if cls.is_global else ("actor" if cls.stateful else "task")
+        kind = "global" if cls.is_global else ("model" if cls.stateful else "task")
         table.add_row(stage_name, kind, _params_text(cls.Params), cls.description or "")
     out.print(table)
     if not name:

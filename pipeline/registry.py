@@ -101,7 +101,8 @@ def get_sink(name: str) -> type[Any]:
 def detect_format(path: str) -> str:
     """The reader whose file ending matches ``path`` best (longest ending wins)."""
     load_plugins()
-    name = path.lower().rsplit("/", 1)[-1]
+    # the file name of a path or URL, without a query string (signed object-store URLs)
+    name = path.split("?", 1)[0].lower().rsplit("/", 1)[-1]
     best, best_len = None, 0
     for fmt, cls in _READERS.items():
         for ending in getattr(cls, "extensions", ()):

@@ -1,6 +1,6 @@
 """The data-quality report of a run: ``OUT/report.html`` (and its JSON form).
 
-``report_data`` (DuckDB queries over the lineage -> dict) feeds ``report_html`` (static SVG
+``data`` (DuckDB queries over the lineage -> dict) feeds ``html`` (static SVG
 charts, inline CSS, no script). The runner calls ``write_report(out_dir)`` at the end of every
 run when ``output.report`` is true; ``corpusforge report OUT`` calls it again at any time.
 """

@@ -9,8 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from corpusforge.pipeline.registry import get_reader
-from corpusforge.stages.readers import detect_format
+from corpusforge.pipeline.registry import detect_format, get_reader
 
 ROOT = Path(__file__).resolve().parents[2]
 

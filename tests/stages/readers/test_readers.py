@@ -14,9 +14,8 @@ from fastwarc.warc import ArchiveIterator, WarcRecordType
 
 from corpusforge.pipeline.api.errors import ConfigError, InputError
 from corpusforge.pipeline.api.identity import derive_doc_id
-from corpusforge.pipeline.registry import get_reader
+from corpusforge.pipeline.registry import detect_format, get_reader
 from corpusforge.schemas import DOCUMENT_SCHEMA
-from corpusforge.stages.readers import detect_format
 from corpusforge.stages.readers.jsonl import JsonlReader
 from corpusforge.stages.readers.parquet import ParquetReader
 from corpusforge.stages.readers.text import TextReader
