@@ -114,7 +114,7 @@ class _Parser:
     def quantified(self, expr: Expr) -> Atom:
         ch = self.peek()
         lo, hi = 1, 1
-        if ch in "?*+":
+        if ch and ch in "?*+":
             self.i += 1
             lo, hi = {"?": (0, 1), "*": (0, UNBOUNDED), "+": (1, UNBOUNDED)}[ch]
         elif ch == "{":

@@ -277,6 +277,7 @@ class DevicePreTokenizer:
         xp = self.xp = self.backend.xp
         self.pattern = pattern
         self.chunk_bytes = chunk_bytes
+        self.reruns = 0  # chunks whose guessed start was wrong (merged and rerun)
         self.specials = SpecialTokens.build(xp, specials) if specials else None
         if pattern is not None:
             self.classes = xp.asarray(pattern.classes)
@@ -380,6 +381,7 @@ class DevicePreTokenizer:
             bad = xp.flatnonzero(ok == 0)
             if not bad.shape[0]:
                 return
+            self.reruns += int(bad.shape[0])
             # Drop the failed cuts: each failed chunk absorbs the next; rerun only those.
             drop = xp.zeros(starts.shape[0], dtype=bool)
             drop[todo[bad] + 1] = True
