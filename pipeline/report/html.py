@@ -12,7 +12,24 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from corpusforge.pipeline.api.report import ReportSection, report_sections
-from corpusforge.pipeline.report import charts
+
+try:
+    from corpusforge.pipeline.report import charts
+except ImportError:  # altair / vl-convert come with the `report` extra; tables work without
+    charts = None  # type: ignore[assignment]
+
+NO_CHARTS = "charts need the report extra: pip install 'corpusforge[report]'"
+
+
+class _NoCharts:
+    """Stands in for ``charts`` without the extra: every chart is absent."""
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return lambda *args, **kwargs: None
+
+
+if charts is None:
+    charts = _NoCharts()  # type: ignore[assignment]
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2430;
@@ -391,6 +408,8 @@ def _header(d: dict[str, Any], other: dict[str, Any] | None) -> str:
     lines = f'<div class="meta">{"A: " if other else ""}{meta(d)}</div>'
     if other:
         lines += f'<div class="meta">B: {meta(other)}</div>'
+    if isinstance(charts, _NoCharts):
+        lines += f'<div class="meta">{_e(NO_CHARTS)}</div>'
     return f"<header><h1>{title}</h1>{lines}</header>"
 
 

