@@ -20,13 +20,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from corpusforge.pipeline.api import Stage
-from corpusforge.pipeline.api.errors import ConfigError
+from corpusforge.pipeline.api.errors import ConfigError, CorpusforgeError
 from corpusforge.pipeline.api.reader import ReaderParams
 from corpusforge.pipeline.config import RunConfig, load_config, parse_config
 from corpusforge.pipeline.engine import journal
 from corpusforge.pipeline.engine.execute import StageStats
 from corpusforge.pipeline.engine.executor import Executor, PhaseWork, ReadWork
-from corpusforge.pipeline.engine.finalize import FinishedPhases, write_outputs, write_run_lineage
+from corpusforge.pipeline.engine.finalize import (
+    FinishedPhases,
+    start_row,
+    write_outputs,
+    write_run_lineage,
+)
 from corpusforge.pipeline.engine.global_phase import run_global_phase
 from corpusforge.pipeline.engine.phase0 import run_phase0
 from corpusforge.pipeline.engine.plan import (
@@ -40,10 +45,9 @@ from corpusforge.pipeline.io import fsutil
 from corpusforge.pipeline.lineage import store as lineage
 from corpusforge.pipeline.lineage.summary import RunResult
 from corpusforge.pipeline.registry import all_readers, detect_format, get_reader, load_plugins
+from corpusforge.pipeline.version import VERSION
 
 log = logging.getLogger("corpusforge")
-
-VERSION = "0.1.0"
 
 
 class Pipeline:
@@ -116,10 +120,11 @@ class Pipeline:
         if not self.resume:
             self._clear_outputs(out_dir)
         fsutil.makedirs(work_dir)
+        lineage.start_run(out_dir, start_row(cfg, run_id, started, VERSION))
         executor = self._executor or _default_executor(cfg)
-        executor.start()
         stats: dict[str, StageStats] = {}  # this run's work, from the fragment descriptors
         try:
+            executor.start()
             commits, todo = self._phase0(executor, units, work_dir, run_id, stats)
             fragments = [sorted((f for c in commits.values() for f in c.fragments), key=_by_name)]
             for phase in self.phases[1:]:
@@ -134,6 +139,9 @@ class Pipeline:
             return write_run_lineage(
                 cfg, self.phases, done, records, stats, time.perf_counter() - t0, VERSION
             )
+        except BaseException as exc:
+            _record_end(out_dir, run_id, exc)
+            raise
         finally:
             executor.stop()
 
@@ -222,6 +230,17 @@ class Pipeline:
     def _format_of(self, path: str) -> str:
         fmt = self.config.input.format
         return detect_format(path) if fmt == "auto" else fmt
+
+
+def _record_end(out_dir: str, run_id: str, exc: BaseException) -> None:
+    """The run's ``runs`` row for a run that did not finish: ``interrupted`` (Ctrl-C) or
+    ``failed`` with a message that names no document (the error's own, or its type)."""
+    interrupted = isinstance(exc, KeyboardInterrupt | SystemExit)
+    error = exc.message if isinstance(exc, CorpusforgeError) else type(exc).__name__
+    try:
+        lineage.finish_run(out_dir, run_id, "interrupted" if interrupted else "failed", error)
+    except Exception as again:  # the run's own error is the one to report
+        log.warning("could not record the end of run %s: %s", run_id, type(again).__name__)
 
 
 def _by_name(fragment: dict) -> str:
