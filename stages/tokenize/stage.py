@@ -143,9 +143,12 @@ class TokenizeStage(Stage):
         return lists.values.to_numpy(), lists.offsets.to_numpy()
 
     def process(self, batch: pa.Table) -> pa.Table:
-        texts = [t or "" for t in batch.column(Col.TEXT).to_pylist()]
-        ids, offsets = self.encode(texts)
-        ids, offsets = frame_ids(ids, offsets, self.bos, self.eos)
+        if hasattr(self.array, "encode_arrow"):  # device BPE: Arrow buffers in, framed ids out
+            tokens = self.array.encode_arrow(batch.column(Col.TEXT), self.bos, self.eos)
+            ids, offsets = tokens.tokens.astype(np.int32), tokens.offsets()
+        else:
+            texts = [t or "" for t in batch.column(Col.TEXT).to_pylist()]
+            ids, offsets = frame_ids(*self.encode(texts), self.bos, self.eos)
         if offsets[-1] < 2**31 - 1:
             lists = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(ids))
         else:  # a batch of over 2^31 tokens needs 64-bit offsets
