@@ -134,6 +134,10 @@ def _plan_shards(cfg: RunConfig, done: FinishedPhases) -> list[outputs.ShardPlan
     return plans + outputs.plan_shards(outputs.QUARANTINED, quarantined, target)
 
 
+def _sink_dirs(cfg: RunConfig, done: FinishedPhases) -> list[tuple[str, str]]:
+    return [(sc.kind, fsutil.join(done.out_dir, sc.path or sc.kind)) for sc in cfg.output.sinks]
+
+
 def _remove_stale_sink_shards(sink_dirs: list[str], keep_stems: set[str]) -> None:
     """Shards of earlier runs that this run did not write again; sinks may keep other files."""
     for sink_dir in sink_dirs:
@@ -165,9 +169,7 @@ def write_run_lineage(
         _run_row(cfg, done, seconds, version),
         _inputs_table(done),
         _stage_rows(done.run_id, phases, stats),
-        pa.Table.from_pylist(
-            [{k: r[k] for k in OUTPUTS_SCHEMA.names} for r in records], schema=OUTPUTS_SCHEMA
-        ),
+        pa.Table.from_pylist(outputs.output_rows(records, _sink_dirs(cfg, done)), OUTPUTS_SCHEMA),
         pa.concat_tables(index_tables) if index_tables else None,
         sets,
         extra_columns,
@@ -181,6 +183,8 @@ def write_run_lineage(
         result = summarize(db, done.run_id)
         result.units_total = len(done.units)
         result.report_path = _maybe_report(lineage_dir, cfg)
+        if result.report_path:
+            lineage.add_output_file(db, "report", result.report_path, done.out_dir)
     finally:
         # remote outputs: the lineage built locally goes up, failed or not
         uploaded = lineage.upload_lineage(lineage_dir, done.out_dir)
@@ -241,6 +245,17 @@ def _stage_rows(
                 }
             )
     return rows
+
+
+def start_row(cfg: RunConfig, run_id: str, started: datetime, version: str) -> dict:
+    """The ``runs`` row written when a run starts (status ``running``)."""
+    return {
+        "run_id": run_id,
+        "name": cfg.name,
+        "started_at": started.replace(tzinfo=None),
+        "config": config_to_json(cfg),
+        "version": version,
+    }
 
 
 def _run_row(cfg: RunConfig, done: FinishedPhases, seconds: float, version: str) -> dict:

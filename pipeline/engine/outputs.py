@@ -32,6 +32,7 @@ QUARANTINE_COLUMNS = [
     Col.REASON,
     Col.ERROR,
 ]
+OUTPUT_FIELDS = ("kind", "path", "rows", "bytes", "checksum")
 REJECT_RENAMES = {
     Col.STAGE: "reject_stage",
     Col.REASON: "reject_reason",
@@ -147,6 +148,7 @@ def write_shard(
         "checksum": checksum,
         "index": None,
         "sink_outputs": [],
+        "files": [],  # the sink files of this shard, as rows of the `outputs` table
     }
     if plan.category == KEPT:
         index = pa.table(
@@ -175,8 +177,39 @@ def write_shard(
                 )
             )
             record["sink_outputs"].append(sink.name)
+            record["files"].extend(sink_files(sink.name, sink_dir, stem, sink_index.num_rows))
         record["index"] = pa.concat_tables(tables)
     return record
+
+
+def _file_row(kind: str, url: str, rows: int | None) -> dict[str, Any]:
+    checksum, size = fsutil.file_checksum(url)
+    return {"kind": kind, "path": url, "rows": rows, "bytes": size, "checksum": checksum}
+
+
+def sink_files(sink: str, sink_dir: str, stem: str, rows: int) -> list[dict[str, Any]]:
+    """The files a sink wrote for shard ``stem`` (``part-00000.bin``, ``.idx`` ...)."""
+    return [
+        _file_row(sink, url, rows)
+        for url in fsutil.listdir(sink_dir)
+        if url.rsplit("/", 1)[-1].split(".")[0] == stem and ".tmp-" not in url
+    ]
+
+
+def output_rows(
+    records: list[dict[str, Any]], sink_dirs: list[tuple[str, str]]
+) -> list[dict[str, Any]]:
+    """Every file of the output as a row of lineage's ``outputs`` (kind, path, rows, bytes,
+    checksum): the Parquet shards, each sink's shard files, and the other files a sink keeps
+    beside them (the tokenizer copy). Lineage and the report are added by the finalizer."""
+    rows = [{k: r[k] for k in OUTPUT_FIELDS} for r in records]
+    rows += [f for r in records for f in r.get("files", [])]
+    listed = {r["path"] for r in rows}
+    for sink, sink_dir in sink_dirs:
+        for url in fsutil.listdir(sink_dir):
+            if url not in listed and ".tmp-" not in url:
+                rows.append(_file_row(sink, url, None))
+    return rows
 
 
 def remove_stale(out_root: str, category: str, keep: set[str]) -> None:

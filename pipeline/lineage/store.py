@@ -15,7 +15,10 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -128,11 +131,7 @@ def write_lineage(
         con.execute(SCHEMA_SQL)
         con.execute("DELETE FROM runs WHERE run_id = ?", [run_row["run_id"]])
         con.execute("DELETE FROM stage_stats WHERE run_id = ?", [run_row["run_id"]])
-        con.execute(
-            "INSERT INTO runs VALUES ($run_id, $name, $started_at, $finished_at, $status, "
-            "$error, $config, $version, $seconds, $units_processed, $units_skipped)",
-            run_row,
-        )
+        insert_run(con, run_row)
         for row in stage_rows:
             con.execute(
                 "INSERT INTO stage_stats VALUES ($run_id, $position, $stage, $kind, $phase, "
@@ -172,6 +171,51 @@ def write_lineage(
         con.close()
     os.replace(tmp, final)
     return final
+
+
+def insert_run(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> None:
+    """Insert ``row`` into ``runs`` by column name (the table may have more columns)."""
+    cols = ", ".join(row)
+    con.execute(f"INSERT INTO runs ({cols}) VALUES ({', '.join('$' + c for c in row)})", row)
+
+
+@contextmanager
+def _updated_lineage(out_dir: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to ``OUT/lineage.duckdb`` (created when there is none yet) whose changes
+    are one transaction; on object storage, a local copy uploaded when the block ends."""
+    staging = local_lineage_dir(out_dir)
+    os.makedirs(staging, exist_ok=True)
+    con = duckdb.connect(os.path.join(staging, LINEAGE_FILE))
+    try:
+        con.execute(SCHEMA_SQL)
+        con.execute("BEGIN TRANSACTION")
+        yield con
+        con.execute("COMMIT")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    upload_lineage(staging, out_dir)
+
+
+def start_run(out_dir: str, run_row: dict[str, Any]) -> None:
+    """Record a run as ``running`` before it does any work, so a killed run leaves its row.
+
+    A run still ``running`` from before was killed (it never got to finish its row): it
+    becomes ``interrupted``; this run resumes its work.
+    """
+    with _updated_lineage(out_dir) as con:
+        con.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+        con.execute("DELETE FROM runs WHERE run_id = ?", [run_row["run_id"]])
+        insert_run(con, {**run_row, "status": "running"})
+
+
+def finish_run(out_dir: str, run_id: str, status: str, error: str | None) -> None:
+    """Close a run's row that did not end ``ok`` (``failed`` or ``interrupted``)."""
+    with _updated_lineage(out_dir) as con:
+        con.execute(
+            "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE run_id = ?",
+            [status, error, datetime.now(UTC).replace(tzinfo=None), run_id],
+        )
 
 
 def register_remote_filesystems(con: duckdb.DuckDBPyConnection, urls: list[str]) -> None:
@@ -290,6 +334,24 @@ def assert_conservation(lineage_path: str) -> None:
             "conservation check failed: " + "; ".join(problems[:5]),
             hint="a stage or reader lost or duplicated documents; see lineage.duckdb",
         )
+
+
+def add_output_file(lineage_path: str, kind: str, local: str, out_dir: str) -> None:
+    """Add a file the driver wrote beside lineage (the report) to ``outputs``, under the
+    path it will have in ``out_dir`` (the staging copy is uploaded there)."""
+    from corpusforge.pipeline.io import fsutil
+
+    checksum, size = fsutil.file_checksum(local)
+    path = fsutil.join(out_dir, os.path.basename(local))
+    con = duckdb.connect(lineage_path)
+    try:
+        con.execute("DELETE FROM outputs WHERE path = ?", [path])
+        con.execute(
+            "INSERT INTO outputs (kind, path, rows, bytes, checksum) VALUES (?, ?, NULL, ?, ?)",
+            [kind, path, size, checksum],
+        )
+    finally:
+        con.close()
 
 
 def set_run_status(lineage_path: str, run_id: str, status: str, error: str | None) -> None:
