@@ -3,6 +3,7 @@
 from corpusforge.schemas.documents import (
     DOCUMENT_SCHEMA,
     FATE_COLUMNS,
+    FATE_FORGOTTEN,
     FATE_KEPT,
     FATE_QUARANTINED,
     FATE_REJECTED,
@@ -13,6 +14,7 @@ from corpusforge.schemas.documents import (
 __all__ = [
     "DOCUMENT_SCHEMA",
     "FATE_COLUMNS",
+    "FATE_FORGOTTEN",
     "FATE_KEPT",
     "FATE_QUARANTINED",
     "FATE_REJECTED",

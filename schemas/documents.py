@@ -30,6 +30,8 @@ class Col:
 FATE_KEPT = "kept"
 FATE_REJECTED = "rejected"
 FATE_QUARANTINED = "quarantined"
+# taken out of a finished output by `corpusforge forget` (or refused later as a forgotten copy)
+FATE_FORGOTTEN = "forgotten"
 
 FATE_COLUMNS = (Col.FATE, Col.STAGE, Col.REASON, Col.DETAIL, Col.ERROR)
 
