@@ -1,8 +1,10 @@
 """Stage ``tokenize``: text -> ``input_ids`` (list<int32>) and ``n_tokens`` (int64).
 
-Two implementations with identical ids: HF ``tokenizers`` batch encoding (``hf``, the CPU
-default) and our array BPE (``array``: CuPy on GPU, NumPy on CPU for tests and checks). One
-tokenizer per worker (``stateful``): it is loaded in ``setup()``.
+Implementations with identical ids: ``gigatoken`` (the CPU default for every tokenizer it
+reproduces exactly, checked against HF at setup, :mod:`gigatoken_backend`), HF ``tokenizers``
+batch encoding (``hf``, the CPU fallback for everything else) and our array BPE (``array``:
+CuPy on GPU, NumPy on CPU for tests and checks). One tokenizer per worker (``stateful``): it
+is loaded in ``setup()``.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class TokenizeParams(StageParams):
     eos_token: str | None = None  # default: the first known EOS name in the vocabulary
     device: Literal["auto", "cpu", "gpu"] = "auto"
     # auto: device (all-on-GPU BPE, gpu_tokenizer) on gpu, the fastest CPU path on cpu
-    implementation: Literal["auto", "hf", "array", "device"] = "auto"
+    implementation: Literal["auto", "gigatoken", "hf", "array", "device"] = "auto"
     batch_size: int = 1024
 
 
@@ -77,7 +79,11 @@ def frame_ids(
 class TokenizeStage(Stage):
     name = "tokenize"
     outputs = (INPUT_IDS, N_TOKENS)
-    description = "Tokenize text to input_ids/n_tokens (HF tokenizers on CPU, array BPE on GPU)"
+    description = (
+        "Tokenize text to input_ids/n_tokens. CPU: gigatoken for byte-level BPE and "
+        "SentencePiece BPE with byte fallback (ids checked equal to HF at setup), HF tokenizers "
+        "for anything else (WordPiece, Unigram, a probe mismatch); GPU: array BPE"
+    )
     Params = TokenizeParams
     resources = Resources(num_cpus=1, batch_size=1024)
     stateful = True
@@ -95,8 +101,13 @@ class TokenizeStage(Stage):
         self.device = resolve_device(p)
         impl = p.implementation
         if impl == "auto":
-            impl = "device" if self.device == "gpu" else "hf"
+            impl = "device" if self.device == "gpu" else "gigatoken"
         self.array = None
+        self.giga = None
+        self.backend = impl
+        self.backend_reason = f"implementation: {p.implementation}"
+        if impl == "gigatoken":
+            self._setup_gigatoken(explicit=p.implementation == "gigatoken")
         if impl in ("array", "device"):
             from corpusforge.stages.tokenize.array_tokenizer import ArrayBPETokenizer
             from corpusforge.stages.tokenize.gpu_tokenizer import DeviceBPETokenizer
@@ -117,6 +128,17 @@ class TokenizeStage(Stage):
         self.eos = self._special_id(p.add_eos, p.eos_token, EOS_CANDIDATES, "eos")
         self.vocab_size = self.hf.get_vocab_size(with_added_tokens=True)
 
+    def _setup_gigatoken(self, explicit: bool) -> None:
+        from corpusforge.stages.tokenize.gigatoken_backend import GigatokenBackend
+
+        self.giga, self.backend_reason = GigatokenBackend.try_create(self.hf)
+        if self.giga is None:
+            if explicit:
+                raise ConfigError(
+                    f"tokenize: {self.backend_reason}", hint="use implementation: hf or auto"
+                )
+            self.backend = "hf"
+
     def _special_id(
         self, wanted: bool, name: str | None, candidates: tuple[str, ...], what: str
     ) -> int | None:
@@ -134,6 +156,8 @@ class TokenizeStage(Stage):
 
     def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Flat int32 ids and int64 offsets of ``texts`` (BOS/EOS not added)."""
+        if self.giga is not None:
+            return self.giga.encode(pa.array(texts, type=pa.large_string()))
         if self.array is not None:
             return self.array.encode_batch(texts)
         encode = getattr(self.hf, "encode_batch_fast", self.hf.encode_batch)
@@ -143,7 +167,9 @@ class TokenizeStage(Stage):
         return lists.values.to_numpy(), lists.offsets.to_numpy()
 
     def process(self, batch: pa.Table) -> pa.Table:
-        if hasattr(self.array, "encode_arrow"):  # device BPE: Arrow buffers in, framed ids out
+        if self.giga is not None:
+            ids, offsets = frame_ids(*self.giga.encode(batch.column(Col.TEXT)), self.bos, self.eos)
+        elif hasattr(self.array, "encode_arrow"):  # device BPE: Arrow buffers in, framed ids out
             tokens = self.array.encode_arrow(batch.column(Col.TEXT), self.bos, self.eos)
             ids, offsets = tokens.tokens.astype(np.int32), tokens.offsets()
         else:

@@ -138,3 +138,44 @@ def test_add_prefix_space_matches_hf() -> None:
     texts = TEXTS[:80]
     ref = [e.ids for e in ref_tok.encode_batch(texts, add_special_tokens=False)]
     assert per_doc(*ArrayBPETokenizer(spec).encode_batch(texts)) == ref
+
+
+@pytest.mark.parametrize("name", ["gpt2", "cl100k"])
+def test_gigatoken_matches_hf_on_generated_text(name: str) -> None:
+    import pyarrow as pa
+
+    from corpusforge.stages.tokenize.gigatoken_backend import GigatokenBackend
+
+    backend, why = GigatokenBackend.try_create(hf(name))
+    assert backend is not None, why
+    texts = [*TEXTS, "x" * 200_000, "é" * 50_000 + " " + "😀" * 5_000, None]
+    ids, offsets = backend.encode(pa.array(texts, type=pa.string()))
+    want = hf(name).encode_batch([t or "" for t in texts], add_special_tokens=False)
+    assert per_doc(ids, offsets) == [e.ids for e in want]
+
+
+def test_gigatoken_encodes_a_sliced_arrow_column() -> None:
+    import pyarrow as pa
+
+    from corpusforge.stages.tokenize.gigatoken_backend import GigatokenBackend
+
+    backend, _ = GigatokenBackend.try_create(hf("gpt2"))
+    assert backend is not None
+    column = pa.chunked_array([pa.array(TEXTS[:50]), pa.array(TEXTS[50:120])]).slice(30, 60)
+    ids, offsets = backend.encode(column)
+    want = hf("gpt2").encode_batch(TEXTS[30:90], add_special_tokens=False)
+    assert per_doc(ids, offsets) == [e.ids for e in want]
+
+
+def test_gigatoken_leaves_newer_unicode_to_hf() -> None:
+    import pyarrow as pa
+
+    from corpusforge.stages.tokenize.gigatoken_backend import GigatokenBackend
+
+    backend, _ = GigatokenBackend.try_create(hf("cl100k"))
+    assert backend is not None
+    # U+32C42 is a letter for gigatoken's newer tables, not for HF's Oniguruma
+    texts = ["plain text", "\U00032c42<d", "more <d plain", "\U00032c42"]
+    ids, offsets = backend.encode(pa.array(texts))
+    want = hf("cl100k").encode_batch(texts, add_special_tokens=False)
+    assert per_doc(ids, offsets) == [e.ids for e in want]

@@ -57,6 +57,42 @@ def test_frame_ids_handles_empty_documents() -> None:
 
 
 @pytest.mark.parametrize("tokenizer", ["gpt2", "cl100k"])
+def test_gigatoken_is_the_cpu_default_and_matches_hf(tokenizer: str) -> None:
+    table = docs(corpus(seed=5, n=80))
+    stage = TokenizeStage(tokenizer=tokenizer, device="cpu")
+    out = stage(table)
+    assert stage.backend == "gigatoken", stage.backend_reason
+    ref = TokenizeStage(tokenizer=tokenizer, device="cpu", implementation="hf")(table)
+    assert out["input_ids"].to_pylist() == ref["input_ids"].to_pylist()
+    assert out["n_tokens"].to_pylist() == ref["n_tokens"].to_pylist()
+
+
+def _wordpiece_json(tmp_path) -> str:
+    from tokenizers import Tokenizer, pre_tokenizers
+    from tokenizers.models import WordPiece
+
+    vocab = {"[UNK]": 0, "[SEP]": 1, "hello": 2, "world": 3, "##s": 4, "wor": 5, "##ld": 6}
+    tok = Tokenizer(WordPiece(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    path = tmp_path / "wordpiece.json"
+    tok.save(str(path))
+    return str(path)
+
+
+def test_tokenizer_gigatoken_cannot_run_falls_back_to_hf(tmp_path) -> None:
+    path = _wordpiece_json(tmp_path)
+    stage = TokenizeStage(tokenizer=path, device="cpu", add_eos=False)
+    out = stage(docs(["hello worlds", "world hello x"]))
+    assert stage.backend == "hf"
+    assert "gigatoken" in stage.backend_reason
+    assert out["input_ids"].to_pylist() == [[2, 3, 4], [3, 2, 0]]  # "world" + "##s", [UNK]
+    with pytest.raises(ConfigError, match="gigatoken"):
+        TokenizeStage(tokenizer=path, device="cpu", implementation="gigatoken", add_eos=False)(
+            docs(["hello"])
+        )
+
+
+@pytest.mark.parametrize("tokenizer", ["gpt2", "cl100k"])
 def test_array_implementation_matches_hf_through_the_stage(tokenizer: str) -> None:
     table = docs(corpus(seed=3, n=60))
     hf = TokenizeStage(tokenizer=tokenizer, device="cpu", implementation="hf")(table)
