@@ -20,6 +20,7 @@ import xxhash
 from corpusforge.pipeline.api import Stage, rejected_mask, set_column
 from corpusforge.pipeline.api.errors import StageContractError
 from corpusforge.pipeline.api.reader import conform_documents
+from corpusforge.pipeline.engine.unreadable import checksum_or_none, read_guarded
 from corpusforge.pipeline.io import fsutil
 from corpusforge.pipeline.registry import import_modules, load_plugins
 from corpusforge.schemas import FATE_REJECTED, Col
@@ -248,7 +249,7 @@ def read_units(
         reader = readers[fmt](reader_params)
         pending: pa.Table | None = None
         total = 0
-        for table in reader.read(path):
+        for table in read_guarded(reader, path):
             if table.num_rows == 0:
                 continue
             if pending is not None:
@@ -258,7 +259,7 @@ def read_units(
             pending = table
         if pending is None:
             continue
-        checksum, size = fsutil.file_checksum(path)
+        checksum, size = checksum_or_none(path)
         n = pending.num_rows
         pending = pending.append_column(UNIT_TOTAL, pa.array([total] * n, pa.int64()))
         pending = pending.append_column(UNIT_CHECKSUM, pa.array([checksum] * n, pa.string()))

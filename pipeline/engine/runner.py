@@ -23,7 +23,7 @@ from corpusforge.pipeline.api import Stage
 from corpusforge.pipeline.api.errors import ConfigError, CorpusforgeError
 from corpusforge.pipeline.api.reader import ReaderParams
 from corpusforge.pipeline.config import RunConfig, load_config, parse_config
-from corpusforge.pipeline.engine import journal
+from corpusforge.pipeline.engine import journal, unreadable
 from corpusforge.pipeline.engine.execute import StageStats
 from corpusforge.pipeline.engine.executor import Executor, PhaseWork, ReadWork
 from corpusforge.pipeline.engine.finalize import (
@@ -169,7 +169,12 @@ class Pipeline:
     ) -> tuple[dict[str, journal.UnitCommit], list[str]]:
         """Commits of every unit: those of earlier runs, and the rest processed now."""
         commits = journal.load_unit_commits(work_dir)
-        commits = {p: c for p, c in commits.items() if p in set(units)}
+        # a file that was unreadable is tried again (its permissions may have been fixed)
+        commits = {
+            p: c
+            for p, c in commits.items()
+            if p in set(units) and unreadable.cause_of(c.reader_stats) is None
+        }
         journal.remove_orphan_fragments(work_dir, commits)
         todo = [u for u in units if u not in commits]
         log.info(
@@ -186,7 +191,11 @@ class Pipeline:
             reader_params=self.config.input.options,
         )
         work = self._phase_work(self.phases[0], work_dir, run_id)
-        commits.update(run_phase0(executor, read, work, work_dir, stats))
+        new = run_phase0(executor, read, work, work_dir, stats)
+        for path in sorted(new):
+            if line := unreadable.warning_line(path, new[path].reader_stats):
+                log.warning("%s", line)
+        commits.update(new)
         log.info(
             "phase 0 (read%s): %d files in %.1f s",
             "".join(f", {name}" for name in self.phases[0].names),

@@ -56,6 +56,20 @@ def _sql_list(urls: list[str]) -> str:
     return "[" + ", ".join("'" + u.replace("'", "''") + "'" for u in urls) + "]"
 
 
+# Rows a reader adds about a file rather than a record of it: a cut or damaged file, or one
+# that could not be read at all (pipeline/engine/unreadable.py). They carry the file's fate
+# to the outputs and the report, but are not records: ``inputs.records`` leaves them out.
+FILE_REASONS = ("truncated_file", "invalid_warc", "unreadable_file")
+FILE_ROW = (
+    "(stage = 'read' AND fate = 'quarantined' AND reason IN ("
+    + ", ".join(f"'{r}'" for r in FILE_REASONS)
+    + "))"
+)
+FILE_STATUS = (
+    "CASE reason WHEN 'unreadable_file' THEN 'unreadable' WHEN 'truncated_file' THEN "
+    "'truncated' ELSE 'damaged' END"
+)
+
 _NUMERIC = re.compile(
     r"^(BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|"
     r"FLOAT|DOUBLE|DECIMAL.*)$"
@@ -158,11 +172,17 @@ def write_lineage(
             )
         fill_stage_totals(con, run_row["run_id"], stage_rows)
         # per-input fates over every phase (global stages reject after phase 0)
+        # a reader's row about the file itself (cut, damaged, unreadable) is not a record
         con.execute(
-            """UPDATE inputs SET kept = f.kept, rejected = f.rejected, quarantined = f.quarantined
+            f"""UPDATE inputs SET kept = f.kept, rejected = f.rejected,
+                quarantined = f.quarantined, records = inputs.records - f.file_rows,
+                status = coalesce(f.file_status, inputs.status)
             FROM (SELECT source_path, count(*) FILTER (WHERE fate = 'kept') AS kept,
                          count(*) FILTER (WHERE fate = 'rejected') AS rejected,
-                         count(*) FILTER (WHERE fate = 'quarantined') AS quarantined
+                         count(*) FILTER (WHERE fate = 'quarantined' AND NOT {FILE_ROW})
+                             AS quarantined,
+                         count(*) FILTER (WHERE {FILE_ROW}) AS file_rows,
+                         max({FILE_STATUS}) FILTER (WHERE {FILE_ROW}) AS file_status
                   FROM documents GROUP BY source_path) f
             WHERE f.source_path = inputs.path"""
         )
@@ -298,9 +318,10 @@ def check_conservation(lineage_path: str) -> list[str]:
     con = duckdb.connect(lineage_path, read_only=True)
     try:
         rows = con.execute(
-            """
+            f"""
             WITH seen AS (
-                SELECT source_path, count(*) AS n, count(DISTINCT source_index) AS n_distinct,
+                SELECT source_path, count(*) FILTER (WHERE NOT {FILE_ROW}) AS n,
+                       count(*) AS n_all, count(DISTINCT source_index) AS n_distinct,
                        count(*) FILTER (WHERE fate NOT IN ('kept', 'rejected', 'quarantined'))
                            AS bad_fate
                 FROM documents GROUP BY source_path)
@@ -308,7 +329,8 @@ def check_conservation(lineage_path: str) -> list[str]:
                    coalesce(s.bad_fate, 0)
             FROM inputs i LEFT JOIN seen s ON s.source_path = i.path
             WHERE i.records IS DISTINCT FROM coalesce(s.n, 0)
-               OR coalesce(s.n, 0) <> coalesce(s.n_distinct, 0) OR coalesce(s.bad_fate, 0) > 0
+               OR coalesce(s.n_all, 0) <> coalesce(s.n_distinct, 0)
+               OR coalesce(s.bad_fate, 0) > 0
             ORDER BY i.path LIMIT 20
             """
         ).fetchall()

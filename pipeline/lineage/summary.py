@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from corpusforge.pipeline.lineage.store import FILE_ROW
+
 
 @dataclass
 class RunResult:
@@ -24,6 +26,8 @@ class RunResult:
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
     outputs: list[dict[str, Any]] = field(default_factory=list)
     report_path: str | None = None
+    # input files that could not be read (or were cut): path -> the quarantine error
+    damaged_files: dict[str, str] = field(default_factory=dict)
 
 
 def summarize(lineage_path: str, run_id: str | None = None) -> RunResult:
@@ -61,6 +65,10 @@ def summarize(lineage_path: str, run_id: str | None = None) -> RunResult:
             ).fetchall()
         ]
         units_total = con.execute("SELECT count(*) FROM inputs").fetchone()[0]
+        damaged = con.execute(
+            f"SELECT source_path, min(error) FROM documents WHERE {FILE_ROW} "
+            "GROUP BY source_path ORDER BY source_path"
+        ).fetchall()
     finally:
         con.close()
     return RunResult(
@@ -78,4 +86,5 @@ def summarize(lineage_path: str, run_id: str | None = None) -> RunResult:
         stages=stages,
         rejects_by_reason={k: int(v) for k, v in reasons.items()},
         outputs=outputs_rows,
+        damaged_files={p: e for p, e in damaged},
     )

@@ -273,11 +273,13 @@ def _inputs(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "coalesce(sum(rejected), 0) AS rejected, coalesce(sum(quarantined), 0) AS quarantined, "
         "coalesce(sum(size), 0) AS bytes FROM inputs GROUP BY 1 ORDER BY 1",
     )
-    # the files worth a look first: the ones with quarantined records, then the largest
+    # the files worth a look first: unreadable or cut ones, those with quarantined records,
+    # then the largest
     files = _rows(
         con,
         "SELECT path, status, records, rejected, quarantined, size FROM inputs "
-        f"ORDER BY quarantined DESC NULLS LAST, size DESC, path LIMIT {INPUTS_LIMIT}",
+        "ORDER BY status IS DISTINCT FROM 'done' DESC, quarantined DESC NULLS LAST, "
+        f"size DESC NULLS LAST, path LIMIT {INPUTS_LIMIT}",
     )
     total = con.execute("SELECT count(*) FROM inputs").fetchone()[0]
     return {"by_status": summary, "files": files, "total_files": int(total)}

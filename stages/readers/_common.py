@@ -182,12 +182,19 @@ class RowBuffer:
         )
 
     def quarantine(
-        self, reason: str, message: str, *, line: int | None = None, offset: int | None = None
+        self,
+        reason: str,
+        message: str,
+        *,
+        line: int | None = None,
+        offset: int | None = None,
+        doc_id: str | None = None,
     ) -> None:
-        """An unreadable record: text null, ``_error`` = "<file> line N: <message>"."""
+        """An unreadable record: text null, ``_error`` = "<file> line N: <message>"; it keeps
+        its own ``doc_id`` when that could be read (``id_field``)."""
         index = self.next_index
         self.next_index += 1
-        self._quarantine_at(index, reason, message, line, offset)
+        self._quarantine_at(index, reason, message, line, offset, doc_id)
 
     def _quarantine_at(
         self,
@@ -196,6 +203,7 @@ class RowBuffer:
         message: str,
         line: int | None,
         offset: int | None = None,
+        doc_id: str | None = None,
     ) -> None:
         where = (
             f"line {line}"
@@ -206,7 +214,7 @@ class RowBuffer:
         )
         self._append(
             **{
-                Col.ID: derive_doc_id(self.path, index),
+                Col.ID: doc_id if doc_id is not None else derive_doc_id(self.path, index),
                 Col.SOURCE_PATH: self.path,
                 Col.SOURCE_INDEX: index,
                 Col.SOURCE_LINE: line,
@@ -245,8 +253,11 @@ class RecordFields:
                 "not_an_object", f"record is a JSON {_json_kind(rec)}, not an object", line=line
             )
             return
+        doc_id = self._own_id(rec)
         if self.text_field not in rec:
-            buf.quarantine("missing_text", f"no {self.text_field!r} field", line=line)
+            buf.quarantine(
+                "missing_text", f"no {self.text_field!r} field", line=line, doc_id=doc_id
+            )
             return
         text = rec[self.text_field]
         if not isinstance(text, str):
@@ -254,13 +265,9 @@ class RecordFields:
                 "non_string_text",
                 f"field {self.text_field!r} is {_json_kind(text)}, not a string",
                 line=line,
+                doc_id=doc_id,
             )
             return
-        doc_id = None
-        if self.id_field:
-            raw_id = rec.get(self.id_field)
-            if raw_id is not None and raw_id != "":
-                doc_id = raw_id if isinstance(raw_id, str) else json.dumps(raw_id)
         url = rec.get("url")
         if not isinstance(url, str):
             url = None
@@ -271,6 +278,15 @@ class RecordFields:
         if url is None and "url" in rec and (self.keep is None or "url" in self.keep):
             other["url"] = rec["url"]  # a non-string url stays visible in metadata
         buf.add_document(text, doc_id=doc_id, line=line, url=url, metadata=metadata_json(other))
+
+    def _own_id(self, rec: dict) -> str | None:
+        """The record's own id (``id_field``), or None to derive one from its position."""
+        if not self.id_field:
+            return None
+        raw_id = rec.get(self.id_field)
+        if raw_id is None or raw_id == "":
+            return None
+        return raw_id if isinstance(raw_id, str) else json.dumps(raw_id)
 
 
 def _json_kind(value: Any) -> str:

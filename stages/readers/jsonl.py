@@ -7,6 +7,8 @@ number, 1-based). Every other line is one record and gets the next ``source_inde
 - a line that is not valid UTF-8, not valid JSON, not an object, or whose text field is
   missing or not a string is *quarantined* (reasons ``invalid_utf8``, ``invalid_json``,
   ``not_an_object``, ``missing_text``, ``non_string_text``);
+- a file whose first line is not text at all (binary data, a compressed stream under a plain
+  name) is unreadable as a whole (``InputError``; the engine quarantines it as one unit);
 - a compressed stream that ends early (truncated download) keeps every line read before the
   break and adds ONE quarantined row ``truncated_file`` naming the last good line.
 """
@@ -25,7 +27,13 @@ import pyarrow as pa
 from corpusforge.pipeline.api import register_reader
 from corpusforge.pipeline.api.errors import InputError
 from corpusforge.pipeline.api.reader import ReaderParams
-from corpusforge.stages.readers._common import RecordFields, RowBuffer, StatsReader, open_input
+from corpusforge.stages.readers._common import (
+    RecordFields,
+    RowBuffer,
+    StatsReader,
+    display_name,
+    open_input,
+)
 from corpusforge.stages.readers._zstd import ZstdStream
 
 try:  # zstandard raises its own error type on a corrupt or truncated frame
@@ -46,6 +54,24 @@ def compression_for(path: str) -> str | None:
         return "gzip"
     if lower.endswith(".zst"):
         return "zstd"
+    return None
+
+
+def binary_start(raw: bytes) -> str | None:
+    """What a first line that is not text at all looks like (None for text, even with a few
+    bad bytes: those lines are quarantined one by one)."""
+    head = raw[:4096]
+    try:
+        head.decode("utf-8")
+        return None
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(head) - 3 and len(raw) > len(head):
+            return None  # the sample cuts a character
+    if head.startswith(b"\x1f\x8b") or head.startswith(b"\x28\xb5\x2f\xfd"):
+        return "compressed data: is the file name's extension missing?"
+    bad = head.decode("utf-8", "replace").count("\ufffd")
+    if b"\x00" in head or bad * 20 > len(head):
+        return "binary data"
     return None
 
 
@@ -103,6 +129,8 @@ class JsonlReader(StatsReader):
                 lineno += 1
                 if lineno == 1 and raw.startswith(_BOM):
                     raw = raw[len(_BOM) :]
+                if lineno == 1 and (what := binary_start(raw)):
+                    raise InputError(f"{display_name(path)} is not UTF-8 text ({what})")
                 if not raw.strip():
                     self.stats["blank_lines"] += 1
                     continue
