@@ -45,3 +45,26 @@ class Sink:
         :data:`SINK_INDEX_SCHEMA`, one row per document written.
         """
         raise NotImplementedError
+
+    # ---- optional: what ``corpusforge forget`` and ``audit`` need (token sinks have them)
+    def shard_files(self, shard: str) -> list[str]:
+        """The files shard ``shard`` (as its index rows name it) consists of, in the order a
+        rewrite puts them in place (the one that makes the shard complete last)."""
+        return [shard]
+
+    def shard_lengths(self, url: str) -> tuple[list[str] | None, list[int]]:
+        """(doc ids when the shard stores them, units per document) of a written shard."""
+        raise NotImplementedError(f"sink {self.name!r} cannot read its shards back")
+
+    def rewrite_shard(
+        self,
+        url: str,
+        drop: set[str],
+        out_dir: str,
+        shard_name: str,
+        doc_ids: list[str] | None = None,
+    ) -> pa.Table:
+        """Write shard ``shard_name`` under ``out_dir`` with the documents of the shard at
+        ``url`` except ``drop`` (``doc_ids``: the shard's documents in order, from lineage);
+        returns index rows like :meth:`write_shard`."""
+        raise NotImplementedError(f"sink {self.name!r} cannot rewrite its shards")

@@ -19,6 +19,7 @@ from corpusforge.pipeline.api import StageParams, register_sink
 from corpusforge.pipeline.api.sink import SINK_INDEX_SCHEMA, Sink
 from corpusforge.pipeline.io import fsutil
 from corpusforge.schemas import Col
+from corpusforge.stages.sinks import rewrite
 from corpusforge.stages.sinks.megatron_format import token_dtype, write_index
 from corpusforge.stages.tokenize.stage import INPUT_IDS
 
@@ -76,6 +77,24 @@ class _TokenSink(Sink):
         from corpusforge.stages.tokenize.source import load_tokenizer
 
         fsutil.atomic_write_bytes(target, load_tokenizer(p.tokenizer).to_str().encode("utf-8"))
+
+    # `forget` and `audit`: read back and rewrite (stages/sinks/rewrite.py)
+    def shard_files(self, shard: str) -> list[str]:
+        return rewrite.shard_files(shard)
+
+    def shard_lengths(self, url: str) -> tuple[list[str] | None, list[int]]:
+        doc_ids, lengths = rewrite.shard_layout(url)
+        return doc_ids, lengths.tolist()
+
+    def rewrite_shard(
+        self,
+        url: str,
+        drop: set[str],
+        out_dir: str,
+        shard_name: str,
+        doc_ids: list[str] | None = None,
+    ) -> pa.Table:
+        return rewrite.rewrite_shard(self, url, drop, out_dir, shard_name, doc_ids)
 
 
 @register_sink
