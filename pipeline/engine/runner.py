@@ -23,7 +23,7 @@ from corpusforge.pipeline.api import Stage
 from corpusforge.pipeline.api.errors import ConfigError, CorpusforgeError
 from corpusforge.pipeline.api.reader import ReaderParams
 from corpusforge.pipeline.config import RunConfig, load_config, parse_config
-from corpusforge.pipeline.engine import journal, unreadable
+from corpusforge.pipeline.engine import journal, preflight, unreadable
 from corpusforge.pipeline.engine.execute import StageStats
 from corpusforge.pipeline.engine.executor import Executor, PhaseWork, ReadWork
 from corpusforge.pipeline.engine.finalize import (
@@ -44,7 +44,7 @@ from corpusforge.pipeline.engine.plan import (
 from corpusforge.pipeline.io import fsutil
 from corpusforge.pipeline.lineage import store as lineage
 from corpusforge.pipeline.lineage.summary import RunResult
-from corpusforge.pipeline.registry import all_readers, detect_format, get_reader, load_plugins
+from corpusforge.pipeline.registry import detect_format, get_reader, load_plugins
 from corpusforge.pipeline.version import VERSION
 
 log = logging.getLogger("corpusforge")
@@ -146,11 +146,9 @@ class Pipeline:
             executor.stop()
 
     def _input_units(self) -> list[str]:
-        auto = self.config.input.format == "auto"
-        accepted = [e for cls in all_readers().values() for e in cls.extensions] if auto else None
-        units = fsutil.expand_inputs(self.config.input.paths, accepted)
-        if not units:
-            raise ConfigError("input.paths matched no files")
+        # exit 2 with one line for missing inputs, a file as output, a wrong text_field
+        units = preflight.input_units(self.config)
+        preflight.first_records(self.config, units[0])
         return units
 
     def _clear_outputs(self, out_dir: str) -> None:

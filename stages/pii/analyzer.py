@@ -14,6 +14,7 @@ from presidio_analyzer.predefined_recognizers import (
     UsSsnRecognizer,
 )
 
+from corpusforge.pipeline.api.errors import ConfigError
 from corpusforge.stages.pii.recognizers import (
     CorpusCardRecognizer,
     CorpusPhoneRecognizer,
@@ -53,8 +54,8 @@ def pattern_analyzer(entities: list[str]) -> AnalyzerEngine:
     return AnalyzerEngine(registry=registry, nlp_engine=nlp, supported_languages=[PATTERN_LANG])
 
 
-class NerModelMissing(RuntimeError):
-    """A configured spaCy model is not installed (we never download one)."""
+class NerModelMissing(ConfigError):
+    """A configured spaCy model is not installed (we never download one): exit 2, one line."""
 
 
 def model_installed(name: str) -> bool:

@@ -27,16 +27,21 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pyarrow as pa
-from fastwarc.warc import ArchiveIterator, WarcRecordType
 
 from corpusforge.pipeline.api import register_reader
+from corpusforge.pipeline.api.errors import require_extra
 from corpusforge.pipeline.api.reader import ReaderParams
 from corpusforge.stages.readers._common import RowBuffer, StatsReader, open_input
 from corpusforge.stages.readers._gzip_members import GzipMemberStream
 from corpusforge.stages.readers._http import decode_html, looks_like_html, parse_http_response
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xhtml"})
-_DOC_TYPES = WarcRecordType.response | WarcRecordType.conversion
+try:
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+    _DOC_TYPES = WarcRecordType.response | WarcRecordType.conversion
+except ImportError:  # the `warc` extra: WarcReader() names it in a one-line error
+    pass
 
 
 class WarcParams(ReaderParams):
@@ -66,6 +71,10 @@ class WarcReader(StatsReader):
     name = "warc"
     extensions: ClassVar[tuple[str, ...]] = (".warc", ".warc.gz", ".wet", ".wet.gz", ".warc.wet.gz")
     Params = WarcParams
+
+    def __init__(self, params: WarcParams | dict[str, Any] | None = None) -> None:
+        require_extra(("fastwarc", "trafilatura"), "warc", "the warc reader")
+        super().__init__(params)
 
     def read(self, path: str) -> Iterator[pa.Table]:
         params: WarcParams = self.params  # type: ignore[assignment]

@@ -56,11 +56,14 @@ def test_missing_config_and_input_are_clear(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "config file not found" in result.output
     cfg = write_config(tmp_path / "c.yaml", tmp_path / "missing", tmp_path / "o")
     result = runner.invoke(app, ["run", str(cfg)])
-    assert result.exit_code == 1 and "input not found" in result.output
+    assert result.exit_code == 2 and "input path not found" in result.output
     assert "Traceback" not in result.output
 
 
-def test_init_writes_a_valid_config(tmp_path: Path) -> None:
+def test_init_writes_a_valid_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the starter reads data/ and writes out/my-corpus
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "d.jsonl").write_text(json.dumps({"text": "x " * 150}) + "\n")
     target = tmp_path / "starter.yaml"
     assert runner.invoke(app, ["init", str(target)]).exit_code == 0
     result = runner.invoke(app, ["validate", str(target)])

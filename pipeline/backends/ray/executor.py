@@ -215,10 +215,14 @@ def ensure_ray(cfg: RunConfig) -> bool:
     if ray.is_initialized():
         return False
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    quiet = not os.environ.get("CORPUSFORGE_DEBUG")  # `corpusforge --debug` sets it
+    if quiet:  # Ray's own warnings (token auth, C++ network probes) only with --debug
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
+        logging.getLogger("ray").setLevel(logging.ERROR)
     kwargs: dict[str, Any] = {
         "include_dashboard": False,
         "log_to_driver": True,
-        "logging_level": logging.WARNING,
+        "logging_level": logging.ERROR if quiet else logging.WARNING,
         "configure_logging": True,
     }
     if cfg.ray.address:
@@ -239,11 +243,30 @@ def ensure_ray(cfg: RunConfig) -> bool:
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = cfg.ray.progress
     ctx.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    # quiet: Ray Data's operator-name warnings and its ERROR echo of a failing task (our one
+    # line reports that error) stay out of the terminal
+    logging.getLogger("ray").setLevel(logging.ERROR if quiet else logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.CRITICAL if quiet else logging.WARNING)
     return True
 
 
 _ERROR_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$", re.MULTILINE)
+
+
+def _original_error(exc: BaseException) -> CorpusforgeError | None:
+    """Our own error inside Ray's wrappers (RayTaskError.cause, UserCodeException's
+    __cause__), when it travelled as an object."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, CorpusforgeError):
+            return e
+        todo += [getattr(e, "cause", None), e.__cause__, e.__context__]
+    return None
 
 
 def run_error(exc: BaseException) -> CorpusforgeError:
@@ -255,6 +278,9 @@ def run_error(exc: BaseException) -> CorpusforgeError:
     """
     if isinstance(exc, CorpusforgeError):
         return exc
+    original = _original_error(exc)
+    if original is not None:  # the stage's own error object came back: message and hint
+        return original
     for match in _ERROR_LINE.finditer(str(exc)):
         qualname, message = match.group(1), match.group(2).strip()
         if qualname.startswith("ray."):
