@@ -216,8 +216,7 @@ def ensure_ray(cfg: RunConfig) -> bool:
         return False
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     quiet = not os.environ.get("CORPUSFORGE_DEBUG")  # `corpusforge --debug` sets it
-    if quiet:  # Ray's own warnings (token auth, C++ network probes) only with --debug
-        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
+    if quiet:  # Ray's own warnings (token auth, operator names) only with --debug
         logging.getLogger("ray").setLevel(logging.ERROR)
     kwargs: dict[str, Any] = {
         "include_dashboard": False,
