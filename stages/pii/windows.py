@@ -23,7 +23,7 @@ TRIGGERS: dict[str, list[str]] = {
     "PHONE": [_DIGITS],
     "CREDIT_CARD": [_DIGITS],
     "US_SSN": [_DIGITS],
-    "IBAN": [r"[A-Z][A-Z]\d\d"],
+    "IBAN": [r"[A-Za-z][A-Za-z]\d\d"],
     "URL": [r"://|www\.|\w\.[a-zA-Z]{2}"],
 }
 

