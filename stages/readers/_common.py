@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import fsspec
+import orjson
 import pyarrow as pa
 
 from corpusforge.pipeline.api.errors import InputError
@@ -66,16 +67,31 @@ def open_input(path: str, compression: str | None = None) -> Any:
         raise InputError(f"cannot open input {path}: {type(exc).__name__}: {exc}") from None
 
 
-def metadata_json(fields: dict[str, Any]) -> str | None:
-    """The record's other fields as a JSON object string (null when there are none)."""
+def metadata_json(fields: dict[str, Any], plain_json: bool = False) -> str | None:
+    """The record's other fields as a JSON object string (null when there are none).
+
+    ``plain_json``: the values came from orjson (JSON types only, no lone surrogates, no
+    NaN or big integers), so orjson can write them, several times faster than json.
+    """
     if not fields:
         return None
+    if plain_json:
+        try:
+            return orjson.dumps(fields).decode("utf-8")
+        except orjson.JSONEncodeError:  # nested deeper than orjson writes: json can
+            pass
     try:
         out = json.dumps(fields, ensure_ascii=False, default=str)
         out.encode("utf-8")  # lone surrogates from "\ud800"-style escapes cannot go to Arrow
         return out
     except UnicodeEncodeError:
         return json.dumps(fields, ensure_ascii=True, default=str)
+
+
+# Columns set on almost every row are kept as lists; the rest (fates, errors, WARC headers) as
+# {row: value}, so that a live record costs a few list appends and no per-column loop.
+_DENSE = (Col.ID, Col.TEXT, Col.SOURCE_INDEX, Col.SOURCE_LINE, Col.URL, Col.METADATA)
+_SPARSE = tuple(c for c in _COLUMNS if c not in _DENSE and c != Col.SOURCE_PATH)
 
 
 class RowBuffer:
@@ -87,18 +103,38 @@ class RowBuffer:
         self.params = params
         self.batch_rows = max(1, params.batch_rows)
         self.next_index = 0  # source_index of the next record of the file
-        self._cols: dict[str, list[Any]] = {c: [] for c in _COLUMNS}
+        # derive_doc_id's path hash, computed once per file (the index part is formatted here)
+        self._id_prefix = derive_doc_id(path, 0).rsplit("-", 1)[0]
+        # a document of at most this many characters cannot exceed max_doc_bytes (4 B/char)
+        self._safe_chars = params.max_doc_bytes // 4
+        self._clear()
+
+    def _clear(self) -> None:
+        self._dense: dict[str, list[Any]] = {c: [] for c in _DENSE}
+        self._sparse: dict[str, dict[int, Any]] = {c: {} for c in _SPARSE}
+        d = self._dense
+        self._ids, self._texts, self._index = d[Col.ID], d[Col.TEXT], d[Col.SOURCE_INDEX]
+        self._lines, self._urls, self._meta = d[Col.SOURCE_LINE], d[Col.URL], d[Col.METADATA]
 
     def __len__(self) -> int:
-        return len(self._cols[Col.ID])
+        return len(self._ids)
 
     @property
     def full(self) -> bool:
-        return len(self) >= self.batch_rows
+        return len(self._ids) >= self.batch_rows
 
-    def _append(self, **values: Any) -> None:
-        for col, store in self._cols.items():
-            store.append(values.get(col))
+    def _doc_id(self, index: int) -> str:
+        return f"{self._id_prefix}-{index:06d}"
+
+    def _append(self, index: int, doc_id: str | None, line: int | None, **rare: Any) -> int:
+        row = len(self._ids)
+        self._ids.append(doc_id if doc_id is not None else self._doc_id(index))
+        self._index.append(index)
+        self._lines.append(line)
+        for col, value in rare.items():
+            if value is not None:
+                self._sparse[col][row] = value
+        return row
 
     def add_document(
         self,
@@ -111,41 +147,49 @@ class RowBuffer:
         fetch_date: str | None = None,
         content_type: str | None = None,
         metadata: str | None = None,
+        valid_unicode: bool = False,
     ) -> None:
-        """A record with readable text: live, or rejected at read (empty, too large)."""
+        """A record with readable text: live, or rejected at read (empty, too large).
+
+        ``valid_unicode``: the caller knows ``text`` holds no lone surrogate (orjson refuses
+        them), which spares encoding every document just to check it.
+        """
         index = self.next_index
         self.next_index += 1
-        fate = reason = detail = None
-        try:
-            n_bytes = len(text.encode("utf-8"))
-        except UnicodeEncodeError as exc:
-            # A lone surrogate (a JSON "\ud800" escape) is not valid Unicode text.
-            self._quarantine_at(
-                index, "invalid_utf8", f"invalid Unicode (lone surrogate) at char {exc.start}", line
-            )
-            return
-        if not text.strip():
-            fate, reason = FATE_REJECTED, "empty_text"
-        elif n_bytes > self.params.max_doc_bytes:
-            fate, reason, detail = FATE_REJECTED, "doc_too_large", str(n_bytes)
-        self._append(
-            **{
-                Col.ID: doc_id if doc_id is not None else derive_doc_id(self.path, index),
-                Col.TEXT: text,
-                Col.SOURCE_PATH: self.path,
-                Col.SOURCE_INDEX: index,
-                Col.SOURCE_LINE: line,
-                Col.SOURCE_OFFSET: offset,
-                Col.URL: url,
-                Col.FETCH_DATE: fetch_date,
-                Col.CONTENT_TYPE: content_type,
-                Col.METADATA: metadata,
-                Col.FATE: fate,
-                Col.STAGE: READ_STAGE if fate else None,
-                Col.REASON: reason,
-                Col.DETAIL: detail,
+        n_bytes = None
+        if not valid_unicode or len(text) > self._safe_chars:
+            try:
+                n_bytes = len(text.encode("utf-8"))
+            except UnicodeEncodeError as exc:
+                # A lone surrogate (a JSON "\ud800" escape) is not valid Unicode text.
+                self._quarantine_at(
+                    index,
+                    "invalid_utf8",
+                    f"invalid Unicode (lone surrogate) at char {exc.start}",
+                    line,
+                )
+                return
+        rare: dict[str, Any] = {}
+        if not text or text.isspace():  # same as `not text.strip()`, without the copy
+            rare = {Col.FATE: FATE_REJECTED, Col.STAGE: READ_STAGE, Col.REASON: "empty_text"}
+        elif n_bytes is not None and n_bytes > self.params.max_doc_bytes:
+            rare = {
+                Col.FATE: FATE_REJECTED,
+                Col.STAGE: READ_STAGE,
+                Col.REASON: "doc_too_large",
+                Col.DETAIL: str(n_bytes),
             }
+        self._append(
+            index,
+            doc_id,
+            line,
+            **{Col.SOURCE_OFFSET: offset, Col.FETCH_DATE: fetch_date},
+            **{Col.CONTENT_TYPE: content_type},
+            **rare,
         )
+        self._texts.append(text)
+        self._urls.append(url)
+        self._meta.append(metadata)
 
     def reject(
         self,
@@ -164,22 +208,16 @@ class RowBuffer:
         index = self.next_index
         self.next_index += 1
         self._append(
-            **{
-                Col.ID: doc_id if doc_id is not None else derive_doc_id(self.path, index),
-                Col.SOURCE_PATH: self.path,
-                Col.SOURCE_INDEX: index,
-                Col.SOURCE_LINE: line,
-                Col.SOURCE_OFFSET: offset,
-                Col.URL: url,
-                Col.FETCH_DATE: fetch_date,
-                Col.CONTENT_TYPE: content_type,
-                Col.METADATA: metadata,
-                Col.FATE: FATE_REJECTED,
-                Col.STAGE: READ_STAGE,
-                Col.REASON: reason,
-                Col.DETAIL: detail,
-            }
+            index,
+            doc_id,
+            line,
+            **{Col.SOURCE_OFFSET: offset, Col.FETCH_DATE: fetch_date},
+            **{Col.CONTENT_TYPE: content_type, Col.FATE: FATE_REJECTED},
+            **{Col.STAGE: READ_STAGE, Col.REASON: reason, Col.DETAIL: detail},
         )
+        self._texts.append(None)
+        self._urls.append(url)
+        self._meta.append(metadata)
 
     def quarantine(
         self,
@@ -213,26 +251,34 @@ class RowBuffer:
             else f"record {index}"
         )
         self._append(
-            **{
-                Col.ID: doc_id if doc_id is not None else derive_doc_id(self.path, index),
-                Col.SOURCE_PATH: self.path,
-                Col.SOURCE_INDEX: index,
-                Col.SOURCE_LINE: line,
-                Col.SOURCE_OFFSET: offset,
-                Col.FATE: FATE_QUARANTINED,
-                Col.STAGE: READ_STAGE,
-                Col.REASON: reason,
-                Col.ERROR: f"{self.name} {where}: {message}",
-            }
+            index,
+            doc_id,
+            line,
+            **{Col.SOURCE_OFFSET: offset, Col.FATE: FATE_QUARANTINED, Col.STAGE: READ_STAGE},
+            **{Col.REASON: reason, Col.ERROR: f"{self.name} {where}: {message}"},
         )
+        self._texts.append(None)
+        self._urls.append(None)
+        self._meta.append(None)
 
     def flush(self) -> pa.Table | None:
         """The buffered rows as a conformed table (None when empty); the buffer is cleared."""
-        if not len(self):
+        n = len(self)
+        if not n:
             return None
-        table = pa.table(self._cols)
-        self._cols = {c: [] for c in _COLUMNS}
-        return conform_documents(table)
+        columns: dict[str, Any] = {}
+        for col in _COLUMNS:
+            if col == Col.SOURCE_PATH:
+                columns[col] = pa.array([self.path] * n, pa.string())
+            elif col in self._dense:
+                columns[col] = self._dense[col]
+            else:
+                values: list[Any] = [None] * n
+                for row, value in self._sparse[col].items():
+                    values[row] = value
+                columns[col] = values
+        self._clear()
+        return conform_documents(pa.table(columns))
 
 
 class RecordFields:
@@ -246,8 +292,13 @@ class RecordFields:
         if self.id_field:
             self._consumed.add(self.id_field)
 
-    def add(self, buf: RowBuffer, rec: Any, *, line: int | None = None) -> None:
-        """Add one record to ``buf``: a document row, or a quarantined row when unusable."""
+    def add(
+        self, buf: RowBuffer, rec: Any, *, line: int | None = None, from_orjson: bool = False
+    ) -> None:
+        """Add one record to ``buf``: a document row, or a quarantined row when unusable.
+
+        ``from_orjson``: ``rec`` was parsed by orjson (valid Unicode, JSON types only).
+        """
         if not isinstance(rec, dict):
             buf.quarantine(
                 "not_an_object", f"record is a JSON {_json_kind(rec)}, not an object", line=line
@@ -277,7 +328,14 @@ class RecordFields:
             other = {k: rec[k] for k in rec if k in self.keep and k not in self._consumed}
         if url is None and "url" in rec and (self.keep is None or "url" in self.keep):
             other["url"] = rec["url"]  # a non-string url stays visible in metadata
-        buf.add_document(text, doc_id=doc_id, line=line, url=url, metadata=metadata_json(other))
+        buf.add_document(
+            text,
+            doc_id=doc_id,
+            line=line,
+            url=url,
+            metadata=metadata_json(other, plain_json=from_orjson),
+            valid_unicode=from_orjson,
+        )
 
     def _own_id(self, rec: dict) -> str | None:
         """The record's own id (``id_field``), or None to derive one from its position."""

@@ -152,10 +152,12 @@ class JsonlReader(StatsReader):
             # orjson parses (and validates UTF-8) about 6x faster than json; it is stricter
             # (no NaN, no ints over 64 bits, no lone surrogates), so a line it refuses is
             # looked at again with the standard library, which also gives the messages.
-            fields.add(buf, orjson.loads(raw), line=lineno)
-            return
+            rec = orjson.loads(raw)
         except orjson.JSONDecodeError:
             pass
+        else:
+            fields.add(buf, rec, line=lineno, from_orjson=True)
+            return
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
