@@ -1,9 +1,12 @@
 """WARC / WET reader (FastWARC): one document per HTTP response or WET conversion record.
 
 - ``response`` records holding HTML are decoded (HTTP charset, ``<meta charset>``, UTF-8,
-  then a guess) and their main text extracted with trafilatura (precision settings, no
-  fallback extractors). A page with no extractable text is rejected ``no_text_extracted``;
-  a non-HTML response (image, PDF, ...) is rejected ``unsupported_content_type`` (detail:
+  then a guess) and their main text extracted with trafilatura: ``extraction`` is ``fast``
+  (no fallback extractors, precision settings), ``balanced`` (default:
+  ``trafilatura.extract``'s own defaults) or ``precise`` (defaults + ``favor_precision``);
+  ``trafilatura`` sets its knobs directly. A page whose extraction is empty is rejected
+  ``no_text_extracted`` (detail: the mode); a non-HTML response (image, PDF, or a body that
+  is not HTML under a text/html header) is rejected ``unsupported_content_type`` (detail:
   the media type); a non-2xx HTTP status is rejected ``http_status`` (detail: the code).
 - ``conversion`` records (WET) are plain UTF-8 text, taken as is.
 - ``warcinfo``, ``request``, ``metadata``, ``resource``, ``revisit`` ... records are NOT
@@ -24,9 +27,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
+from pydantic import Field, field_validator
 
 from corpusforge.pipeline.api import register_reader
 from corpusforge.pipeline.api.errors import require_extra
@@ -44,26 +48,57 @@ except ImportError:  # the `warc` extra: WarcReader() names it in a one-line err
     pass
 
 
+Extraction = Literal["fast", "balanced", "precise"]
+# trafilatura.extract arguments per mode; an empty dict is trafilatura's own defaults.
+EXTRACTION_MODES: dict[str, dict[str, Any]] = {
+    "fast": {"fast": True, "favor_precision": True},  # no fallback extractors
+    "balanced": {},
+    "precise": {"favor_precision": True},
+}
+# The trafilatura.extract knobs a config may set (output format and metadata stay ours).
+TRAFILATURA_KNOBS = frozenset(
+    {
+        "fast",
+        "favor_precision",
+        "favor_recall",
+        "include_comments",
+        "include_tables",
+        "include_formatting",
+        "include_links",
+        "include_images",
+        "deduplicate",
+        "target_language",
+        "prune_xpath",
+    }
+)
+
+
 class WarcParams(ReaderParams):
-    favor_precision: bool = True  # trafilatura: prefer dropping boilerplate over recall
-    include_tables: bool = True  # trafilatura: keep table cells as text
+    extraction: Extraction = "balanced"
+    """fast: trafilatura without fallback extractors, precision settings; balanced:
+    ``trafilatura.extract`` defaults; precise: defaults with ``favor_precision``."""
+    trafilatura: dict[str, Any] = Field(default_factory=dict)
+    """trafilatura.extract keyword arguments over the mode's, e.g. {favor_recall: true}."""
+
+    @field_validator("trafilatura")
+    @classmethod
+    def _known_knobs(cls, v: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(v) - TRAFILATURA_KNOBS)
+        if unknown:
+            raise ValueError(
+                f"unknown trafilatura options {unknown}; known: {sorted(TRAFILATURA_KNOBS)}"
+            )
+        return v
+
+    def extract_kwargs(self) -> dict[str, Any]:
+        return {**EXTRACTION_MODES[self.extraction], **self.trafilatura}
 
 
 def extract_main_text(html: str, params: WarcParams) -> str | None:
-    """Main text of an HTML page with trafilatura (offline; no fallback extractors)."""
+    """Main text of an HTML page with trafilatura (offline), per the extraction mode."""
     import trafilatura  # heavy import, only where WARCs are read
 
-    return trafilatura.extract(
-        html,
-        fast=True,
-        favor_precision=params.favor_precision,
-        include_tables=params.include_tables,
-        include_comments=False,
-        include_links=False,
-        include_images=False,
-        deduplicate=False,
-        with_metadata=False,
-    )
+    return trafilatura.extract(html, with_metadata=False, **params.extract_kwargs())
 
 
 @register_reader
@@ -198,6 +233,11 @@ class WarcReader(StatsReader):
             buf.reject("extraction_error", type(exc).__name__, **common)
             return
         if not text or not text.strip():
-            buf.reject("no_text_extracted", None, **common)
+            # HTML with nothing trafilatura calls main text, apart from a body that only
+            # claimed to be HTML (JSON, a PDF, an image served as text/html)
+            if body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
+                buf.reject("no_text_extracted", f"extraction={params.extraction}", **common)
+            else:
+                buf.reject("unsupported_content_type", f"{media} (body is not HTML)", **common)
             return
         buf.add_document(text, **common)

@@ -469,3 +469,38 @@ def test_detect_format(path: str, fmt: str) -> None:
 def test_detect_format_unknown() -> None:
     with pytest.raises(ConfigError, match=r"data\.csv"):
         detect_format("/in/data.csv")
+
+
+def test_warc_extraction_modes_and_not_html(tmp_path: Path) -> None:
+    """Every mode extracts the article; a JSON body under a text/html header is not HTML
+    (unsupported_content_type), an HTML page with no main text is no_text_extracted."""
+    article = html_page("Rivers", [prose(i, 40) for i in range(8)])
+    http = "application/http; msgtype=response"
+    bodies = [
+        http_response("text/html", article.encode()),
+        http_response("text/html", b'{"error": "not found", "items": []}'),
+        http_response("text/html", b"<html><body><script>var x = 1;</script></body></html>"),
+    ]
+    path = tmp_path / "modes.warc"
+    path.write_bytes(
+        b"".join(
+            warc_record(WarcRecordType.response, f"https://ex.org/{i}", b, http, i)
+            for i, b in enumerate(bodies)
+        )
+    )
+    texts = {}
+    for mode in ("fast", "balanced", "precise"):
+        got = rows(read_all(WarcReader({"extraction": mode}), path))
+        assert [r["_reason"] for r in got] == [
+            None,
+            "unsupported_content_type",
+            "no_text_extracted",
+        ]
+        assert got[1]["_detail"] == "text/html (body is not HTML)"
+        assert got[2]["_detail"] == f"extraction={mode}"
+        texts[mode] = got[0]["text"]
+    assert all(prose(3, 40)[:60] in t for t in texts.values())
+    got = rows(read_all(WarcReader({"trafilatura": {"favor_recall": True}}), path))
+    assert got[0]["_reason"] is None
+    with pytest.raises(ValueError, match="unknown trafilatura options"):
+        WarcReader({"trafilatura": {"output_format": "xml"}})
