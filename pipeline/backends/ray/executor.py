@@ -18,6 +18,7 @@ from typing import Any
 from corpusforge.pipeline.api import Frame
 from corpusforge.pipeline.api import errors as errors_module
 from corpusforge.pipeline.api.errors import CorpusforgeError, RunError
+from corpusforge.pipeline.backends.ray import watchdog
 from corpusforge.pipeline.backends.ray.frame import DocFrame, RayFrameSource
 from corpusforge.pipeline.config import RunConfig
 from corpusforge.pipeline.engine.execute import (
@@ -38,9 +39,15 @@ class RayExecutor:
     def __init__(self, cfg: RunConfig) -> None:
         self._cfg = cfg
         self._started = False
+        self._watchdog: Any = None
         self.frames = RayFrameSource()
 
     def start(self) -> None:
+        import ray
+
+        if not (ray.is_initialized() or self._cfg.ray.address or os.environ.get("RAY_ADDRESS")):
+            # the local Ray will be ours: it must not outlive this process, even a kill -9
+            self._watchdog = watchdog.start(os.path.dirname(os.path.abspath(ray.__file__)) + os.sep)
         self._started = ensure_ray(self._cfg) or self._started
 
     def stop(self) -> None:
@@ -49,6 +56,8 @@ class RayExecutor:
 
             ray.shutdown()
             self._started = False
+        watchdog.stop(self._watchdog)  # kills what ray.shutdown() left (agents)
+        self._watchdog = None
 
     def read_phase(self, read: ReadWork, work: PhaseWork) -> Iterator[dict[str, Any]]:
         import ray.data
