@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from corpusforge.cli.commands import audit as audit_command
+from corpusforge.cli.commands import forget as forget_command
 from corpusforge.cli.commands import inspect as inspect_commands
 from corpusforge.cli.commands.tokens import tokens as tokens_command
 from corpusforge.pipeline.api.errors import ConfigError, CorpusforgeError
@@ -342,6 +344,8 @@ def _print_highlights(out_dir: str) -> None:
 
 
 inspect_commands.register(app, _fail)
+forget_command.register(app, _fail)
+audit_command.register(app, _fail)
 
 
 # ---------------------------------------------------------------------------- report

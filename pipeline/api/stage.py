@@ -96,6 +96,22 @@ class Stage:
         """Every column this instance adds (declared outputs, signals, internal columns)."""
         return (*self.outputs, *self.lineage_columns, *self.internal_columns)
 
+    def model_files(self) -> dict[str, str]:
+        """Files the stage loads (models, tokenizers, word lists): label -> local path.
+
+        Lineage records each with its hash (``runs.provenance``). The default names every
+        parameter that is the path of an existing file; a stage with a packaged default
+        model returns that file too.
+        """
+        import os
+
+        values = self.params.model_dump()
+        return {
+            k: v
+            for k, v in values.items()
+            if isinstance(v, str) and "://" not in v and os.path.isfile(v)
+        }
+
     def setup(self) -> None:
         """Load heavy per-worker state. Called once per worker before the first batch."""
 

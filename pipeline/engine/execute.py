@@ -248,25 +248,51 @@ def read_units(
     ):
         reader = readers[fmt](reader_params)
         pending: pa.Table | None = None
-        total = 0
+        total = text_bytes = 0
+        seconds, t0 = 0.0, time.perf_counter()  # reading only: not the consumer's time
         for table in read_guarded(reader, path):
             if table.num_rows == 0:
                 continue
             if pending is not None:
-                yield pending
+                seconds += time.perf_counter() - t0
+                yield pending.append_column(STATS_COLUMN, pa.nulls(pending.num_rows, pa.string()))
+                t0 = time.perf_counter()
             table = conform_documents(table)
             total += table.num_rows
+            text_bytes += _text_bytes(table)
             pending = table
+        seconds += time.perf_counter() - t0
         if pending is None:
             continue
         checksum, size = checksum_or_none(path)
         n = pending.num_rows
+        pending = with_stats(pending, _read_counters(reader, total, size, text_bytes, seconds))
         pending = pending.append_column(UNIT_TOTAL, pa.array([total] * n, pa.int64()))
         pending = pending.append_column(UNIT_CHECKSUM, pa.array([checksum] * n, pa.string()))
         pending = pending.append_column(UNIT_SIZE, pa.array([size] * n, pa.int64()))
         stats = json.dumps(getattr(reader, "stats", None) or {}, sort_keys=True)
         pending = pending.append_column(UNIT_STATS, pa.array([stats] * n, pa.string()))
         yield pending
+
+
+def _read_counters(reader: Any, records: int, size: int | None, text: int, seconds: float) -> str:
+    """``read`` counters of one unit (file bytes in, text bytes out); a reader that times its
+    HTML extraction (``stats["extract_seconds"]``) gets an ``extract`` entry of its own."""
+    stats = getattr(reader, "stats", None) or {}
+    extract = float(stats.get("extract_seconds") or 0.0)
+    counters = {
+        "read": StageStats(
+            docs_in=records,
+            docs_out=records,
+            bytes_in=size or 0,
+            bytes_out=text,
+            seconds=max(seconds - extract, 0.0),
+            batches=1,
+        )
+    }
+    if extract:
+        counters["extract"] = StageStats(seconds=extract, batches=1)
+    return encode_stats(counters)
 
 
 def _hash_texts(texts: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -300,7 +326,9 @@ def fragment_descriptors_schema() -> pa.Schema:
     )
 
 
-def write_fragments(batch: pa.Table, phase_dir: str, compression: str = "zstd") -> pa.Table:
+def write_fragments(
+    batch: pa.Table, phase_dir: str, compression: str = "zstd", guard: Any = None
+) -> pa.Table:
     """Write ``batch`` as one Parquet fragment per unit; return one descriptor row each.
 
     Names derive from the unit and the record indices they hold, so a retried task rewrites
@@ -310,6 +338,8 @@ def write_fragments(batch: pa.Table, phase_dir: str, compression: str = "zstd") 
     if batch.num_rows == 0:
         return pa.Table.from_pylist(rows, schema=fragment_descriptors_schema())
     batch, carried = pop_stats(batch)
+    if guard is not None:  # takedowns that stick: forgotten documents never go live again
+        batch = guard(batch)
     stats = encode_stats(merge_stats(carried)) if carried else None
     paths = batch.column(Col.SOURCE_PATH).combine_chunks()
     for source_path in pc.unique(paths).to_pylist():

@@ -30,6 +30,7 @@ class PhaseWork:
     compression: str
     run_id: str
     plugins: list[str] = field(default_factory=list)
+    guard: Any = None  # phase 0: refuses forgotten documents (governance.guard.ForgetGuard)
 
 
 @dataclass(frozen=True)

@@ -166,7 +166,7 @@ def write_run_lineage(
     t_lineage = time.perf_counter()
     db = lineage.write_lineage(
         lineage_dir,
-        _run_row(cfg, done, seconds, version),
+        {**_run_row(cfg, done, seconds, version), "provenance": _provenance(cfg, planned)},
         _inputs_table(done),
         _stage_rows(done.run_id, phases, stats),
         pa.Table.from_pylist(outputs.output_rows(records, _sink_dirs(cfg, done)), OUTPUTS_SCHEMA),
@@ -174,6 +174,7 @@ def write_run_lineage(
         sets,
         extra_columns,
     )
+    _sync_takedowns(db, done.out_dir)
     try:
         problems = lineage.check_conservation(db)
         log.info("lineage and checks: %.1f s", time.perf_counter() - t_lineage)
@@ -272,6 +273,20 @@ def _run_row(cfg: RunConfig, done: FinishedPhases, seconds: float, version: str)
         "units_processed": done.units_processed,
         "units_skipped": len(done.units) - done.units_processed,
     }
+
+
+def _provenance(cfg: RunConfig, planned: list[PlannedStage]) -> str:
+    from corpusforge.pipeline.governance.provenance import run_provenance
+
+    return run_provenance(planned, cfg.output.sinks)
+
+
+def _sync_takedowns(db: str, out_dir: str) -> None:
+    """Lineage mirrors ``OUT/takedowns`` (rebuilt lineage, e.g. ``--no-resume``, too)."""
+    from corpusforge.pipeline.governance import takedowns
+
+    if fsutil.exists(takedowns.folder(out_dir)):
+        takedowns.sync_lineage_file(db, out_dir)
 
 
 def _maybe_report(out_dir: str, cfg: RunConfig) -> str | None:

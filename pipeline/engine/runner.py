@@ -120,6 +120,7 @@ class Pipeline:
         if not self.resume:
             self._clear_outputs(out_dir)
         fsutil.makedirs(work_dir)
+        self._guard = _forget_guard(out_dir, self.planned)
         lineage.start_run(out_dir, start_row(cfg, run_id, started, VERSION))
         executor = self._executor or _default_executor(cfg)
         stats: dict[str, StageStats] = {}  # this run's work, from the fragment descriptors
@@ -232,6 +233,7 @@ class Pipeline:
             compression=self.config.output.compression,
             run_id=run_id,
             plugins=self.config.plugins,
+            guard=getattr(self, "_guard", None) if phase.index == 0 else None,
         )
 
     def _format_of(self, path: str) -> str:
@@ -259,3 +261,13 @@ def _default_executor(cfg: RunConfig) -> Executor:
     from corpusforge.pipeline.backends.ray.executor import RayExecutor
 
     return RayExecutor(cfg)
+
+
+def _forget_guard(out_dir: str, planned: list[PlannedStage]) -> Any:
+    """Takedowns of this output and of those the run deduplicates against (a crash's
+    half-done forget is finished first)."""
+    from corpusforge.pipeline.governance import guard
+
+    guard.prepare_output(out_dir)
+    against = [d for p in planned for d in (getattr(p.stage.params, "dedup_against", None) or [])]
+    return guard.load_guard([out_dir, *against])

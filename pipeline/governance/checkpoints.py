@@ -60,8 +60,9 @@ def candidate_fragments(work_dir: str, phase: int, unit_keys: set[str]) -> list[
     return found
 
 
-def forget_rows(table: pa.Table, mask: pa.Array, request_id: str) -> pa.Table:
-    """``table`` with the rows of ``mask`` marked forgotten and their content cleared."""
+def forget_rows(table: pa.Table, mask: pa.Array, request_id: str | pa.Array) -> pa.Table:
+    """``table`` with the rows of ``mask`` marked forgotten and their content cleared
+    (``request_id``: one for all rows, or one per row)."""
     marks = {
         Col.FATE: FATE_FORGOTTEN,
         Col.STAGE: FORGET_STAGE,
@@ -75,7 +76,8 @@ def forget_rows(table: pa.Table, mask: pa.Array, request_id: str) -> pa.Table:
             if name in table.column_names
             else pa.nulls(table.num_rows, pa.string())
         )
-        table = set_column(table, name, pc.if_else(mask, pa.scalar(value, pa.string()), old))
+        new = value if isinstance(value, pa.Array) else pa.scalar(value, pa.string())
+        table = set_column(table, name, pc.if_else(mask, new, old))
     for i, fld in enumerate(table.schema):
         numeric = pa.types.is_integer(fld.type) or pa.types.is_floating(fld.type)
         if fld.name in IDENTITY or numeric or pa.types.is_boolean(fld.type):

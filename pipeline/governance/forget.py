@@ -12,7 +12,6 @@ Each commit step is idempotent, so a request killed at any point is finished by 
 
 from __future__ import annotations
 
-import getpass
 import json
 import re
 import socket
@@ -27,7 +26,7 @@ import xxhash
 
 from corpusforge.pipeline.api.errors import ConfigError
 from corpusforge.pipeline.governance import layout as layout_mod
-from corpusforge.pipeline.governance import staging, takedowns
+from corpusforge.pipeline.governance import provenance, staging, takedowns
 from corpusforge.pipeline.governance.checkpoints import FORGET_REASON, FORGET_STAGE
 from corpusforge.pipeline.governance.select import Selection, Selectors, resolve
 from corpusforge.pipeline.io import fsutil
@@ -119,7 +118,7 @@ def _manifest(
     return {
         "request_id": rid,
         "status": takedowns.STATUS_STAGING,
-        "requested_by": requested_by or _user(),
+        "requested_by": requested_by or provenance.current_user(),
         "host": socket.gethostname(),
         "created_at": datetime.now(UTC).replace(tzinfo=None).isoformat(),
         "finished_at": None,
@@ -128,13 +127,6 @@ def _manifest(
         "selectors": sel.fingerprint(),
         "counts": {"documents": found.docs.num_rows, "not_found": found.not_found},
     }
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def _affected_shards(con: duckdb.DuckDBPyConnection, docs: pa.Table) -> list[str]:
@@ -274,5 +266,12 @@ def _refresh_report(out_dir: str) -> None:
     """The report shows rejected samples: rebuild it without the forgotten documents."""
     from corpusforge.pipeline import report
 
-    if fsutil.exists(fsutil.join(out_dir, report.REPORT_FILE)):
-        report.write_report(out_dir)
+    page = fsutil.join(out_dir, report.REPORT_FILE)
+    if not fsutil.exists(page):
+        return
+    report.write_report(out_dir)
+    checksum, size = fsutil.file_checksum(page)
+    with layout_mod.lineage(out_dir, write=True) as con:
+        con.execute(
+            "UPDATE outputs SET bytes = ?, checksum = ? WHERE kind = 'report'", [size, checksum]
+        )

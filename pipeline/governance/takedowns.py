@@ -111,3 +111,11 @@ def sync_lineage(con: duckdb.DuckDBPyConnection, out_dir: str) -> None:
     con.register("forgotten_arrow", forgotten(out_dir))
     con.execute("CREATE OR REPLACE TABLE forgotten AS SELECT * FROM forgotten_arrow")
     con.unregister("forgotten_arrow")
+
+
+def sync_lineage_file(lineage_path: str, out_dir: str) -> None:
+    con = duckdb.connect(lineage_path)
+    try:
+        sync_lineage(con, out_dir)
+    finally:
+        con.close()

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS runs (
     status VARCHAR, error VARCHAR, config JSON, version VARCHAR, seconds DOUBLE,
     units_processed BIGINT, units_skipped BIGINT
 );
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS provenance JSON;
 CREATE TABLE IF NOT EXISTS stage_stats (
     run_id VARCHAR, position INTEGER, stage VARCHAR, kind VARCHAR, phase INTEGER,
     docs_in BIGINT, docs_out BIGINT, docs_rejected BIGINT, bytes_in BIGINT, bytes_out BIGINT,
@@ -322,7 +323,8 @@ def check_conservation(lineage_path: str) -> list[str]:
             WITH seen AS (
                 SELECT source_path, count(*) FILTER (WHERE NOT {FILE_ROW}) AS n,
                        count(*) AS n_all, count(DISTINCT source_index) AS n_distinct,
-                       count(*) FILTER (WHERE fate NOT IN ('kept', 'rejected', 'quarantined'))
+                       count(*) FILTER (WHERE fate NOT IN
+                               ('kept', 'rejected', 'quarantined', 'forgotten'))
                            AS bad_fate
                 FROM documents GROUP BY source_path)
             SELECT i.path, i.records, coalesce(s.n, 0), coalesce(s.n_distinct, 0),

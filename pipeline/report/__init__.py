@@ -13,6 +13,7 @@ from typing import Any
 
 from corpusforge.pipeline.io import fsutil
 from corpusforge.pipeline.report.data import report_data
+from corpusforge.pipeline.report.governance import governance_data as _governance  # noqa: F401
 
 REPORT_FILE = "report.html"
 

@@ -127,7 +127,11 @@ def _stages_then_write(ds: Any, work: PhaseWork, stages: list[PlannedStage]) -> 
         write_fragments,
         batch_size=None,
         batch_format="pyarrow",
-        fn_kwargs={"phase_dir": work.phase_dir, "compression": work.compression},
+        fn_kwargs={
+            "phase_dir": work.phase_dir,
+            "compression": work.compression,
+            "guard": work.guard,
+        },
     )
 
 
