@@ -28,6 +28,25 @@ TRIGGERS: dict[str, list[str]] = {
 }
 
 
+def batch_prefilter(entities: list[str]) -> str | None:
+    """One RE2 pattern (Arrow compute) matching every text in which any trigger of
+    ``entities`` matches: the whole batch is scanned at once in C++, and only texts it
+    matches are cut into windows in Python. RE2's ``\\d`` and ``\\w`` are ASCII, Python's
+    Unicode: they become Unicode classes, so the prefilter stays at least as loose as the
+    triggers."""
+    seen = dict.fromkeys(rx for e in entities for rx in TRIGGERS.get(e, []))
+    if not seen:
+        return None
+    return "|".join(f"(?:{_to_re2(rx)})" for rx in seen)
+
+
+def _to_re2(rx: str) -> str:
+    # [^\w\n]: separators; stays as is (RE2's ASCII \w only widens the negated class)
+    rx = rx.replace(r"[^\w\n]", "\0")
+    rx = rx.replace(r"\w", r"[\p{L}\p{N}\p{M}_]").replace(r"\d", r"\p{Nd}")
+    return rx.replace("\0", r"[^\w\n]")
+
+
 def trigger_regexes(entities: list[str]) -> list[re.Pattern[str]]:
     """The distinct compiled triggers of the pattern entities (empty: nothing to find)."""
     seen = dict.fromkeys(rx for e in entities for rx in TRIGGERS.get(e, []))

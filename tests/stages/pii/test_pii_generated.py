@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pyarrow as pa
 import pytest
 
 from corpusforge.stages.pii.analyzer import model_installed
@@ -95,3 +96,13 @@ def test_ner_entities_work_with_the_ner_extra_alone() -> None:
     assert ("ORGANIZATION", "Microsoft") in got
     assert ("LOCATION", "Seattle") in got
     assert ("EMAIL", "press@example.org") in got
+
+
+def test_batch_prefilter_keeps_every_text_with_pii(stage: PiiStage) -> None:
+    """The Arrow prefilter only skips texts the per-text analysis finds nothing in."""
+    texts = [r.text for r in generate(600, seed=3)]
+    texts += ["Ruf an: ٠١٧٦ ١٢٣٤ ٥٦٧٨", "mail: jürgen@exämple.de", "ok", "", "١٢٣.٤٥.٦٧.٨٩"]
+    out = stage(pa.table({"id": [str(i) for i in range(len(texts))], "text": texts}))
+    per_text = [len(s) for s in stage.detect(texts, [None] * len(texts))]
+    assert out["pii_total"].to_pylist() == per_text
+    assert sum(per_text) > 500
