@@ -85,16 +85,21 @@ def run(
     resume: Annotated[
         bool, typer.Option("--resume/--no-resume", help="Skip work finished by earlier runs.")
     ] = True,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Plain progress lines (logs, cluster jobs).")
+    ] = False,
+    ray_progress: Annotated[
+        bool, typer.Option("--ray-progress", help="Also show Ray Data's own progress bars.")
+    ] = False,
 ) -> None:
     """Run a pipeline: read, apply the stages, write outputs, lineage and report."""
     from corpusforge.pipeline.config import load_config
     from corpusforge.pipeline.engine.runner import Pipeline
 
-    if not quiet:
-        _log_progress()
+    _log_progress(plain=quiet or not err.is_terminal)
     try:
-        overrides = {"ray.progress": False} if quiet else None
+        # our progress lines name our phases and stages; Ray Data's bars name its operators
+        overrides = None if ray_progress else {"ray.progress": False}
         cfg = load_config(config, overrides=overrides)
         pipeline = Pipeline(
             cfg, inputs=input, output=output, ray_address=ray_address, resume=resume
@@ -108,15 +113,20 @@ def run(
     print_summary(result)
 
 
-def _log_progress() -> None:
-    """Phase-by-phase progress lines (counts and seconds, never document text) on stderr."""
+def _log_progress(plain: bool) -> None:
+    """Progress lines (counts, MB/s, ETA, seconds; never document text) on stderr: rich on a
+    terminal, plain timestamped lines in a log or a cluster job's output."""
     import logging
 
     from rich.logging import RichHandler
 
     logger = logging.getLogger("corpusforge")
     if not logger.handlers:
-        handler = RichHandler(console=err, show_path=False, show_level=False, markup=False)
+        if plain:
+            handler: logging.Handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        else:
+            handler = RichHandler(console=err, show_path=False, show_level=False, markup=False)
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
@@ -130,19 +140,24 @@ def _summary_rows(result: Any) -> list[tuple[str, str, int, int, int, float, flo
         by_stage.setdefault(stage, []).append((reason, n))
     read_reasons = by_stage.get("read", [])
     read_rejected = sum(n for _, n in read_reasons)
+    reading = {s["kind"]: s for s in result.stages if s["kind"] in ("read", "extract")}
     rows = [
         (
-            "read",
+            step,
             "0",
             result.records,
             result.records - read_rejected,
             read_rejected,
-            None,
-            None,
-            read_reasons,
+            (reading[step]["bytes_in"] or 0) / 1e6 if step in reading else None,
+            reading[step]["seconds"] if step in reading else None,
+            read_reasons if step == "read" else [],
         )
+        for step in ("read", "extract")
+        if step == "read" or step in reading
     ]
     for s in result.stages:
+        if s["kind"] in reading:
+            continue
         docs_in = s["docs_in_total"] if s["docs_in_total"] is not None else s["docs_in"]
         rejected = s["docs_rejected_total"] if s["docs_rejected_total"] is not None else 0
         rows.append(
@@ -194,7 +209,8 @@ def print_summary(result: Any) -> None:
 
     for error in getattr(result, "damaged_files", {}).values():
         out.print(f"[red]damaged input[/] {escape(error)}", highlight=False, soft_wrap=True)
-    out.print(f"output: {result.output}   lineage: {result.lineage_path}", highlight=False)
+    out.print(f"output: {result.output}", highlight=False, soft_wrap=True)
+    out.print(f"lineage: {result.lineage_path}", highlight=False, soft_wrap=True)
     if result.report_path:
         _print_highlights(result.output)
         out.print(f"report: {result.report_path}", highlight=False)

@@ -14,6 +14,7 @@ from corpusforge.pipeline.engine import journal
 from corpusforge.pipeline.engine.execute import StageStats
 from corpusforge.pipeline.engine.executor import Executor, PhaseWork, ReadWork
 from corpusforge.pipeline.engine.fragments import FragmentCounter, fragment_record
+from corpusforge.pipeline.engine.progress import PhaseProgress
 from corpusforge.pipeline.io import fsutil
 
 
@@ -41,6 +42,7 @@ def run_phase0(
     pending = {u: _PendingUnit() for u in read.units}
     commits: dict[str, journal.UnitCommit] = {}
     counter = FragmentCounter(stats)
+    progress = PhaseProgress("phase 0", len(read.units))
     for d in counter.each_once(executor.read_phase(read, work)):
         unit = pending[d["unit"]]
         unit.fragments.append(fragment_record(d))
@@ -48,7 +50,9 @@ def run_phase0(
         if d["unit_total"] is not None:
             unit.total, unit.checksum = d["unit_total"], d["unit_checksum"]
             unit.size, unit.reader_stats = d["unit_size"], d["unit_stats"]
-        _try_commit(d["unit"], unit, commits, work_dir, work.run_id)
+        progress.rows(d["rows"])
+        if _try_commit(d["unit"], unit, commits, work_dir, work.run_id):
+            progress.unit_done(unit.size)
     for path, unit in pending.items():
         if path in commits:
             continue
@@ -70,9 +74,10 @@ def _try_commit(
     commits: dict[str, journal.UnitCommit],
     work_dir: str,
     run_id: str,
-) -> None:
+) -> bool:
+    """Commit the unit once all its rows are in; True when it committed now."""
     if unit.total is None or unit.rows != unit.total or path in commits:
-        return
+        return False
     frags = unit.fragments
     commit = journal.UnitCommit(
         path=path,
@@ -90,3 +95,4 @@ def _try_commit(
     )
     journal.commit_unit(work_dir, commit)
     commits[path] = commit
+    return True

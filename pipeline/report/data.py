@@ -205,10 +205,34 @@ def _stages(con: duckdb.DuckDBPyConnection, run_id: str | None) -> list[dict[str
         [run_id],
     )
     for r in rows:
+        r["type"] = r["kind"]  # the registered stage type (an instance may be renamed)
+        r["kind"] = _stage_kind(r["type"])
+    return rows
+
+
+def _stage_kind(type_name: str) -> str:
+    """task, model or global, as `corpusforge stages` says."""
+    from corpusforge.pipeline.registry import all_stages
+
+    cls = all_stages().get(type_name)
+    if cls is None:
+        return ""
+    return "global" if cls.is_global else ("model" if cls.stateful else "task")
+
+
+def _with_global_work(stages: list[dict[str, Any]], funnel: list[dict[str, Any]]) -> None:
+    """Global stages work on every live document of their phase, but their workers' counters
+    stay 0: their numbers come from lineage (the funnel) instead. Then throughput."""
+    by_stage = {f["stage"]: f for f in funnel}
+    for r in stages:
+        step = by_stage.get(r["stage"])
+        if r["kind"] == "global" and not r["docs_in"] and step is not None:
+            r["docs_in"], r["docs_rejected"] = step["docs_in"], step["rejected"]
+            r["docs_out"] = step["docs_out"]
+            r["bytes_in"], r["bytes_out"] = step["bytes_in"], step["bytes_out"]
         secs = r["seconds"] or 0.0
         r["docs_per_s"] = (r["docs_in"] or 0) / secs if secs > 0 else None
         r["mb_per_s"] = (r["bytes_in"] or 0) / 1e6 / secs if secs > 0 else None
-    return rows
 
 
 def _histogram(
@@ -340,6 +364,7 @@ def report_data(out_dir: str | Path, samples: bool | None = None) -> dict[str, A
         totals = _totals(con)
         funnel = _funnel(con, run_id, totals)
         stage_rows = _stages(con, run_id)
+        _with_global_work(stage_rows, funnel)
         lengths = {
             "n_chars": _histogram(con, "n_chars", log=True),
             "n_bytes": _histogram(con, "n_bytes", log=True),

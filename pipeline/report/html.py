@@ -8,6 +8,7 @@ from the data is escaped (document ids and sample text can hold anything).
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -54,6 +55,9 @@ th{background:#f1f3f6}td.l,th.l{text-align:left}
 .sample{font-family:ui-monospace,Menlo,monospace;font-size:12px;white-space:pre-wrap;
 background:#f6f7f9;border-radius:4px;padding:6px 8px;margin:4px 0;max-width:1000px}
 .up{color:#3a8f5c}.down{color:#c23b3b}
+figure.chart svg{max-width:100%;height:auto}td{overflow-wrap:anywhere}
+@media (max-width:1100px){.cols{grid-template-columns:1fr}main{padding:8px 12px 30px}}
+.diff td{font-family:ui-monospace,Menlo,monospace;font-size:12px;text-align:left}
 """
 
 
@@ -72,7 +76,13 @@ def _n(value: Any) -> str:
 
 
 def _mb(value: Any) -> str:
-    return "" if value is None else f"{value / 1e6:,.1f}"
+    """Megabytes with the digits a small corpus needs (0.042, not 0.0)."""
+    if value is None:
+        return ""
+    mb = value / 1e6
+    if mb == 0 or mb >= 10:
+        return f"{mb:,.1f}"
+    return f"{mb:.2f}" if mb >= 0.1 else f"{mb:.3f}"
 
 
 def _pct(part: float, whole: float) -> str:
@@ -168,14 +178,25 @@ def _signals(d: dict[str, Any]) -> str:
     signals = d.get("signals") or {}
     if not signals:
         return _absent("No numeric signal columns in this run (quality stages add them).")
+    # a signal with one value everywhere has no distribution to draw (it would be one bar the
+    # width of the chart): it is listed below the charts instead
+    varying = {n: h for n, h in signals.items() if h["min"] != h["max"]}
+    constant = [n for n in signals if n not in varying]
     figs = "".join(
-        _chart(f"signal:{name}", charts.histogram(h, name)) for name, h in signals.items()
+        _chart(f"signal:{name}", charts.histogram(h, name)) for name, h in varying.items()
     )
     table = _table(
         ["signal", "documents", "min", "median", "mean", "max"],
         [[n, h["count"], h["min"], h["median"], h["mean"], h["max"]] for n, h in signals.items()],
     )
-    return f'<div class="grid">{figs}</div>{table}'
+    note = ""
+    if constant:
+        note = (
+            '<p class="note">The same value in every document (no chart): '
+            + ", ".join(f"{_e(n)} = {_n(signals[n]['min'])}" for n in constant)
+            + ".</p>"
+        )
+    return f'<div class="grid">{figs}</div>{note}{table}'
 
 
 def _lengths(d: dict[str, Any]) -> str:
@@ -413,12 +434,61 @@ def _header(d: dict[str, Any], other: dict[str, Any] | None) -> str:
     return f"<header><h1>{title}</h1>{lines}</header>"
 
 
+def flatten_config(value: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"output": {"path": "o"}, "stages": [...]}`` -> ``{"output.path": "o",
+    "stages[0]...": ...}``: one entry per leaf, so two configs compare key by key."""
+    if isinstance(value, dict):
+        flat: dict[str, Any] = {}
+        for k, v in value.items():
+            flat.update(flatten_config(v, f"{prefix}.{k}" if prefix else str(k)))
+        return flat or {prefix: {}}
+    if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+        flat = {}
+        for i, v in enumerate(value):
+            flat.update(flatten_config(v, f"{prefix}[{i}]"))
+        return flat
+    return {prefix: value}
+
+
+def config_diff(a: dict[str, Any] | None, b: dict[str, Any] | None) -> list[list[str]]:
+    """[key, A, B] for every config value that differs (absent: "-")."""
+    fa, fb = flatten_config(a or {}), flatten_config(b or {})
+    missing = object()
+    rows = []
+    for key in sorted(set(fa) | set(fb)):
+        va, vb = fa.get(key, missing), fb.get(key, missing)
+        if va != vb:
+            rows.append(
+                [
+                    key,
+                    "-" if va is missing else json.dumps(va),
+                    "-" if vb is missing else json.dumps(vb),
+                ]
+            )
+    return rows
+
+
+def _config_diff(a: dict[str, Any], b: dict[str, Any]) -> str:
+    ca, cb = (a.get("run") or {}).get("config"), (b.get("run") or {}).get("config")
+    if ca is None or cb is None:
+        return _absent("A run without a recorded config: nothing to compare.")
+    rows = config_diff(ca, cb)
+    if not rows:
+        return '<p class="note">The two runs have the same configuration.</p>'
+    return '<div class="diff">' + _table(["key", "A", "B"], rows, left=3) + "</div>"
+
+
 def render_html(data: dict[str, Any], compare: dict[str, Any] | None = None) -> str:
     body = []
     if compare is not None:
         body.append(
             '<section id="compare"><h2>Funnel, A vs B</h2>'
             + _delta_funnel(data, compare)
+            + "</section>"
+        )
+        body.append(
+            '<section id="config-diff"><h2>Configuration, A vs B</h2>'
+            + _config_diff(data, compare)
             + "</section>"
         )
     for key, title, fn in _all_sections():

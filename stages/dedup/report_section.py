@@ -14,9 +14,13 @@ def dedup_data(q: ReportQuery) -> dict[str, Any] | None:
     if CLUSTER_COLUMN not in q.columns and SIZE_COLUMN not in q.columns:
         return None
     if CLUSTER_COLUMN in q.columns:
+        # a cluster's size is the recorded one where there is one: a later dedup stage
+        # rewrites the keeper's cluster columns, so lineage may hold only the removed members
+        size = f"max({SIZE_COLUMN})" if SIZE_COLUMN in q.columns else "count(*)"
         sizes = q.rows(
-            f"SELECT size, count(*) AS clusters FROM (SELECT {CLUSTER_COLUMN}, count(*) AS size "
-            f"FROM documents WHERE {CLUSTER_COLUMN} IS NOT NULL GROUP BY 1) "
+            f"SELECT size, count(*) AS clusters FROM (SELECT {CLUSTER_COLUMN}, "
+            f"greatest({size}, count(*)) AS size FROM documents "
+            f"WHERE {CLUSTER_COLUMN} IS NOT NULL GROUP BY 1) "
             "WHERE size > 1 GROUP BY 1 ORDER BY 1"
         )
     else:

@@ -261,7 +261,51 @@ def test_samples_off_by_config_leave_no_text_in_the_page(tmp_path: Path) -> None
 # --------------------------------------------------------------------------- CLI, compare
 
 
-def test_cli_json_html_and_compare(full_run: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def other_run(full_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A shorter recipe over the same inputs, to compare against."""
+    inp = next(iter(q(full_run, "SELECT path FROM inputs")))[0].rsplit("/", 1)[0]
+    other = tmp_path_factory.mktemp("report_other") / "other"
+    Pipeline(config(Path(inp), other, ["test_min_words"])).run()
+    return other
+
+
+def test_stage_table_numbers_equal_lineage(full_run: Path) -> None:
+    """'Stages: time and throughput': documents in and rejected per stage are lineage's,
+    global stages included (their workers count nothing); kind is task/model/global."""
+    d = report_data(full_run)
+    funnel = {s["stage"]: s for s in d["funnel"]}
+    assert [s["stage"] for s in d["stages"]] == [s for s in funnel if s != "read"]
+    for s in d["stages"]:
+        name = s["stage"]
+        rejected = q(
+            full_run, f"SELECT count(*) FROM documents WHERE fate <> 'kept' AND stage = '{name}'"
+        )[0][0]
+        assert s["docs_rejected"] == rejected, name
+        assert s["docs_in"] == funnel[name]["docs_in"] > 0, name
+        assert s["kind"] in ("task", "model", "global") and s["type"] == name
+        assert s["docs_per_s"] is None or s["docs_per_s"] > 0
+    assert {s["stage"]: s["kind"] for s in d["stages"]}["test_report_dedup"] == "global"
+    dd = d["dedup"]
+    # N clusters hold M documents, of which one per cluster is kept: M - removed == N
+    assert dd["docs_in_clusters"] - dd["removed"] == dd["clusters"] == 1
+
+
+def test_config_diff_lists_every_changed_key() -> None:
+    from corpusforge.pipeline.report.html import config_diff
+
+    a = {"output": {"path": "a", "report": True}, "stages": [{"stage": "x", "params": {"n": 1}}]}
+    b = {"output": {"path": "b", "report": True}, "stages": [{"stage": "x", "params": {"n": 2}}]}
+    b["ray"] = {"num_cpus": 2}
+    assert config_diff(a, b) == [
+        ["output.path", '"a"', '"b"'],
+        ["ray.num_cpus", "-", "2"],
+        ["stages[0].params.n", "1", "2"],
+    ]
+    assert config_diff(a, a) == []
+
+
+def test_cli_json_html_and_compare(full_run: Path, other_run: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     res = runner.invoke(app, ["report", str(full_run), "--format", "json"])
     assert res.exit_code == 0, res.output
@@ -272,9 +316,7 @@ def test_cli_json_html_and_compare(full_run: Path, tmp_path: Path) -> None:
     assert res.exit_code == 0 and target.exists()
 
     # compare against a run of a shorter recipe over the same inputs
-    inp = next(iter(q(full_run, "SELECT path FROM inputs")))[0].rsplit("/", 1)[0]
-    other = tmp_path / "other"
-    Pipeline(config(Path(inp), other, ["test_min_words"])).run()
+    other = other_run
     cmp_path = tmp_path / "cmp.html"
     res = runner.invoke(
         app, ["report", str(full_run), "--compare", str(other), "--output", str(cmp_path)]
@@ -282,6 +324,7 @@ def test_cli_json_html_and_compare(full_run: Path, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     page = cmp_path.read_text(encoding="utf-8")
     assert "Funnel, A vs B" in page and str(other) in page
+    assert "Configuration, A vs B" in page and "stages[1]" in page  # B has one stage less
     assert parse(cmp_path).charts.count("funnel") == 2
 
     res = runner.invoke(app, ["report", str(tmp_path / "missing")])
@@ -306,45 +349,76 @@ CHART_CHECK = """
 """
 
 
-@pytest.mark.skipif(
-    not Path("/usr/bin/chromium").exists(),
-    reason="Debian chromium not installed (.ci/install.sh installs it)",
-)
-def test_report_renders_in_headless_chromium(full_run: Path) -> None:
-    from report_browser import Browser
+WIDTH_CHECK = """
+(() => {
+  const doc = document.documentElement;
+  const clipped = [...document.querySelectorAll('figure.chart svg, table')].filter(el => {
+    const box = el.getBoundingClientRect();
+    return box.right > doc.clientWidth + 1;
+  }).map(el => el.closest('section') ? el.closest('section').id : el.tagName);
+  return {scroll: doc.scrollWidth, width: doc.clientWidth, clipped: clipped};
+})()
+"""
 
-    artifacts = Path(__file__).parents[2] / "test-artifacts"
-    artifacts.mkdir(exist_ok=True)
-    browser = Browser()
-    try:
-        session = browser.open_page((full_run / "report.html").resolve().as_uri())
-        charts = browser.evaluate(session, CHART_CHECK)
-        height = browser.evaluate(session, "document.documentElement.scrollHeight")
-        browser.screenshot(session, str(artifacts / "report.png"))
-        events = list(browser.events)
-    finally:
-        browser.close()
-    errors = [
+
+def _browser_errors(events: list[dict]) -> list[dict]:
+    return [
         e
         for e in events
         if e.get("method") == "Runtime.exceptionThrown"
         or (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] == "error")
         or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
     ]
-    assert errors == []
+
+
+@pytest.mark.skipif(
+    not Path("/usr/bin/chromium").exists(),
+    reason="Debian chromium not installed (.ci/install.sh installs it)",
+)
+@pytest.mark.parametrize("width", [1400, 900])
+def test_report_and_compare_render_in_headless_chromium(
+    full_run: Path, other_run: Path, tmp_path: Path, width: int
+) -> None:
+    """The report and the compare page in real Chromium at 1400 and 900 px: every chart
+    drawn, nothing fetched, no sideways scrolling, no chart or table past the right edge.
+    Screenshots go to test-artifacts/ (report-1400.png, compare-900.png, ...)."""
+    from report_browser import Browser
+
+    artifacts = Path(__file__).parents[2] / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    cmp_path = tmp_path / "compare.html"
+    write_report(str(full_run), str(cmp_path), compare=str(other_run))
+    pages = {"report": full_run / "report.html", "compare": cmp_path}
+    browser = Browser()
+    seen: dict[str, dict] = {}
+    try:
+        for name, path in pages.items():
+            session = browser.open_page(path.resolve().as_uri(), width=width)
+            seen[name] = {
+                "charts": browser.evaluate(session, CHART_CHECK),
+                "fit": browser.evaluate(session, WIDTH_CHECK),
+                "height": browser.evaluate(session, "document.documentElement.scrollHeight"),
+            }
+            browser.screenshot(session, str(artifacts / f"{name}-{width}.png"))
+        events = list(browser.events)
+    finally:
+        browser.close()
+    assert _browser_errors(events) == []
     requests = [
         e["params"]["request"]["url"]
         for e in events
         if e.get("method") == "Network.requestWillBeSent"
     ]
-    assert requests and all(u.startswith("file://") for u in requests), requests
-    assert len(requests) == 1  # the page itself, nothing else
-    assert len(charts) >= 11
-    for chart in charts:
-        assert chart["marks"] > 0, chart
-        assert chart["width"] > 100 and chart["height"] > 50, chart
-    assert height > 2000
-    assert (artifacts / "report.png").stat().st_size > 10_000
+    assert len(requests) == 2 and all(u.startswith("file://") for u in requests), requests
+    for name, got in seen.items():
+        assert got["fit"]["scroll"] <= got["fit"]["width"], (name, got["fit"])
+        assert got["fit"]["clipped"] == [], (name, got["fit"])
+        assert len(got["charts"]) >= 11, name
+        for chart in got["charts"]:
+            assert chart["marks"] > 0, (name, chart)
+            assert chart["width"] > 100 and chart["height"] > 50, (name, chart)
+        assert got["height"] > 2000
+        assert (artifacts / f"{name}-{width}.png").stat().st_size > 10_000
 
 
 def test_run_summary_prints_report_highlights(full_run: Path, tmp_path: Path) -> None:
