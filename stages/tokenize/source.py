@@ -88,10 +88,28 @@ def load_tokenizer(
         path = path / "tokenizer.json"
     if path.exists():
         return Tokenizer.from_file(str(path))
+    not_found = ConfigError(
+        f"tokenizer {tokenizer!r} is neither a file nor a reachable hub name",
+        hint=f"built-in names: {', '.join(BUILTIN)}; or a path to tokenizer.json",
+    )
+    if not _hub_reachable():  # fail now, not after the hub client's retries (about a minute)
+        raise not_found
     try:
         return Tokenizer.from_pretrained(tokenizer)
     except Exception as exc:
-        raise ConfigError(
-            f"tokenizer {tokenizer!r} is neither a file nor a reachable hub name",
-            hint=f"built-in names: {', '.join(BUILTIN)}; or a path to tokenizer.json",
-        ) from exc
+        raise not_found from exc
+
+
+def _hub_reachable(timeout_s: float = 3.0) -> bool:
+    """Whether the model hub answers at all (HF_HUB_OFFLINE=1: never asked)."""
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        socket.create_connection((url.hostname or "", url.port or 443), timeout_s).close()
+    except OSError:
+        return False
+    return True

@@ -176,3 +176,17 @@ def test_report_open_without_a_display_says_so(
         f"cannot open a browser: no display (DISPLAY is not set); open {page} yourself"
     )
     assert os.environ.get("DISPLAY") is None
+
+
+def test_hub_tokenizer_name_offline_fails_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    data = jsonl(tmp_path / "in" / "d.jsonl", [{"text": "hello there"}])
+    stages = "  - tokenize: {tokenizer: some-org/some-tokenizer}"
+    result = runner.invoke(app, ["validate", str(config(tmp_path, data, tmp_path / "o", stages))])
+    assert result.exit_code == 2
+    assert lines(result) == [
+        "error: tokenizer 'some-org/some-tokenizer' is neither a file nor a reachable hub name",
+        "hint: built-in names: gpt2, cl100k; or a path to tokenizer.json",
+    ]
