@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
@@ -43,6 +43,11 @@ class OutputConfig(_Strict):
     shard_size_mb: float = Field(256.0, gt=0, description="Target size of a kept Parquet shard.")
     compression: str = Field("zstd", description="Parquet compression codec.")
     write_rejected: bool = Field(True, description="Write rejected documents with reasons.")
+    rejected_text: Literal["redacted", "raw", "none"] = Field(
+        "redacted",
+        description="Text of rejected documents: redacted by the pipeline's PII stage (also "
+        "those rejected before it), none, or raw (the original text).",
+    )
     drop_columns: list[str] = Field(
         default_factory=list, description="Columns left out of the Parquet outputs."
     )

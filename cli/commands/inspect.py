@@ -24,6 +24,7 @@ def validate_config(config: Path, fail: Fail, dry_run: bool) -> None:
     from corpusforge.pipeline.config import load_config
     from corpusforge.pipeline.engine.plan import build_stages, check_columns, split_phases
     from corpusforge.pipeline.engine.preflight import preflight
+    from corpusforge.pipeline.engine.privacy import privacy_warnings
 
     try:
         cfg = load_config(config)
@@ -34,6 +35,10 @@ def validate_config(config: Path, fail: Fail, dry_run: bool) -> None:
     except CorpusforgeError as exc:
         fail(exc)
     out.print(f"[green]ok[/]: {config}", highlight=False)
+    for warning in privacy_warnings(
+        cfg.output.rejected_text, cfg.output.write_rejected, [p.stage for p in planned]
+    ):
+        out.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     for phase in phases:
         out.print(f"  phase {phase.index}: " + (" -> ".join(phase.names) or "(read only)"))
     tried = f"; dry run on {checked['records_tried']} records of it" if dry_run else ""

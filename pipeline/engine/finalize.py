@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from corpusforge.pipeline.config import RunConfig, config_to_json
-from corpusforge.pipeline.engine import journal, outputs
+from corpusforge.pipeline.engine import journal, outputs, privacy
 from corpusforge.pipeline.engine.execute import StageStats
 from corpusforge.pipeline.engine.executor import Executor
 from corpusforge.pipeline.engine.plan import Phase, PlannedStage
@@ -91,6 +91,7 @@ def write_outputs(
         (get_sink(sc.kind)(sc.params), fsutil.join(done.out_dir, sc.path or sc.kind))
         for sc in cfg.output.sinks
     ]
+    rejected = privacy.rejected_text(cfg.output.rejected_text, [p.stage for p in planned])
     t_write = time.perf_counter()
     calls = [
         (
@@ -100,6 +101,7 @@ def write_outputs(
             drop,
             cfg.output.compression,
             sinks if p.category == outputs.KEPT else [],
+            rejected if p.category == outputs.REJECTED else None,
         )
         for p in plans
     ]

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from corpusforge.pipeline.api.sink import SINK_INDEX_SCHEMA
 from corpusforge.pipeline.engine.execute import N_BYTES, N_CHARS, TEXT_HASH, cast_to, live_mask
+from corpusforge.pipeline.engine.privacy import REDACTED_BY, RejectedText
 from corpusforge.pipeline.io import fsutil
 from corpusforge.schemas import FATE_QUARANTINED, FATE_REJECTED, Col
 
@@ -105,7 +106,10 @@ def output_schema(fragment_urls: list[str], category: str, drop: tuple[str, ...]
         schemas.append(shape_for_output(empty, category, drop).schema)
     if not schemas:
         return pa.schema([])
-    return pa.unify_schemas(schemas, promote_options="permissive")
+    schema = pa.unify_schemas(schemas, promote_options="permissive")
+    if category == REJECTED and REDACTED_BY not in schema.names:
+        schema = schema.append(pa.field(REDACTED_BY, pa.string()))
+    return schema
 
 
 def write_shard(
@@ -115,8 +119,11 @@ def write_shard(
     drop: tuple[str, ...],
     compression: str,
     sinks: list[tuple[Any, str]],
+    rejected_text: RejectedText | None = None,
 ) -> dict[str, Any]:
-    """Write one output shard (and the matching sink shards); returns its record."""
+    """Write one output shard (and the matching sink shards); returns its record.
+
+    Rejected documents are stored as ``rejected_text`` says (redacted by default)."""
     out_url = fsutil.join(out_root, OUTPUT_DIRS[plan.category], plan.name)
     doc_ids: list[str] = []
     rows = 0
@@ -126,6 +133,8 @@ def write_shard(
             ffs, fpath = fsutil.get_fs(url)
             with ffs.open(fpath, "rb") as f:
                 table = category_filter(pq.read_table(f), plan.category)
+            if table.num_rows and plan.category == REJECTED and rejected_text is not None:
+                table = rejected_text.apply(table)
             if table.num_rows:
                 yield table
 

@@ -63,12 +63,16 @@ def rejected_samples(
             [files, per_reason],
         ).fetchall()
         ids = [r[2] for r in picked]
+        # rejected/ says which stage redacted each text (output.rejected_text, redacted by
+        # default); older outputs do not, and then the stage order tells
+        by = "text_redacted_by" if "text_redacted_by" in names else "NULL"
         rows = con.execute(
-            f"SELECT id, left(text, ?), length(text) FROM {src} WHERE id IN "
+            f"SELECT id, left(text, ?), length(text), {by} FROM {src} WHERE id IN "
             "(SELECT unnest(?::VARCHAR[]))",
             [max_chars, files, ids],
         ).fetchall()
         texts = {r[0]: (r[1], r[2]) for r in rows}
+        redacted_ids = {r[0] for r in rows if r[3] is not None}
     finally:
         con.close()
     groups: dict[tuple[str, str], dict[str, Any]] = {}
@@ -78,6 +82,8 @@ def rejected_samples(
             stage_pos = position.get(stage)
             redacted = pii_at is not None and stage_pos is not None and stage_pos > pii_at
             groups[key] = {"stage": key[0], "reason": key[1], "redacted": redacted, "docs": []}
+        if doc_id in redacted_ids:
+            groups[key]["redacted"] = True
         text, n = texts.get(doc_id, (None, None))
         groups[key]["docs"].append(
             {"id": doc_id, "text": text, "chars": n, "truncated": bool(n and n > max_chars)}

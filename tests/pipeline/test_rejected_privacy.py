@@ -1,0 +1,110 @@
+"""Privacy by default: rejected documents never keep a value the pipeline's PII stage redacts.
+
+Documents are rejected before the ``pii`` stage (too short), at it, and after it; by default
+``rejected/`` and the report hold none of the PII values, ``rejected_text: none`` stores no
+text, and only an explicit ``rejected_text: raw`` keeps the original (and ``validate`` warns).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from corpusforge.pipeline.config import parse_config
+from corpusforge.pipeline.engine.plan import build_stages
+from corpusforge.pipeline.engine.privacy import privacy_warnings
+from corpusforge.pipeline.engine.runner import Pipeline
+from corpusforge.stages.pii.stage import PiiStage
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+# one value of each type a default install redacts (Presidio patterns, no NER model)
+VALUES = {
+    "EMAIL": "jane.roe@example.org",
+    "CREDIT_CARD": "4111 1111 1111 1111",
+    "IBAN": "DE89 3704 0044 0532 0130 00",
+    "IP": "203.0.113.77",
+}
+FILLER = "this paragraph is long enough to pass the length filter of the test pipeline " * 3
+
+
+def documents() -> list[dict]:
+    docs = []
+    for i, (kind, value) in enumerate(VALUES.items()):
+        docs.append({"id": f"short-{i}", "text": f"{kind.lower()} {value}"})  # rejected before
+        docs.append({"id": f"long-{i}", "text": f"{FILLER} contact {value} now"})  # kept
+        docs.append(
+            {"id": f"late-{i}", "text": f"{FILLER} reach {value}" + " padding" * 10}
+        )  # after pii
+    return docs
+
+
+def config(tmp_path: Path, **output: object) -> dict:
+    inp = tmp_path / "in"
+    inp.mkdir(parents=True, exist_ok=True)
+    (inp / "a.jsonl").write_text("\n".join(json.dumps(d) for d in documents()) + "\n")
+    return {
+        "input": {"paths": [str(inp)], "options": {"id_field": "id"}},
+        "output": {"path": str(tmp_path / "out"), **output},
+        "stages": [
+            {"length_filter": {"min_chars": 120}},
+            "pii",
+            {"stage": "length_filter", "name": "late_filter", "params": {"max_chars": 300}},
+        ],
+        "ray": {"progress": False},
+    }
+
+
+def test_the_pii_stage_covers_the_test_values() -> None:
+    """The test means something only if a default `pii` stage redacts every value."""
+    table = pa.table({"id": ["x"], "text": [" ".join(VALUES.values())]})
+    stage = PiiStage()
+    stage.ensure_setup()
+    redacted = stage.process(table).column("text")[0].as_py()
+    assert not [v for v in VALUES.values() if v in redacted], redacted
+
+
+def rejected(tmp_path: Path) -> list[dict]:
+    return pq.read_table(tmp_path / "out" / "rejected").to_pylist()
+
+
+def test_rejected_text_is_redacted_by_default(tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    Pipeline(cfg).run()
+    rows = rejected(tmp_path)
+    stages = {r["reject_stage"] for r in rows}
+    assert {"length_filter", "late_filter"} <= stages  # before and after the pii stage
+    for row in rows:
+        assert row["text_redacted_by"] == "pii"
+        assert not [v for v in VALUES.values() if v in row["text"]], row["id"]
+    assert any("<EMAIL>" in r["text"] for r in rows if r["reject_stage"] == "length_filter")
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert not [v for v in VALUES.values() if v in html]
+    kept = pq.read_table(tmp_path / "out" / "data").column("text").to_pylist()
+    assert kept and not [v for t in kept for v in VALUES.values() if v in t]
+    planned = build_stages(parse_config(cfg))
+    assert privacy_warnings("redacted", True, [p.stage for p in planned]) == []
+
+
+def test_rejected_text_none_and_raw(tmp_path: Path) -> None:
+    Pipeline(config(tmp_path / "none", rejected_text="none")).run()
+    rows = rejected(tmp_path / "none")
+    assert rows and all(r["text"] is None and r["text_redacted_by"] is None for r in rows)
+
+    cfg = config(tmp_path / "raw", rejected_text="raw")
+    Pipeline(cfg).run()
+    rows = rejected(tmp_path / "raw")
+    early = [r for r in rows if r["reject_stage"] == "length_filter"]
+    assert early and all(r["text_redacted_by"] is None for r in early)
+    assert {v for v in VALUES.values() if any(v in r["text"] for r in early)} == set(
+        VALUES.values()
+    )
+    late = [r for r in rows if r["reject_stage"] == "late_filter"]
+    assert late and all(r["text_redacted_by"] == "pii" for r in late)
+    planned = build_stages(parse_config(cfg))
+    (warning,) = privacy_warnings("raw", True, [p.stage for p in planned])
+    assert "length_filter run before pii" in warning
