@@ -31,6 +31,7 @@ GOLD_TO_KEY = {
     "IP_ADDRESS": "IP",
     "IBAN_CODE": "IBAN",
     "LOCATION": "LOCATION",
+    "ORGANIZATION": "ORGANIZATION",
 }
 
 
@@ -71,6 +72,31 @@ def load_presidio_set(path: str) -> list[Doc]:
         ]
         docs.append(Doc(str(n), rec["full_text"], gold))
     return docs
+
+
+def load_presidio_all(path: str) -> list[Doc]:
+    """presidio-research's generated sentences with every gold span, under its own type
+    names (for type-agnostic all-span recall)."""
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    return [
+        Doc(
+            str(n),
+            rec["full_text"],
+            [(s["entity_type"], s["start_position"], s["end_position"]) for s in rec["spans"]],
+        )
+        for n, rec in enumerate(data)
+    ]
+
+
+def span_recall(docs: list[Doc], found: list[list[tuple[str, int, int]]]) -> Counter:
+    """Per gold type: [gold spans, spans covered by a prediction of ANY type]."""
+    out: Counter = Counter()
+    for d, pred in zip(docs, found, strict=True):
+        for k, s, e in d.gold:
+            out[(k, "n")] += 1
+            out[(k, "hit")] += any(_covers((ps, pe), (s, e)) for _, ps, pe in pred)
+    return out
 
 
 def _covers(p: tuple[int, int], g: tuple[int, int]) -> bool:

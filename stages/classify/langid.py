@@ -96,7 +96,7 @@ class LangIdParams(StageParams):
     top_k: int = Field(1, ge=1)  # >1 also writes language_topk
     max_chars: int = 0  # 0: score the whole text (datatrove); >0: sample longer texts
     mode: Mode = "fast"  # fasttext | fast | accurate (see lid_ensemble)
-    lingua_chars: int = Field(1000, ge=100)  # what lingua sees of a long text (sampled)
+    lingua_chars: int = Field(500, ge=100)  # what lingua sees of a long text (sampled)
     iso639_1: bool = False  # map labels to ISO 639-1 where possible (eng_Latn -> en)
     # filtering: all off by default (tag only)
     languages: list[str] | None = None  # keep only these (as written in `language`)

@@ -80,7 +80,7 @@ class Ensemble:
 
     mode: Mode
     keys: dict[str, str]  # model label -> ISO 639-1 key (no -> nb)
-    lingua_chars: int = 1000
+    lingua_chars: int = 500
 
     def __post_init__(self) -> None:
         known = set(_lingua_languages()) if self.mode != "fasttext" else set()

@@ -4,7 +4,7 @@ fastText sometimes names a language whose script the text does not use (a Latin-
 sentence labelled Urdu, Chinese labelled Japanese). A script decides such cases: the
 predicted label must be written in the text's dominant script, otherwise the next label of
 the model's top-k that is wins. The dominant script comes from one table lookup per code
-point of a short sample (NumPy), not a Python loop over characters.
+point (NumPy), not a Python loop over characters.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ _NON_LATIN: dict[str, tuple[str, ...]] = {
     "he": ("Hebr",), "yi": ("Hebr",), "am": ("Ethi",), "dv": ("Thaa",), "ko": ("Hang",),
     "ja": ("Kana",), "zh": ("Hani",), "wuu": ("Hani",), "yue": ("Hani",),
 }  # fmt: skip
-SAMPLE_CHARS = 600
 # ISO 15924 codes in GlotLID-style labels that name script mixes
 _ALIASES = {"Jpan": "Kana", "Hans": "Hani", "Hant": "Hani", "Kore": "Hang"}
 
@@ -60,11 +59,12 @@ def _table() -> np.ndarray:
 
 
 def dominant_script(text: str) -> str | None:
-    """The script of most letters in the first ``SAMPLE_CHARS`` characters; None if none.
+    """The script of most letters of the whole text (a page's Latin-script menu must not
+    outvote its Cyrillic body); None if it has no letters.
 
     Japanese counts as ``Kana`` as soon as kana make up a tenth of its CJK letters (Japanese
     text mixes kana with Han characters; Chinese has no kana)."""
-    cps = np.frombuffer(text[:SAMPLE_CHARS].encode("utf-32-le"), dtype=np.uint32)
+    cps = np.frombuffer(text.encode("utf-32-le", "replace"), dtype=np.uint32)
     ids = _table()[np.minimum(cps, 0xFFFF)]
     counts = np.bincount(ids, minlength=len(SCRIPTS))
     counts[0] = 0
