@@ -17,33 +17,32 @@ out = Console()
 Fail = Callable[[BaseException], NoReturn]
 
 
+def _say(text: str) -> None:
+    out.print(text, highlight=False)
+
+
 def _print_summary(p: dict[str, Any]) -> None:
     inputs = p.get("inputs") or []
-    out.print(f"inputs: {len(inputs)} files", highlight=False)
+    _say(f"inputs: {len(inputs)} files")
     for i in inputs[:10]:
-        out.print(f"  {i['path']}  xxh3 {i['checksum']}  {i['records']} records", highlight=False)
+        _say(f"  {i['path']}  xxh3 {i['checksum']}  {i['records']} records")
     if len(inputs) > 10:
-        out.print(f"  ... {len(inputs) - 10} more (--format json lists all)", highlight=False)
+        _say(f"  ... {len(inputs) - 10} more (--format json lists all)")
     for run in p.get("runs") or []:
-        out.print(
+        _say(
             f"run {run['run_id']} ({run['status']}): corpusforge {run['version']}, "
-            f"config xxh3 {run['config_xxh3_64']}",
-            highlight=False,
+            f"config xxh3 {run['config_xxh3_64']}"
         )
         prov = run.get("provenance") or {}
         for f in prov.get("files") or []:
-            out.print(
-                f"  {f['used_by']}.{f['param']}: {f['path']}  xxh3 {f['xxh3_64']}",
-                highlight=False,
-            )
+            _say(f"  {f['used_by']}.{f['param']}: {f['path']}  xxh3 {f['xxh3_64']}")
         if prov:
             libs = ", ".join(f"{k} {v}" for k, v in sorted((prov.get("libraries") or {}).items()))
-            out.print(f"  by {prov.get('user')}@{prov.get('host')}; {libs}", highlight=False)
+            _say(f"  by {prov.get('user')}@{prov.get('host')}; {libs}")
     for t in p.get("takedowns") or []:
-        out.print(
+        _say(
             f"takedown {t['request_id']} ({t['status']}, {t['reason']}, {t['selector_kinds']}): "
-            f"{t['documents']} documents, by {t['requested_by']} at {t['created_at']}",
-            highlight=False,
+            f"{t['documents']} documents, by {t['requested_by']} at {t['created_at']}"
         )
 
 
@@ -66,8 +65,8 @@ def register(app: typer.Typer, fail: Fail) -> None:
         else:
             _print_summary(result.provenance)
             for p in result.problems:
-                out.print(f"[red]MISMATCH[/] {p.file}: {p.message}", highlight=False)
+                _say(f"[red]MISMATCH[/] {p.file}: {p.message}")
             status = "[green]audit ok[/]" if result.ok else "[red]audit failed[/]"
-            out.print(f"{status}: {result.files_checked} files checked", highlight=False)
+            _say(f"{status}: {result.files_checked} files checked")
         if not result.ok:
             raise typer.Exit(1)

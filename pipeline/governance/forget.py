@@ -72,6 +72,9 @@ def forget(
         if dry_run:
             result.shards = _affected_shards(con, sel.docs)
             return result
+        if sel.docs.num_rows == 0:  # nothing (left) to take out: no request to record
+            result.request_id = None
+            return result
         if any(m["request_id"] == rid for m in takedowns.requests(out_dir)):
             if request_id is not None and sel.docs.num_rows:
                 raise ConfigError(f"request id {rid} was used by an earlier request")
@@ -172,8 +175,10 @@ def commit(out_dir: str, rid: str) -> None:
         takedowns.write_manifest(out_dir, {**manifest, "status": takedowns.STATUS_COMMITTING})
     for rel in marker["moves"]:
         _move(fsutil.join(root, *rel.split("/")), fsutil.join(out_dir, *rel.split("/")))
+    for rel in marker.get("deletes", []):
+        fsutil.remove(fsutil.join(out_dir, *rel.split("/")))
     with layout_mod.lineage(out_dir, write=True) as con:
-        update_lineage(con, out_dir, rid, root, marker["outputs"])
+        update_lineage(con, out_dir, rid, root, marker["outputs"], marker.get("removed", []))
         counts = {**manifest.get("counts", {}), **marker["counts"]}
         counts.update(_fate_counts(out_dir, rid))
         takedowns.write_manifest(
@@ -219,6 +224,7 @@ def update_lineage(
     rid: str,
     root: str,
     outputs: list[dict[str, Any]],
+    removed: list[str],
 ) -> None:
     """One transaction; running it twice gives the same lineage."""
     gone = fsutil.read_parquet(takedowns.docs_url(out_dir, rid)).select(["doc_id"])
@@ -244,6 +250,8 @@ def update_lineage(
         con.execute(
             "INSERT INTO doc_outputs SELECT doc_id, output, shard, start, length FROM _new_rows"
         )
+    for path in removed:
+        con.execute("DELETE FROM outputs WHERE path = ?", [path])
     if outputs:
         con.execute(
             "UPDATE outputs SET rows = o.rows, bytes = o.bytes, checksum = o.checksum "

@@ -46,6 +46,8 @@ class Staging:
     con: duckdb.DuckDBPyConnection
     drop: pa.Array  # ids of the documents to forget
     moves: list[str] = field(default_factory=list)  # relative paths, in commit order
+    deletes: list[str] = field(default_factory=list)  # shards left with no document
+    removed: list[str] = field(default_factory=list)  # their lineage paths
     replaced: list[tuple[str, str]] = field(default_factory=list)  # (output, shard)
     doc_outputs: list[pa.Table] = field(default_factory=list)
     outputs: list[dict[str, Any]] = field(default_factory=list)
@@ -76,6 +78,12 @@ class Staging:
                 {"path": self.recorded[rel], "rows": rows, "bytes": size, "checksum": checksum}
             )
 
+    def remove(self, rel: str) -> None:
+        """A shard that would hold no document goes (Megatron cannot map an empty .bin)."""
+        self.deletes.append(rel)
+        if rel in self.recorded:
+            self.removed.append(self.recorded[rel])
+
     def hash_gone(self, table: pa.Table, gone: pa.Array, prefer: bool = False) -> None:
         if Col.TEXT not in table.column_names:
             return
@@ -90,20 +98,27 @@ def _gone(table: pa.Table, drop: pa.Array) -> pa.Array:
     return pc.fill_null(pc.is_in(table.column(Col.ID), drop), False)
 
 
+def _without(st: Staging, src: str, rel: str) -> pa.Table:
+    """Stage ``src`` (an output shard) without the forgotten documents; the rows kept."""
+    table = read_table(src)
+    gone = _gone(table, st.drop)
+    st.hash_gone(table, gone)
+    kept = table.filter(pc.invert(gone))
+    if kept.num_rows == 0:
+        st.remove(rel)
+        return kept
+    write_like(kept, st.staged(rel), src)
+    st.note_output(rel, kept.num_rows)
+    return kept
+
+
 def stage_data_shards(st: Staging) -> None:
     shards = st.con.execute(
         "SELECT DISTINCT shard FROM doc_outputs JOIN _drop USING (doc_id) "
         "WHERE output = 'data' ORDER BY shard"
     ).fetchall()
     for (shard,) in shards:
-        src = st.layout.data_url(shard)
-        table = read_table(src)
-        gone = _gone(table, st.drop)
-        st.hash_gone(table, gone)
-        kept = table.filter(pc.invert(gone))
-        rel = f"{OUTPUT_DIRS['kept']}/{shard}"
-        write_like(kept, st.staged(rel), src)
-        st.note_output(rel, kept.num_rows)
+        kept = _without(st, st.layout.data_url(shard), f"{OUTPUT_DIRS['kept']}/{shard}")
         n = kept.num_rows
         st.replaced.append(("data", shard))
         st.doc_outputs.append(
@@ -127,6 +142,7 @@ def stage_token_shards(st: Staging) -> None:
         "WHERE output <> 'data' ORDER BY output, shard"
     ).fetchall()
     out = st.layout.out_dir.rstrip("/")
+    drop = set(st.drop.to_pylist())
     for output, shard in pairs:
         spec = st.layout.sinks.get(output)
         if spec is None:
@@ -142,10 +158,15 @@ def stage_token_shards(st: Staging) -> None:
         stem = shard.rsplit(".", 1)[0]
         sink = get_sink(spec.kind)(spec.params)
         src = fsutil.join(spec.url, shard)
-        index = sink.rewrite_shard(src, set(st.drop.to_pylist()), st.staged(sink_rel), stem, ids)
+        st.replaced.append((output, shard))
+        st.bump("token_shards")
+        if set(ids) <= drop:
+            for name in sink.shard_files(shard):
+                st.remove(f"{sink_rel}/{name}")
+            continue
+        index = sink.rewrite_shard(src, drop, st.staged(sink_rel), stem, ids)
         for name in sink.shard_files(shard):  # the .idx after the .bin: an indexed shard is whole
             st.note_output(f"{sink_rel}/{name}", index.num_rows)
-        st.replaced.append((output, shard))
         st.doc_outputs.append(
             pa.table(
                 {
@@ -158,7 +179,6 @@ def stage_token_shards(st: Staging) -> None:
                 schema=DOC_OUTPUTS_SCHEMA,
             )
         )
-        st.bump("token_shards")
 
 
 def stage_rejected_shards(st: Staging) -> None:
@@ -167,13 +187,7 @@ def stage_rejected_shards(st: Staging) -> None:
         ids = read_table(src, [Col.ID])
         if not pc.any(_gone(ids, st.drop)).as_py():
             continue
-        table = read_table(src)
-        gone = _gone(table, st.drop)
-        st.hash_gone(table, gone)
-        kept = table.filter(pc.invert(gone))
-        rel = f"{sub}/{src.rsplit('/', 1)[-1]}"
-        write_like(kept, st.staged(rel), src)
-        st.note_output(rel, kept.num_rows)
+        _without(st, src, f"{sub}/{src.rsplit('/', 1)[-1]}")
         st.bump("rejected_shards")
 
 
@@ -238,7 +252,13 @@ def write_staged(st: Staging, docs: pa.Table) -> None:
         schema=takedowns.FORGOTTEN_SCHEMA,
     )
     fsutil.atomic_write_parquet(takedowns.docs_url(st.layout.out_dir, st.rid), listed)
-    marker = {"moves": st.moves, "outputs": st.outputs, "counts": st.counts}
+    marker = {
+        "moves": st.moves,
+        "deletes": st.deletes,
+        "removed": st.removed,
+        "outputs": st.outputs,
+        "counts": st.counts,
+    }
     fsutil.atomic_write_bytes(st.staged(STAGED), json.dumps(marker, sort_keys=True).encode())
 
 
