@@ -36,6 +36,8 @@ N_BYTES = "_n_bytes"
 TEXT_HASH = "_text_hash"
 
 UNIT_COLUMNS = (UNIT_TOTAL, UNIT_CHECKSUM, UNIT_SIZE, UNIT_STATS)
+# stage_stats rows of the reading itself, ahead of the stages (counters from read_units)
+READ_STEPS = ("read", "extract")
 
 
 @dataclass

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from corpusforge.pipeline.config import RunConfig, config_to_json
 from corpusforge.pipeline.engine import journal, outputs, privacy
-from corpusforge.pipeline.engine.execute import StageStats
+from corpusforge.pipeline.engine.execute import READ_STEPS, StageStats
 from corpusforge.pipeline.engine.executor import Executor
 from corpusforge.pipeline.engine.plan import Phase, PlannedStage
 from corpusforge.pipeline.io import fsutil
@@ -225,28 +225,29 @@ def _stage_rows(
     run_id: str, phases: list[Phase], stats: dict[str, StageStats]
 ) -> list[dict[str, Any]]:
     rows = []
-    for phase in phases:
-        for planned in phase.stages:
-            name = planned.stage.instance_name
-            s = stats.get(name, StageStats())
-            rows.append(
-                {
-                    "run_id": run_id,
-                    "position": len(rows),
-                    "stage": name,
-                    "kind": planned.stage.name,
-                    "phase": phase.index,
-                    "docs_in": s.docs_in,
-                    "docs_out": s.docs_out,
-                    "docs_rejected": sum(s.rejects.values()),
-                    "bytes_in": s.bytes_in,
-                    "bytes_out": s.bytes_out,
-                    "seconds": s.seconds,
-                    "rejects": s.rejects,
-                    "docs_in_total": None,
-                    "docs_rejected_total": None,
-                }
-            )
+    # reading (and a WARC reader's HTML extraction) first: kind = stage = "read" / "extract"
+    steps = [(name, name, 0) for name in READ_STEPS if name in stats]
+    steps += [(p.stage.instance_name, p.stage.name, ph.index) for ph in phases for p in ph.stages]
+    for name, kind, phase_index in steps:
+        s = stats.get(name, StageStats())
+        rows.append(
+            {
+                "run_id": run_id,
+                "position": len(rows),
+                "stage": name,
+                "kind": kind,
+                "phase": phase_index,
+                "docs_in": s.docs_in,
+                "docs_out": s.docs_out,
+                "docs_rejected": sum(s.rejects.values()),
+                "bytes_in": s.bytes_in,
+                "bytes_out": s.bytes_out,
+                "seconds": s.seconds,
+                "rejects": s.rejects,
+                "docs_in_total": None,
+                "docs_rejected_total": None,
+            }
+        )
     return rows
 
 

@@ -303,6 +303,8 @@ def fill_stage_totals(
     ).fetchone()[0]
     remaining = total
     for row in sorted(stage_rows, key=lambda r: r["position"]):
+        if row["kind"] in ("read", "extract"):  # the reading itself, not a stage
+            continue
         rejected = con.execute(
             "SELECT count(*) FROM documents WHERE stage = ? AND fate = 'rejected'", [row["stage"]]
         ).fetchone()[0]

@@ -82,11 +82,22 @@ def test_run_writes_outputs_lineage_and_holds_conservation(tmp_path: Path) -> No
     stats = con.execute(
         "SELECT stage, docs_in_total, docs_rejected_total FROM stage_stats ORDER BY position"
     ).fetchall()
-    assert stats == [("test_min_words", 120, 24), ("test_upper", 96, 0)]
+    assert stats == [("read", None, None), ("test_min_words", 120, 24), ("test_upper", 96, 0)]
+    # reading has its own counters: records, file bytes in, text bytes out, seconds
+    read = con.execute(
+        "SELECT kind, docs_in, bytes_in, bytes_out, seconds FROM stage_stats WHERE stage = 'read'"
+    ).fetchone()
+    assert read[0] == "read" and read[1] == 123 and read[2] > read[3] * 0 and read[3] > 0
+    assert read[4] is not None
     (n_out,) = con.execute("SELECT count(*) FROM doc_outputs WHERE output = 'data'").fetchone()
     assert n_out == result.kept
     outputs = con.execute("SELECT kind, sum(rows) FROM outputs GROUP BY 1 ORDER BY 1").fetchall()
-    assert outputs == [("kept", result.kept), ("quarantined", 3), ("rejected", 24)]
+    assert outputs == [
+        ("kept", result.kept),
+        ("quarantined", 3),
+        ("rejected", 24),
+        ("report", None),
+    ]
     # lineage holds no document text
     texts = {r[0] for r in duckdb.sql(f"SELECT text FROM '{out}/data/*.parquet'").fetchall()}
     dumped = str(con.execute("SELECT * FROM documents").fetchall())
