@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+NOTE_PREFIX = "corpusforge: "
+
 
 class CorpusforgeError(Exception):
     """Base: a message for the user and an optional hint on what to do."""
@@ -12,9 +14,16 @@ class CorpusforgeError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # a traceback note: a Ray worker's error comes back to the driver as text only, and
+        # the engine reads the exit code and hint from this line (see backends/ray/executor)
+        self.add_note(f"{NOTE_PREFIX}exit {self.exit_code}; hint: {hint or ''}")
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple:
+        # the hint travels too when the error object is pickled (Ray actors, processes)
+        return (self.__class__, (self.message, self.hint))
 
 
 class ConfigError(CorpusforgeError):

@@ -111,3 +111,13 @@ def test_kuberay_manifests_use_the_image_and_a_valid_config() -> None:
         job = next(d for ds in docs.values() for d in ds if d["kind"] == "RayJob")
         assert job["spec"]["entrypoint"].startswith("python -m corpusforge.cli.main run ")
         assert f"/config/{name}" in job["spec"]["entrypoint"]
+
+
+def test_every_package_folder_is_in_the_wheel() -> None:
+    """pyproject lists packages by hand (package-dir maps them under corpusforge.): a new
+    folder left out would import from a checkout and fail from the wheel."""
+    listed = set(PYPROJECT["tool"]["setuptools"]["packages"])
+    for prefix, folder in PYPROJECT["tool"]["setuptools"]["package-dir"].items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            rel = init.parent.relative_to(ROOT / folder).parts
+            assert ".".join((prefix, *rel)) in listed, f"{init.parent} is not in the wheel"

@@ -262,6 +262,9 @@ def ensure_ray(cfg: RunConfig) -> bool:
     return True
 
 
+_NOTE_LINE = re.compile(
+    rf"^\s*{re.escape(errors_module.NOTE_PREFIX)}exit (\d+); hint: (.*)$", re.MULTILINE
+)
 _ERROR_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$", re.MULTILINE)
 
 
@@ -298,6 +301,14 @@ def run_error(exc: BaseException) -> CorpusforgeError:
         if qualname.startswith("ray."):
             continue
         cls = getattr(errors_module, qualname.rsplit(".", 1)[-1], None)
+        text = str(exc)
+        note = _NOTE_LINE.search(text, match.end())
+        # one of our errors (maybe a stage's own subclass): its exit code and hint
+        if note is not None and text.count("\n", match.end(), note.start()) <= 1:
+            code, hint = int(note.group(1)), note.group(2).strip() or None
+            if not (isinstance(cls, type) and issubclass(cls, CorpusforgeError)):
+                cls = errors_module.ConfigError if code == 2 else RunError
+            return cls(message, hint=hint)
         if isinstance(cls, type) and issubclass(cls, CorpusforgeError):
             return cls(message)
         return RunError(
