@@ -40,7 +40,8 @@ class RejectedText:
         if self.mode == "none":
             table = set_column(table, Col.TEXT, pa.nulls(table.num_rows, pa.string()))
             return set_column(table, REDACTED_BY, pa.nulls(table.num_rows, pa.string()))
-        done = pc.is_in(table.column(Col.STAGE), pa.array(sorted(self.redacted_by_pipeline)))
+        after = pa.array(sorted(self.redacted_by_pipeline), pa.string())
+        done = pc.is_in(table.column(Col.STAGE), after)
         done = pc.fill_null(done, False)
         name = self.redactor_name
         if self.mode == "redacted" and self.redactor is not None:
