@@ -49,10 +49,23 @@ def write_inputs(folder: Path, rows: list[dict[str, Any]] | None = None) -> Path
     return folder
 
 
-def config(inputs: list[str], out: Path, **output: Any) -> dict[str, Any]:
+def tokenizer_file(folder: Path) -> str:
+    """The GPT-2 tokenizer as a tokenizer.json file (provenance records files by hash)."""
+    from corpusforge.stages.tokenize.source import load_tokenizer
+
+    path = folder / "tokenizer.json"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        load_tokenizer("gpt2").save(str(path))
+    return str(path)
+
+
+def config(
+    inputs: list[str], out: Path, tokenizer: str = "gpt2", dedup: dict | None = None
+) -> dict[str, Any]:
     sinks = [
-        {"kind": "megatron", "path": "tokens", "params": {"tokenizer": "gpt2"}},
-        {"kind": "parquet_tokens", "path": "tokens_pq", "params": {"tokenizer": "gpt2"}},
+        {"kind": "megatron", "path": "tokens", "params": {"tokenizer": tokenizer}},
+        {"kind": "parquet_tokens", "path": "tokens_pq", "params": {"tokenizer": tokenizer}},
     ]
     return {
         "name": "governance-test",
@@ -62,12 +75,11 @@ def config(inputs: list[str], out: Path, **output: Any) -> dict[str, Any]:
             "shard_size_mb": 0.0001,  # one kept shard per fragment
             "drop_columns": ["input_ids"],
             "sinks": sinks,
-            **output,
         },
         "stages": [
             {"length_filter": {"min_chars": 10}},
-            {"exact_dedup": {}},
-            {"tokenize": {"tokenizer": "gpt2", "device": "cpu"}},
+            {"exact_dedup": dedup or {}},
+            {"tokenize": {"tokenizer": tokenizer, "device": "cpu"}},
         ],
         "ray": {"progress": False},
     }
@@ -78,7 +90,7 @@ def build_run(root: Path) -> Path:
 
     inputs = write_inputs(root / "in")
     out = root / "out"
-    Pipeline(config([str(inputs)], out)).run()
+    Pipeline(config([str(inputs)], out, tokenizer_file(root / "tok"))).run()
     return out
 
 

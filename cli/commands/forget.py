@@ -42,6 +42,7 @@ def _print(result) -> None:  # type: ignore[no-untyped-def]
         (result.not_found, "ids not in lineage"),
         (result.already_forgotten, "already forgotten"),
         (result.skipped_quarantined, "quarantined (no content stored)"),
+        (result.copies, "of them exact copies of a named document's text"),
     ]
     for n, what in notes:
         if n:

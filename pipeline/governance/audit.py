@@ -4,7 +4,7 @@ Every recorded output file is re-hashed; every file in an output folder must be 
 every kept document must come from a recorded input file (with its checksum) and sit in its
 data shard and token shards exactly where ``doc_outputs`` says; no forgotten document may
 remain in any data, token, rejected or checkpoint file, in the report, or as a kept copy with
-the same normalized text. The result is recorded in lineage's ``audits`` table.
+the same text. The result is recorded in lineage's ``audits`` table.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from corpusforge.pipeline.governance import checkpoints, provenance
 from corpusforge.pipeline.governance import layout as layout_mod
 from corpusforge.pipeline.governance.layout import Layout
 from corpusforge.pipeline.governance.parquet_files import read_table
-from corpusforge.pipeline.governance.textnorm import normalized_hashes
 from corpusforge.pipeline.io import fsutil
 from corpusforge.pipeline.registry import get_sink
 from corpusforge.schemas import FATE_FORGOTTEN, Col
@@ -245,19 +244,19 @@ def _check_file_forgotten(ctx: _Ctx, url: str, rel: str, gone: pa.Array) -> None
 
 
 def _check_copies(ctx: _Ctx) -> None:
-    """A kept document whose normalized text is a forgotten one's came back."""
-    if "forgotten" not in layout_mod.tables(ctx.con):
+    """A kept document with the exact text of a forgotten one (forget takes copies too)."""
+    if "forgotten" not in layout_mod.tables(ctx.con) or "doc_outputs" not in layout_mod.tables(
+        ctx.con
+    ):
         return
-    hashes = {r[0] for r in _rows(ctx.con, "SELECT norm_hash FROM forgotten") if r[0]}
-    if not hashes:
-        return
-    folder = fsutil.join(ctx.layout.out_dir, OUTPUT_DIRS["kept"])
-    for url in fsutil.listdir(folder, ".parquet"):
-        table = read_table(url, [Col.TEXT])
-        found = set(normalized_hashes(table.column(Col.TEXT)).to_pylist()) & hashes
-        if found:
-            rel = f"{OUTPUT_DIRS['kept']}/{url.rsplit('/', 1)[-1]}"
-            ctx.fail(rel, f"keeps {len(found)} copy(ies) of forgotten text")
+    rows = _rows(
+        ctx.con,
+        "SELECT o.shard, count(*) FROM documents d JOIN doc_outputs o USING (doc_id) "
+        "WHERE o.output = 'data' AND d.fate = 'kept' AND d.text_hash IN "
+        "(SELECT text_hash FROM forgotten) GROUP BY o.shard ORDER BY o.shard",
+    )
+    for shard, n in rows:
+        ctx.fail(f"{OUTPUT_DIRS['kept']}/{shard}", f"keeps {n} copy(ies) of forgotten text")
 
 
 def _record(out_dir: str, result: AuditResult) -> None:

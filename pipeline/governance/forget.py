@@ -45,6 +45,7 @@ class ForgetResult:
     not_found: int = 0
     already_forgotten: int = 0
     skipped_quarantined: int = 0
+    copies: int = 0  # taken out as exact copies of a named document's text
     resumed: list[str] = field(default_factory=list)  # interrupted requests finished first
     shards: list[str] = field(default_factory=list)  # dry run: files that would be rewritten
 
@@ -102,6 +103,7 @@ def _result(rid: str, dry_run: bool, sel: Selection, resumed: list[str]) -> Forg
         not_found=sel.not_found,
         already_forgotten=sel.already,
         skipped_quarantined=sel.skipped_quarantined,
+        copies=sel.copies,
         resumed=resumed,
     )
 

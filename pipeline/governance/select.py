@@ -134,6 +134,7 @@ class Selection:
     not_found: int = 0  # ids named by --ids that lineage does not know
     already: int = 0  # named documents forgotten by an earlier request
     skipped_quarantined: int = 0  # unreadable records: no content to take out
+    copies: int = 0  # documents not named but with the exact text of one that is
 
 
 def resolve(
@@ -146,10 +147,19 @@ def resolve(
         named.update(sql_ids(con, sel.sql))
     named.update(scan_content(content_files(out_dir, work_dir), sel))
     con.register("_named", pa.table({"doc_id": pa.array(sorted(named), pa.string())}))
+    # exact copies of a named document's text go with it (a takedown is about content; the
+    # copies would also be refused later by the normalized-text check)
     docs = con.sql(
-        "SELECT d.doc_id, d.fate, d.source_path, d.text_hash FROM documents d "
-        "JOIN _named USING (doc_id) ORDER BY d.doc_id"
+        """WITH named AS (SELECT d.* FROM documents d JOIN _named USING (doc_id)),
+                copies AS (SELECT d.* FROM documents d WHERE d.fate IN ('kept', 'rejected')
+                    AND d.text_hash IN (SELECT text_hash FROM named
+                                        WHERE fate IN ('kept', 'rejected')))
+        SELECT DISTINCT doc_id, fate, source_path, text_hash, doc_id IN (SELECT doc_id
+            FROM named) AS named
+        FROM (SELECT * FROM named UNION ALL SELECT * FROM copies) ORDER BY doc_id"""
     ).to_arrow_table()
+    copies = int(pc.sum(pc.invert(docs.column("named"))).as_py() or 0)
+    docs = docs.drop_columns(["named"])
     fates = docs.column("fate")
     known = set(docs.column("doc_id").to_pylist())
     selection = Selection(
@@ -157,6 +167,7 @@ def resolve(
         not_found=len(set(sel.ids) - known),
         already=int(pc.sum(pc.equal(fates, FATE_FORGOTTEN)).as_py() or 0),
         skipped_quarantined=int(pc.sum(pc.equal(fates, FATE_QUARANTINED)).as_py() or 0),
+        copies=copies,
     )
     con.unregister("_named")
     return selection
