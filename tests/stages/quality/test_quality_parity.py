@@ -1,0 +1,134 @@
+"""Quality stages and their word splitting give datatrove's answers on a large generated corpus.
+
+The corpus is generated here: English-like prose, other scripts, contractions and special
+cases of spaCy's English tokenizer (``He's``, ``10a.m.``, emoticons, also split by spaces so
+that the special-case phrase matcher sees them across chunks), odd Unicode (combining marks,
+ZWJ sequences, bidi controls, private use, unassigned code points), every whitespace
+character, repeated lines and n-grams, empty and huge documents.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pyarrow as pa
+import pytest
+from datatrove.data import Document
+from datatrove.pipeline.filters import (
+    C4QualityFilter,
+    FineWebQualityFilter,
+    GopherQualityFilter,
+    GopherRepetitionFilter,
+)
+from datatrove.utils.text import split_into_words
+
+from corpusforge.stages.quality import words as quality_words
+from corpusforge.stages.quality.c4 import C4Quality
+from corpusforge.stages.quality.fineweb import FineWebQuality
+from corpusforge.stages.quality.gopher import GopherQuality, GopherRepetition
+
+WORDS = (
+    "the of and to in is that it was for on are with as his they be at one have this from "
+    "water under market river during people history system between government number"
+).split()
+SPECIAL = [
+    "He's", "It\u2019s", "10a.m.", "3p.m.", ":)", ": )", ":-)", "(:", "( :", "' '", "''", "'s",
+    "don't", "Mr.", "U.S.", "e.g.", "(*_*)", "<3", "> <", "→", "can't", "gonna",
+    "'em", "o.O", "D.C.", "(╯°□°\uff09╯︵┻━┻", "^_^", "=)", "x'", "-_-",
+]  # fmt: skip
+SCRIPTS = [
+    "Grüße aus Köln, naïve café déjà vu.",
+    "日本語のテキストと漢字かな交じり文。",
+    "Ελληνικά κείμενα και ΚΕΦΑΛΑΙΑ.",
+    "русский текст, ЗАГЛАВНЫЕ буквы!",
+    "نص عربي مع أرقام ١٢٣",
+    "हिन्दी पाठ और संख्याएँ ४५६",
+    "ਪੰਜਾਬੀ ਵਿੱਚ ਲਿਖਿਆ। தமிழ் எழுத்து.",
+    "한국어 텍스트 입니다... ไทยภาษา",
+    "emoji 🙂👍🏽 👨\u200d👩\u200d👧 flags 🇫🇷 e\u0301 a\u0308",
+    "bidi \u202eevil\u202c zero\u200bwidth \ufeffbom \ue000\U000f0001 \U00032c42 \x00\x07",
+    "https://example.com/a?b=1 mail@example.org 192.168.0.1 v1.2.3 $5 10km 3.5%",
+    "word-with-hyphens and—dashes, (brackets) [x] {curly} “quotes” «guillemets» …",
+    "• bullet line\n- dash line\n# heading ### ...",
+]
+SPACES = [" ", "  ", "\t", "\n", "\n\n", "\r\n", "\u3000", "\xa0", "\u2028", "\x0b", "\x1c", " \n "]
+
+
+def _line(rng: random.Random) -> str:
+    parts = []
+    for _ in range(rng.randint(1, 25)):
+        k = rng.random()
+        if k < 0.6:
+            parts.append(rng.choice(WORDS))
+        elif k < 0.64:
+            parts.append(rng.choice(SPECIAL))
+        elif k < 0.8:
+            parts.append(rng.choice(SCRIPTS))
+        else:
+            parts.append(rng.choice(WORDS) + rng.choice(".,;:!?)'\"…"))
+    return " ".join(parts) + rng.choice(["", ".", "!", "?", "...", ":"])
+
+
+def _doc(rng: random.Random) -> str:
+    lines = [_line(rng) for _ in range(rng.randint(1, 30))]
+    if rng.random() < 0.3:  # repeated lines and paragraphs
+        lines += rng.sample(lines, k=min(len(lines), rng.randint(1, 5)))
+    out = []
+    for line in lines:
+        out.append(line)
+        out.append(rng.choice(SPACES) if rng.random() < 0.3 else "\n")
+    return "".join(out)
+
+
+def generated_corpus(seed: int, n: int) -> list[str]:
+    rng = random.Random(seed)
+    docs = [_doc(rng) for _ in range(n)]
+    huge = " ".join(rng.choice(WORDS) for _ in range(60_000)) + ". " + _doc(rng) * 20
+    return [*docs, "", " ", "\n\n\n", "...", "an IS_ALPHA text", huge]
+
+
+CORPUS = generated_corpus(seed=14, n=400)
+
+
+def test_word_splitting_matches_datatrove_document_for_document() -> None:
+    quality_words.clear_cache()
+    ours = quality_words.split_words(CORPUS, "en")
+    assert ours == [split_into_words(t, "en") for t in CORPUS]
+    # the memoized chunk path did most of the work (some documents go to spaCy whole)
+    chunked = quality_words.chunk_words_for("en")
+    assert chunked is not None and len(chunked.memo) > 100
+    assert sum(chunked.words(t) is not None for t in CORPUS) > len(CORPUS) // 2
+
+
+def test_chunk_path_refuses_cross_chunk_phrase_matches() -> None:
+    chunked = quality_words.chunk_words_for("en")
+    assert chunked is not None
+    text = "He's here : ) and there"
+    assert chunked.words(text) is None  # spaCy sees this document whole
+    assert quality_words.split_words([text], "en") == [split_into_words(text, "en")]
+
+
+@pytest.mark.parametrize(
+    ("stage_cls", "filter_cls"),
+    [
+        (GopherRepetition, GopherRepetitionFilter),
+        (GopherQuality, GopherQualityFilter),
+        (C4Quality, C4QualityFilter),
+        (FineWebQuality, FineWebQualityFilter),
+    ],
+)
+def test_decisions_match_datatrove_on_generated_corpus(stage_cls, filter_cls) -> None:
+    quality_words.clear_cache()
+    table = pa.table({"id": [str(i) for i in range(len(CORPUS))], "text": CORPUS})
+    out = stage_cls()(table)
+    ours = out["_reason"].to_pylist() if "_reason" in out.column_names else [None] * len(CORPUS)
+    filt = filter_cls()
+    theirs, texts = [], []
+    for i, text in enumerate(CORPUS):
+        doc = Document(text=text, id=str(i))
+        res = filt.filter(doc)
+        keep, reason = res if isinstance(res, tuple) else (res, None)
+        theirs.append(None if keep else reason)
+        texts.append(doc.text)
+    assert ours == theirs
+    assert out["text"].to_pylist() == texts
