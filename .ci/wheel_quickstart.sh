@@ -31,8 +31,7 @@ offline() {
     "$@"
   fi
 }
-# a loaded machine can take more than Ray's default 30 s to start a local node
-export HF_HUB_OFFLINE=1 RAY_USAGE_STATS_ENABLED=0 RAY_raylet_start_wait_time_s=180
+export HF_HUB_OFFLINE=1 RAY_USAGE_STATS_ENABLED=0
 cp "$REPO/examples/quickstart.yaml" "$REPO/examples/make_example_corpus.py" \
   "$REPO/.ci/core_pipeline.yaml" "$WORK/"
 cd "$WORK"

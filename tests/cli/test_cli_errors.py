@@ -190,3 +190,32 @@ def test_hub_tokenizer_name_offline_fails_at_once(
         "error: tokenizer 'some-org/some-tokenizer' is neither a file nor a reachable hub name",
         "hint: built-in names: gpt2, cl100k; or a path to tokenizer.json",
     ]
+
+
+def test_error_raised_in_a_ray_worker_keeps_message_and_hint() -> None:
+    """Ray hands a worker's error to the driver as its traceback text inside its own wrapper
+    (the exception object does not travel): our one line, hint and exit code come back out
+    of that text, also for a stage's own ConfigError subclass."""
+    import traceback
+
+    from corpusforge.pipeline.api.errors import ConfigError
+    from corpusforge.pipeline.backends.ray.executor import run_error
+
+    class ModelBroken(ConfigError):
+        pass
+
+    try:
+        raise ModelBroken("langid: the model file is broken", hint="rebuild it")
+    except ModelBroken as exc:
+        worker_text = "".join(traceback.format_exception(exc))
+    wrapped = RuntimeError(
+        "ray.exceptions.RayTaskError(UserCodeException): ray::MapBatches(run_stage_task)\n"
+        "ray.exceptions.UserCodeException: Exception raised in user code\n" + worker_text
+    )
+    got = run_error(wrapped)
+    assert (type(got), got.message, got.hint, got.exit_code) == (
+        ConfigError,
+        "langid: the model file is broken",
+        "rebuild it",
+        2,
+    )

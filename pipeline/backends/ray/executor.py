@@ -64,10 +64,7 @@ class RayExecutor:
 
         for cls in read.readers.values():
             travel_by_value(cls)
-        ds = ray.data.from_items(
-            [{"path": u, "format": read.formats[u]} for u in read.units],
-            override_num_blocks=len(read.units),
-        )
+        ds = ray.data.from_items(read.items(), override_num_blocks=len(read.units))
         ds = ds.map_batches(
             read_units,
             batch_size=1,
@@ -284,6 +281,23 @@ def _original_error(exc: BaseException) -> CorpusforgeError | None:
     return None
 
 
+def _noted_error(text: str) -> CorpusforgeError | None:
+    """Our error in a worker's traceback text: the line ``module.Class: message`` right before
+    the note every CorpusforgeError carries (``corpusforge: exit N; hint: ...``)."""
+    note = _NOTE_LINE.search(text)
+    if note is None:
+        return None
+    line = text[: note.start()].rstrip("\n").rsplit("\n", 1)[-1].strip()
+    qualname, sep, message = line.partition(": ")
+    if not sep:
+        return None
+    code, hint = int(note.group(1)), note.group(2).strip() or None
+    cls = getattr(errors_module, qualname.rsplit(".", 1)[-1], None)
+    if not (isinstance(cls, type) and issubclass(cls, CorpusforgeError)):
+        cls = errors_module.ConfigError if code == 2 else RunError  # a stage's own subclass
+    return cls(message, hint=hint)
+
+
 def run_error(exc: BaseException) -> CorpusforgeError:
     """Unwrap Ray's task errors to the error a stage or reader raised.
 
@@ -293,22 +307,14 @@ def run_error(exc: BaseException) -> CorpusforgeError:
     """
     if isinstance(exc, CorpusforgeError):
         return exc
-    original = _original_error(exc)
-    if original is not None:  # the stage's own error object came back: message and hint
+    original = _original_error(exc) or _noted_error(str(exc))
+    if original is not None:  # one of our errors: its message, hint and exit code
         return original
     for match in _ERROR_LINE.finditer(str(exc)):
         qualname, message = match.group(1), match.group(2).strip()
         if qualname.startswith("ray."):
             continue
         cls = getattr(errors_module, qualname.rsplit(".", 1)[-1], None)
-        text = str(exc)
-        note = _NOTE_LINE.search(text, match.end())
-        # one of our errors (maybe a stage's own subclass): its exit code and hint
-        if note is not None and text.count("\n", match.end(), note.start()) <= 1:
-            code, hint = int(note.group(1)), note.group(2).strip() or None
-            if not (isinstance(cls, type) and issubclass(cls, CorpusforgeError)):
-                cls = errors_module.ConfigError if code == 2 else RunError
-            return cls(message, hint=hint)
         if isinstance(cls, type) and issubclass(cls, CorpusforgeError):
             return cls(message)
         return RunError(
