@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 import resource
+from types import SimpleNamespace
 
 import duckdb
 import pyarrow as pa
@@ -100,3 +101,19 @@ def print_score(name: str, s: dict) -> None:
     )
     for b, n, r in s["bins"]:
         print(f"  {b:>8}  pairs {n:5d}  recall {r:.3f}")
+
+
+def datatrove_minhash() -> SimpleNamespace:
+    """datatrove's MinHash steps and the config both benchmarks use (5-grams, 14 x 8, 64-bit)."""
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.dedup import minhash as m
+    from datatrove.pipeline.readers import JsonlReader
+    from datatrove.pipeline.writers import JsonlWriter
+    from datatrove.utils.hashing import HashConfig
+
+    cfg = m.MinhashConfig(
+        n_grams=5, num_buckets=14, hashes_per_bucket=8, hash_config=HashConfig(precision=64)
+    )
+    return SimpleNamespace(
+        cfg=cfg, m=m, executor=LocalPipelineExecutor, reader=JsonlReader, writer=JsonlWriter
+    )

@@ -1,4 +1,4 @@
-"""Candidate edges from LSH buckets and distributed connected components.
+"""Candidate pairs from LSH buckets and distributed connected components.
 
 Both run on a :class:`Frame` with vectorized per-partition functions: rows are hash-shuffled
 by a key so that every row of a key is in one call, and each call sorts and aggregates with
@@ -19,7 +19,12 @@ import pyarrow.compute as pc
 from corpusforge.pipeline.api import Frame
 
 EDGE_SCHEMA = pa.schema([("u", pa.string()), ("v", pa.string())])  # canonical: u > v
+# candidate pairs: ``same`` = 1 when both signatures are identical (nothing left to verify)
+CANDIDATE_SCHEMA = pa.schema([("u", pa.string()), ("v", pa.string()), ("same", pa.int8())])
 _CHECK_SCHEMA = pa.schema([("u", pa.string()), ("v", pa.string()), ("bad", pa.int64())])
+
+ALL_PAIRS_MAX = 16  # a bucket with up to this many distinct signatures: every pair
+WINDOW = 8  # above it: each distinct signature with the next WINDOW ones (linear, not n^2)
 
 
 class ComponentsDidNotConverge(RuntimeError):
@@ -32,24 +37,59 @@ def _unique_edges(u: pa.Array, v: pa.Array) -> pa.Table:
     return t.group_by(["u", "v"], use_threads=False).aggregate([]).cast(EDGE_SCHEMA)
 
 
-def bucket_edges(t: pa.Table) -> pa.Table:
-    """Edges of one partition of band rows ``(k, id)``: per bucket, every member to its head.
+def unique_candidates(t: pa.Table) -> pa.Table:
+    """Candidate pairs once each (a close pair collides in many bands); ``same`` kept if any."""
+    if t.num_rows == 0:
+        return CANDIDATE_SCHEMA.empty_table()
+    g = t.group_by(["u", "v"], use_threads=False).aggregate([("same", "max")])
+    return g.rename_columns(["u", "v", "same"]).cast(CANDIDATE_SCHEMA)
 
-    The head is the member with the smallest id, so there are ``size - 1`` edges per bucket
-    (linear, never all pairs) and the edges come out canonical (``u > v``). A star rather than
-    a chain keeps every bucket's diameter at 2, which the component step converges on fastest.
+
+def _canonical(ids: pa.Array, rank: np.ndarray, a: np.ndarray, b: np.ndarray, same: int):
+    """Pairs of row positions as ``(u, v)`` with ``u`` the larger id."""
+    swap = rank[a] < rank[b]
+    hi, lo = np.where(swap, b, a), np.where(swap, a, b)
+    return pa.table(
+        {"u": ids.take(hi), "v": ids.take(lo), "same": pa.array(np.full(len(a), same, np.int8))}
+    )
+
+
+def bucket_edges(t: pa.Table) -> pa.Table:
+    """Candidate pairs of one partition of band rows ``(k, id, g)``, linear in bucket size.
+
+    ``g`` keys the whole signature. Inside a bucket, members with identical signatures are
+    collapsed onto the smallest id among them (one ``same`` pair each: a bucket of 100k
+    identical boilerplate pages costs 100k pairs, never 10^10). The distinct signatures left
+    are paired all with all when there are at most ``ALL_PAIRS_MAX``, else each with the next
+    ``WINDOW`` in key order: at most ``WINDOW`` pairs per member either way.
     """
     if t.num_rows == 0:
-        return EDGE_SCHEMA.empty_table()
-    t = t.sort_by([("k", "ascending"), ("id", "ascending")])
-    k = t["k"].to_numpy()
+        return CANDIDATE_SCHEMA.empty_table()
+    t = t.sort_by([("k", "ascending"), ("g", "ascending"), ("id", "ascending")])
+    ids = t["id"].combine_chunks()
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[pc.sort_indices(ids).to_numpy()] = np.arange(len(ids))
+    k, g = t["k"].to_numpy(), t["g"].to_numpy()
     n = len(k)
-    new = np.ones(n, dtype=bool)
-    new[1:] = k[1:] != k[:-1]
-    head = np.maximum.accumulate(np.where(new, np.arange(n), 0))
-    child = np.flatnonzero(~new)
-    ids = t["id"]
-    return _unique_edges(ids.take(child), ids.take(head[child]))
+    new_bucket = np.ones(n, dtype=bool)
+    new_bucket[1:] = k[1:] != k[:-1]
+    new_group = new_bucket.copy()
+    new_group[1:] |= g[1:] != g[:-1]
+    head = np.maximum.accumulate(np.where(new_group, np.arange(n), 0))
+    child = np.flatnonzero(~new_group)
+    parts = [_canonical(ids, rank, child, head[child], 1)]
+
+    reps = np.flatnonzero(new_group)  # one row per distinct signature of each bucket
+    bucket = (np.cumsum(new_bucket) - 1)[reps]
+    size = np.bincount(bucket)[bucket]  # distinct signatures in the member's bucket
+    reach = np.where(size <= ALL_PAIRS_MAX, ALL_PAIRS_MAX - 1, WINDOW)
+    for d in range(1, max(ALL_PAIRS_MAX - 1, WINDOW) + 1):
+        a = np.arange(len(reps) - d)
+        ok = (bucket[a] == bucket[a + d]) & (d <= reach[a])
+        if not ok.any():
+            break
+        parts.append(_canonical(ids, rank, reps[a[ok]], reps[a[ok] + d], 0))
+    return unique_candidates(pa.concat_tables(parts))
 
 
 def _with_reverse(t: pa.Table) -> pa.Table:

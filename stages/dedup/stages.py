@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import field_validator
 
 from corpusforge.pipeline.api import (
     Frame,
@@ -36,10 +37,10 @@ from corpusforge.pipeline.api import (
 from corpusforge.pipeline.io import fsutil
 from corpusforge.schemas import Col
 from corpusforge.stages.dedup.graph import (
-    EDGE_SCHEMA,
     bucket_edges,
     connected_components,
     star_members,
+    unique_candidates,
 )
 from corpusforge.stages.dedup.keep import (
     CLUSTER_COLUMN,
@@ -53,17 +54,29 @@ from corpusforge.stages.dedup.keep import (
     rank_columns,
 )
 from corpusforge.stages.dedup.minhash import (
+    HASH_VERSION,
     SIGNATURE_COLUMN,
     TEXT_HASH_COLUMN,
     MinHashSpec,
     band_keys,
-    estimated_jaccard,
-    optimal_bands_rows,
+    recall_bands_rows,
+    signature_algorithm,
+    signature_keys,
     signature_matrix,
     text_hashes,
 )
+from corpusforge.stages.dedup.verify import (
+    OLD_COLUMN,
+    VERIFY_MODES,
+    Verifier,
+    default_margin,
+    verify_candidates,
+)
 
 INDEX_DIR = "dedup_index"
+# 2: signatures are rensa's uint32 values over numba shingles, band rows carry the signature
+# key, text hashes come from the numba kernel. An index of another version is refused.
+INDEX_VERSION = 2
 _META = "meta.json"
 _DONE = "_DONE.json"
 
@@ -152,7 +165,7 @@ class ExactDedup(GlobalStage):
             cols.update(rank_columns(t, p.keep, p.quality_column))
             return pa.table(cols)
 
-        meta = {"kind": "exact", "normalization": p.normalization}
+        meta = {"kind": "exact", "version": INDEX_VERSION, "normalization": p.normalization}
         previous = _previous_indexes(p.dedup_against, self.instance_name, meta)
         keys: Frame = docs.map_blocks(slim).materialize()
         n = keys.count()
@@ -190,25 +203,43 @@ class ExactDedup(GlobalStage):
 
 
 class NearDedupParams(StageParams):
-    threshold: float = 0.8  # target Jaccard similarity of word n-gram shingle sets
+    # Documents whose true Jaccard (word n-gram shingle sets) with a kept one reaches this are
+    # removed, those below it kept; benchmarks/README_dedup.md has the measured error each side.
+    threshold: float = 0.7
     num_perm: int = 112  # hashes per signature
     ngram: int = 5
     seed: int = 1
     # output folders of earlier runs whose index this run deduplicates against
     dedup_against: list[str] = []
-    # LSH banding: explicit, or chosen by optimal_bands_rows(threshold, num_perm, weights).
+    # LSH banding for experts; default recall_bands_rows(threshold, num_perm): 28 x 4 at 0.7
     bands: int | None = None
     rows: int | None = None
-    false_positive_weight: float = 0.05  # a missed duplicate costs more than a checked
-    false_negative_weight: float = 0.95  # candidate: 0.05/0.95 gives 14 x 8 at 0.8
-    verify: bool = False  # drop candidate edges whose estimated Jaccard < verify_threshold
-    verify_threshold: float | None = None  # default: threshold
+    # text: estimate, then exact Jaccard of the texts near the threshold | signature: estimate
+    # only | none: every band collision is a duplicate (the classic LSH; bools: true = text)
+    verify: str = "text"
+    verify_margin: float | None = None  # estimates this close to the threshold go to the text
     keep: str = "first"  # first | longest | quality
     quality_column: str | None = None
     write_index: bool = True
     max_rounds: int = 64  # connected-components rounds before giving up
     num_partitions: int | None = None
     local_max_docs: int = _LOCAL_MAX_DOCS  # up to this many: grouped in the driver, no shuffle
+
+    @field_validator("verify", mode="before")
+    @classmethod
+    def _verify_mode(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return "text" if value else "none"
+        if value not in VERIFY_MODES:
+            raise ValueError(f"verify must be one of {', '.join(VERIFY_MODES)}, not {value!r}")
+        return value
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold_range(cls, value: float) -> float:
+        if not 0.0 < value < 1.0:
+            raise ValueError("threshold must be in (0, 1)")
+        return value
 
 
 def _fits_in_driver(
@@ -252,6 +283,7 @@ def _previous_indexes(outputs: list[str], instance: str, meta: dict[str, Any]) -
                 f"(expected {meta_path})"
             )
         old = json.loads(fsutil.read_bytes(meta_path))
+        _check_version(path, old)
         if old != meta:
             raise ValueError(
                 f"dedup index in {path} was built with {old}, this run uses {meta}: "
@@ -261,21 +293,36 @@ def _previous_indexes(outputs: list[str], instance: str, meta: dict[str, Any]) -
     return found
 
 
+def _check_version(path: str, meta: dict[str, Any]) -> None:
+    version = meta.get("version", 1)
+    if version != INDEX_VERSION:
+        raise ValueError(
+            f"dedup index in {path} has version {version}, this corpusforge reads version "
+            f"{INDEX_VERSION} (its hashing changed, so old and new signatures or text hashes "
+            "cannot be compared): rebuild that index by re-running its dedup with this version, "
+            "or leave that output out of dedup_against"
+        )
+
+
 @register_stage
 class NearDedup(GlobalStage):
-    """MinHash LSH near-deduplication, distributed end to end.
+    """MinHash LSH near-deduplication with verified candidates, distributed end to end.
 
     Uses the ``minhash`` column when present (computed by the per-batch ``minhash`` stage in
     an earlier phase, with the same num_perm/ngram/seed), else computes signatures itself and
-    checkpoints them under ``ctx.work_dir`` so a resumed run reuses them. Produces
-    ``dup_cluster`` (the smallest id in the cluster, null for singletons) and
-    ``dup_cluster_size``; rejects with reason ``near_duplicate`` and the kept id as detail.
+    checkpoints them under ``ctx.work_dir`` so a resumed run reuses them. Banding is chosen for
+    recall (a pair at the threshold collides in some band with probability >= 0.999) and every
+    candidate pair is verified (:mod:`corpusforge.stages.dedup.verify`), so the threshold is a
+    true-Jaccard threshold. Produces ``dup_cluster`` (the smallest id in the cluster, null for
+    singletons) and ``dup_cluster_size``; rejects with reason ``near_duplicate`` and the kept id
+    as detail. Clusters are connected components of verified pairs: a chain a~b~c is one
+    cluster even where a and c are below the threshold.
     """
 
     name = "near_dedup"
     outputs = (CLUSTER_COLUMN, SIZE_COLUMN)
     lineage_columns = ("dup_cluster",)
-    description = "MinHash LSH near-deduplication with distributed connected components"
+    description = "MinHash LSH near-deduplication, candidates verified on signatures and text"
     Params = NearDedupParams
     resources = Resources(batch_size=None)
 
@@ -283,15 +330,15 @@ class NearDedup(GlobalStage):
         p: NearDedupParams = self.params  # type: ignore[assignment]
         if p.bands and p.rows:
             return p.bands, p.rows
-        return optimal_bands_rows(
-            p.threshold, p.num_perm, p.false_positive_weight, p.false_negative_weight
-        )
+        return recall_bands_rows(p.threshold, p.num_perm)
 
     def _meta(self) -> dict[str, Any]:
         p: NearDedupParams = self.params  # type: ignore[assignment]
         bands, rows = self.banding()
         return {
             "kind": "minhash",
+            "version": INDEX_VERSION,
+            "signatures": signature_algorithm(),
             "num_perm": p.num_perm,
             "ngram": p.ngram,
             "seed": p.seed,
@@ -308,11 +355,7 @@ class NearDedup(GlobalStage):
         def slim(t: pa.Table) -> pa.Table:
             if have:
                 sig = t[SIGNATURE_COLUMN]
-                if sig.type.list_size != p.num_perm:
-                    raise ValueError(
-                        f"column {SIGNATURE_COLUMN} has {sig.type.list_size} hashes, "
-                        f"near_dedup expects num_perm={p.num_perm}"
-                    )
+                _check_signature_column(sig.type, p.num_perm)
             else:
                 sig = spec.signatures(t[Col.TEXT])
             cols = {Col.ID: t[Col.ID], SIGNATURE_COLUMN: sig}
@@ -332,105 +375,144 @@ class NearDedup(GlobalStage):
         _write_marker(path, {"fingerprint": finger})
         return ctx.frames.read_parquet(data).materialize(), False
 
+    def _verifier(self, parts: int) -> Verifier:
+        p: NearDedupParams = self.params  # type: ignore[assignment]
+        margin = p.verify_margin
+        if margin is None:
+            margin = default_margin(p.threshold, p.num_perm)
+        return Verifier(p.verify, p.threshold, margin, p.ngram, p.seed, parts)
+
     def run(self, docs: Frame, ctx: GlobalContext) -> Frame:
         p: NearDedupParams = self.params  # type: ignore[assignment]
         bands, rows = self.banding()
-        meta = self._meta()
         # fail before any work
-        previous = _previous_indexes(p.dedup_against, self.instance_name, meta)
+        previous = _previous_indexes(p.dedup_against, self.instance_name, self._meta())
         sigs, reused = self._signatures(docs, ctx)
         n = sigs.count()
         parts = _partitions(n * bands, p.num_partitions)
+        local = _fits_in_driver(n, previous, "signatures", p.local_max_docs, ctx)
+        band_rows = sigs.map_blocks(_band_rows(bands, rows))
+        band_rows = band_rows.to_local() if local else band_rows.materialize()
+        all_bands, all_sigs, ranks = _with_previous(sigs, band_rows, previous, ctx, local)
 
-        def to_band_rows(t: pa.Table) -> pa.Table:
-            if t.num_rows == 0:
-                return pa.table({"k": pa.array([], pa.int64()), Col.ID: pa.array([], pa.string())})
-            keys = band_keys(signature_matrix(t[SIGNATURE_COLUMN]), bands, rows)
-            ids = t[Col.ID].combine_chunks().take(np.repeat(np.arange(t.num_rows), bands))
-            return pa.table({"k": pa.array(keys.reshape(-1).view(np.int64)), Col.ID: ids})
-
-        band_rows: Frame = sigs.map_blocks(to_band_rows)
-        all_sigs: Frame = sigs.select([Col.ID, SIGNATURE_COLUMN])
-        ranks: Frame = sigs.select(list(RANK_SCHEMA.names))
-        if _fits_in_driver(n, previous, "signatures", p.local_max_docs, ctx):
-            band_rows, ranks = band_rows.to_local(), ranks.to_local()
-            if p.verify:
-                all_sigs = all_sigs.to_local()
-        elif p.write_index and ctx.output_dir:
-            band_rows = band_rows.materialize()  # read twice: buckets and the index
-        all_bands = band_rows
-        for prev in previous:
-            all_bands = all_bands.union(ctx.frames.read_parquet(fsutil.join(prev, "bands")))
-            old_sigs = ctx.frames.read_parquet(fsutil.join(prev, "signatures"))
-            all_sigs = all_sigs.union(old_sigs)
-            ranks = ranks.union(
-                old_sigs.map_blocks(
-                    lambda t: pa.table({Col.ID: t[Col.ID]} | previous_ranks(t[Col.ID])).cast(
-                        RANK_SCHEMA
-                    )
-                )
+        candidates = all_bands.partition_map("k", bucket_edges, num_partitions=parts)
+        if not local:  # a close pair collides in many bands: verify it once
+            candidates = candidates.partition_map("u", unique_candidates, num_partitions=parts)
+        candidates = candidates.materialize()
+        n_candidates = candidates.count()
+        edges, verified = candidates.select(["u", "v"]), {}
+        if n_candidates:
+            edges, verified = verify_candidates(
+                candidates, all_sigs, docs, self._verifier(parts), local
             )
-
-        edges = all_bands.partition_map("k", bucket_edges, num_partitions=parts).materialize()
-        n_candidates = edges.count()
-        if p.verify and n_candidates:
-            edges = _verify_edges(edges, all_sigs, p.verify_threshold or p.threshold, parts)
-        n_edges = edges.count()
-        rounds, results, members = 0, None, 0
-        if n_edges:
-            stars, rounds = connected_components(
-                edges, num_partitions=parts, max_rounds=p.max_rounds
-            )
-            members = stars.map_blocks(star_members)
-            ranked = members.join(ranks, on=[Col.ID], how="inner", num_partitions=parts)
-            results = ranked.partition_map(
-                "cluster", lambda t: choose_keepers(t, "cluster"), num_partitions=parts
-            ).materialize()
-            results, members = _nonempty(results)
+        results, rounds, members = _clusters(edges, ranks, p.max_rounds, parts)
         self.last_stats = {
             "documents": n,
             "bands": bands,
             "rows": rows,
             "signatures_reused": reused,
             "candidate_edges": n_candidates,
-            "edges": n_edges,
+            **verified,
+            "edges": edges.count(),
             "cc_rounds": rounds,
             "cluster_members": members,
         }
         if p.write_index and ctx.output_dir:
-            out = _index_path(ctx.output_dir, self.instance_name)
-            kept_bands = _kept_only(band_rows, results, parts)
-            kept_bands.write_parquet(_fresh_dir(fsutil.join(out, "bands")))
-            _kept_only(sigs.select([Col.ID, SIGNATURE_COLUMN]), results, parts).write_parquet(
-                _fresh_dir(fsutil.join(out, "signatures"))
-            )
-            _write_meta(out, meta)
+            self._write_index(ctx.output_dir, band_rows, sigs, results, parts)
         return _mark_documents(docs, results, "near_duplicate", parts)
 
+    def _write_index(
+        self, output_dir: str, band_rows: Frame, sigs: Frame, results: Frame | None, parts: int
+    ) -> None:
+        out = _index_path(output_dir, self.instance_name)
+        _kept_only(band_rows, results, parts).write_parquet(_fresh_dir(fsutil.join(out, "bands")))
+        _kept_only(sigs.select([Col.ID, SIGNATURE_COLUMN]), results, parts).write_parquet(
+            _fresh_dir(fsutil.join(out, "signatures"))
+        )
+        _write_meta(out, self._meta())
 
-def _verify_edges(edges: Frame, sigs: Frame, threshold: float, parts: int) -> Frame:
-    """Keep candidate edges whose full-signature Jaccard estimate reaches ``threshold``.
 
-    Two joins bring each endpoint's signature to the edge; the estimate uses all num_perm
-    hashes, so it is far tighter than the band collision that proposed the edge.
-    """
+def _check_signature_column(kind: pa.DataType, num_perm: int) -> None:
+    if kind.list_size != num_perm:
+        raise ValueError(
+            f"column {SIGNATURE_COLUMN} has {kind.list_size} hashes, "
+            f"near_dedup expects num_perm={num_perm}"
+        )
+    if kind.value_type != pa.uint32():
+        raise ValueError(
+            f"column {SIGNATURE_COLUMN} holds {kind.value_type} values: it was computed by an "
+            f"older minhash stage (this version's are uint32, hash version {HASH_VERSION}); "
+            "re-run the phase that computes it"
+        )
 
-    def rename(prefix: str):
-        def fn(t: pa.Table) -> pa.Table:
-            return pa.table({prefix: t[Col.ID], f"sig_{prefix}": t[SIGNATURE_COLUMN]})
 
-        return fn
+_BAND_SCHEMA = pa.schema([("k", pa.int64()), (Col.ID, pa.string()), ("g", pa.int64())])
 
-    with_u = edges.join(sigs.map_blocks(rename("u")), on=["u"], how="inner", num_partitions=parts)
-    both = with_u.join(sigs.map_blocks(rename("v")), on=["v"], how="inner", num_partitions=parts)
 
-    def keep(t: pa.Table) -> pa.Table:
+def _band_rows(bands: int, rows: int):
+    """Per document ``bands`` rows ``(k, id, g)``: band key, id, whole-signature key."""
+
+    def fn(t: pa.Table) -> pa.Table:
         if t.num_rows == 0:
-            return EDGE_SCHEMA.empty_table()
-        est = estimated_jaccard(signature_matrix(t["sig_u"]), signature_matrix(t["sig_v"]))
-        return t.select(["u", "v"]).filter(pa.array(est >= threshold)).cast(EDGE_SCHEMA)
+            return _BAND_SCHEMA.empty_table()
+        sig = signature_matrix(t[SIGNATURE_COLUMN])
+        keys = band_keys(sig, bands, rows)
+        take = np.repeat(np.arange(t.num_rows), bands)
+        cols = {
+            "k": pa.array(keys.reshape(-1).view(np.int64)),
+            Col.ID: t[Col.ID].combine_chunks().take(take),
+            "g": pa.array(signature_keys(sig)[take]),
+        }
+        return pa.table(cols).cast(_BAND_SCHEMA)
 
-    return both.map_blocks(keep).materialize()
+    return fn
 
 
-__all__ = ["RANK_COLUMNS", "ExactDedup", "NearDedup"]
+def _flag_old(value: int):
+    def fn(t: pa.Table) -> pa.Table:
+        flag = pa.array(np.full(t.num_rows, value, dtype=np.int8))
+        return pa.table(
+            {Col.ID: t[Col.ID], SIGNATURE_COLUMN: t[SIGNATURE_COLUMN], OLD_COLUMN: flag}
+        )
+
+    return fn
+
+
+def _old_ranks(t: pa.Table) -> pa.Table:
+    return pa.table({Col.ID: t[Col.ID]} | previous_ranks(t[Col.ID])).cast(RANK_SCHEMA)
+
+
+def _with_previous(
+    sigs: Frame, band_rows: Frame, previous: list[str], ctx: GlobalContext, local: bool
+) -> tuple[Frame, Frame, Frame]:
+    """Band rows, signatures (flagged by origin) and ranks of this run plus earlier indexes."""
+    all_sigs = sigs.map_blocks(_flag_old(0))
+    ranks = sigs.select(list(RANK_SCHEMA.names))
+    if local:
+        all_sigs, ranks = all_sigs.to_local(), ranks.to_local()
+    all_bands = band_rows
+    for prev in previous:
+        all_bands = all_bands.union(ctx.frames.read_parquet(fsutil.join(prev, "bands")))
+        old_sigs = ctx.frames.read_parquet(fsutil.join(prev, "signatures"))
+        all_sigs = all_sigs.union(old_sigs.map_blocks(_flag_old(1)))
+        ranks = ranks.union(old_sigs.map_blocks(_old_ranks))
+    return all_bands, all_sigs, ranks
+
+
+def _clusters(
+    edges: Frame, ranks: Frame, max_rounds: int, parts: int
+) -> tuple[Frame | None, int, int]:
+    """Keeper results of the connected components of verified edges (None: no duplicates)."""
+    if not edges.count():
+        return None, 0, 0
+    stars, rounds = connected_components(edges, num_partitions=parts, max_rounds=max_rounds)
+    members = stars.map_blocks(star_members)
+    ranked = members.join(ranks, on=[Col.ID], how="inner", num_partitions=parts)
+    results = ranked.partition_map(
+        "cluster", lambda t: choose_keepers(t, "cluster"), num_partitions=parts
+    ).materialize()
+    results, n_members = _nonempty(results)
+    return results, rounds, n_members
+
+
+__all__ = ["INDEX_VERSION", "RANK_COLUMNS", "ExactDedup", "NearDedup"]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections import defaultdict
 
@@ -16,9 +17,9 @@ from corpusforge.pipeline.api.frame import LocalFrame, arrow_join
 from corpusforge.pipeline.backends.ray.frame import DocFrame, RayFrameSource
 from corpusforge.pipeline.registry import get_stage
 from corpusforge.stages.dedup.graph import bucket_edges, connected_components
-from corpusforge.stages.dedup.minhash import MinHashSpec, MinHashStage, band_keys
+from corpusforge.stages.dedup.minhash import MinHashStage
 from corpusforge.stages.dedup.stages import ExactDedup, NearDedup
-from tests.dedup_data import DocMaker, docs_table
+from tests.dedup_data import DocMaker, docs_table, jaccard, reference_shingles
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -100,7 +101,7 @@ def test_near_dedup_returns_every_row_with_cluster_columns(near_corpus, near_run
     singletons = pc.equal(out["dup_cluster_size"], 1)
     assert pc.all(pc.is_null(pc.filter(out["dup_cluster"], singletons))).as_py()
     assert set(pc.unique(out["_reason"]).to_pylist()) == {None, "near_duplicate"}
-    assert stage.last_stats["bands"] == 14 and stage.last_stats["rows"] == 8
+    assert stage.last_stats["bands"] == 28 and stage.last_stats["rows"] == 4  # threshold 0.7
 
 
 def test_pairs_caught_above_threshold_not_below(near_corpus, near_run):
@@ -135,31 +136,106 @@ def test_chain_clusters_transitively(near_run):
     assert sum(r["_reason"] is None for r in chain) == 1
 
 
-def test_clusters_equal_reference_union_find(near_corpus, near_run):
-    """Same edges (LSH buckets computed locally), single-machine union-find, same clusters."""
+def _exact_clusters(texts: dict[str, str], threshold: float) -> set[frozenset[str]]:
+    """Reference: union-find over every pair whose exact shingle Jaccard reaches it."""
+    shingles = {i: reference_shingles(t) for i, t in texts.items()}
+    holders = defaultdict(set)
+    for i, sh in shingles.items():
+        for x in sh:
+            holders[x].add(i)
+    uf = UnionFind()
+    for i, sh in shingles.items():
+        others = set().union(*(holders[x] for x in sh)) - {i}
+        for j in others:
+            if j > i and jaccard(sh, shingles[j]) >= threshold:
+                uf.union(i, j)
+    return uf.groups()
+
+
+def test_clusters_equal_exact_jaccard_reference(near_corpus, near_run):
+    """The clusters are those of true Jaccard >= threshold, found without all-pairs work."""
     tables, _ = near_corpus
     docs = pa.concat_tables(tables)
-    spec = MinHashSpec(112, 5, 1)
-    from corpusforge.stages.dedup.minhash import signature_matrix
-
-    keys = band_keys(signature_matrix(spec.signatures(docs["text"])), 14, 8)
-    band_rows = pa.table(
-        {
-            "k": pa.array(keys.reshape(-1).view(np.int64)),
-            "id": docs["id"].take(np.repeat(np.arange(docs.num_rows), 14)),
-        }
-    )
-    uf = UnionFind()
-    for u, v in zip(*bucket_edges(band_rows).to_pydict().values(), strict=True):
-        uf.union(u, v)
+    texts = dict(zip(docs["id"].to_pylist(), docs["text"].to_pylist(), strict=True))
     clusters = defaultdict(set)
     for r in near_run[0].to_pylist():
         if r["dup_cluster"] is not None:
             clusters[r["dup_cluster"]].add(r["id"])
-    assert {frozenset(c) for c in clusters.values()} == uf.groups()
-    assert len(uf.groups()) >= 25  # the random clusters, the chain and the close pairs
+    expected = _exact_clusters(texts, near_run[1].params.threshold)
+    assert {frozenset(c) for c in clusters.values()} == expected
+    assert len(expected) >= 25  # the random clusters, the chain and the close pairs
     for cid, members in clusters.items():
         assert cid == min(members)  # cluster id: the smallest member id
+    stats = near_run[1].last_stats
+    assert stats["checked_on_text"] < stats["candidate_edges"]  # texts only near the threshold
+
+
+def _planted(maker: DocMaker, levels: list[float], per_level: int) -> tuple[pa.Table, dict]:
+    """Pairs planted at true Jaccard just around a threshold, plus unrelated documents."""
+    texts, truth = {}, {}
+    for level in levels:
+        for r in range(per_level):
+            base = maker.doc(600)
+            copy = maker.near_copy(base, level)
+            key = f"j{round(level * 100)}-{r}"
+            texts[f"{key}-a"], texts[f"{key}-b"] = " ".join(base), " ".join(copy)
+            truth[key] = jaccard(
+                reference_shingles(texts[f"{key}-a"]), reference_shingles(texts[f"{key}-b"])
+            )
+            assert abs(truth[key] - level) < 0.005, (key, truth[key])
+    for s in range(40):
+        texts[f"s{s:02d}"] = " ".join(maker.doc(300))
+    ids = sorted(texts)
+    return docs_table([texts[i] for i in ids], ids, "planted.jsonl"), truth
+
+
+@pytest.mark.parametrize("path", ["local", "ray"])
+def test_pairs_around_the_threshold_are_decided_by_true_jaccard(path, tmp_path):
+    table, truth = _planted(DocMaker(seed=41), [0.75, 0.79, 0.81, 0.85], 6 if path == "ray" else 12)
+    stage = NearDedup(
+        threshold=0.8, write_index=False, local_max_docs=10**6 if path == "local" else 0
+    )
+    ctx = GlobalContext(work_dir=str(tmp_path / "w"), output_dir=str(tmp_path / "o"))
+    rows = _by_id(stage.run(DocFrame.from_tables([table]), ctx).to_arrow())
+    for key, true_j in truth.items():
+        a, b = rows[f"{key}-a"], rows[f"{key}-b"]
+        if true_j >= 0.8:
+            assert b["_reason"] == "near_duplicate" and b["_detail"] == a["id"], (key, true_j)
+        else:
+            assert a["_reason"] is None and b["_reason"] is None, (key, true_j)
+    assert stage.last_stats["checked_on_text"] > 0  # these are exactly the pairs texts decide
+
+
+def test_a_giant_identical_bucket_stays_linear(tmp_path):
+    """20,000 copies of one boilerplate page: candidate pairs linear in the copies (one per
+    copy and band at most, before deduplication), one cluster, one keeper."""
+    maker = DocMaker(seed=51)
+    page = " ".join(maker.doc(120))
+    n = 20_000
+    texts = [page] * n + [" ".join(maker.doc(120)) for _ in range(50)]
+    ids = [f"c{i:05d}" for i in range(n)] + [f"u{i:02d}" for i in range(50)]
+    stage = NearDedup(write_index=False)
+    ctx = GlobalContext(work_dir="", output_dir="")
+    out = stage.run(LocalFrame(docs_table(texts, ids, "boiler.jsonl")), ctx).to_arrow()
+    stats = stage.last_stats
+    assert stats["candidate_edges"] == n - 1 and stats["edges"] == n - 1
+    assert stats.get("checked_on_text", 0) == 0  # identical signatures need no text
+    rows = _by_id(out)
+    assert rows["c00000"]["_reason"] is None and rows["c00000"]["dup_cluster_size"] == n
+    assert sum(rows[i]["_reason"] == "near_duplicate" for i in ids[:n]) == n - 1
+    assert all(rows[i]["_reason"] is None for i in ids[n:])
+
+
+def test_bucket_edges_are_linear_in_a_giant_mixed_bucket():
+    n = 100_000
+    ids = [f"d{i:06d}" for i in range(n)]
+    same = pa.table({"k": np.zeros(n, np.int64), "id": ids, "g": np.zeros(n, np.int64)})
+    assert bucket_edges(same).num_rows == n - 1
+    mixed = pa.table({"k": np.zeros(n, np.int64), "id": ids, "g": np.arange(n) % 5000})
+    edges = bucket_edges(mixed)
+    assert edges.num_rows <= n + 8 * 5000  # collapsed copies + a window per distinct signature
+    small = pa.table({"k": [7] * 5, "id": list("abcde"), "g": [1, 2, 3, 4, 5]})
+    assert bucket_edges(small).num_rows == 10  # a small bucket: every pair
 
 
 @pytest.mark.parametrize(("backend", "chain"), [("local", 40), ("ray", 12)])
@@ -243,7 +319,8 @@ def test_incremental_run_dedups_against_earlier_index(tmp_path):
         output_dir=str(tmp_path / "out2"),
         frames=RayFrameSource(),
     )
-    stage = NearDedup(verify=True, dedup_against=[str(tmp_path / "out1")])
+    against = [str(tmp_path / "out1")]
+    stage = NearDedup(dedup_against=against)
     rows = _by_id(stage.run(DocFrame.from_tables([run2]), ctx2).to_arrow())
     assert len(rows) == 10  # earlier documents are not returned
     for i in range(5):  # new ids sort after old ones, yet the earlier kept doc wins anyway
@@ -253,7 +330,14 @@ def test_incremental_run_dedups_against_earlier_index(tmp_path):
         assert rows[f"new{i:02d}"]["_reason"] is None
     # a mismatched configuration cannot silently compare incomparable signatures
     with pytest.raises(ValueError, match="not comparable"):
-        NearDedup(num_perm=64).run(DocFrame.from_tables([run2]), ctx2)
+        NearDedup(num_perm=64, dedup_against=against).run(DocFrame.from_tables([run2]), ctx2)
+    # nor an index written by an older version (other hashing): a clear error, no mixing
+    meta_path = tmp_path / "out1" / "dedup_index" / "near_dedup" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["version"]
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="has version 1, this corpusforge reads version 2"):
+        NearDedup(dedup_against=against).run(DocFrame.from_tables([run2]), ctx2)
 
 
 @pytest.mark.parametrize("local_max_docs", [1_000_000, 0], ids=["local", "ray"])

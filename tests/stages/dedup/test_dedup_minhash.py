@@ -10,15 +10,18 @@ import pytest
 from datasketch import MinHash
 from datasketch.lsh import _optimal_param
 
+from corpusforge.stages.dedup.kernels import pair_jaccard, shingle_sets, text_hashes
 from corpusforge.stages.dedup.minhash import (
     SIGNATURE_COLUMN,
     TEXT_HASH_COLUMN,
     MinHashStage,
     band_keys,
+    candidate_probability,
     estimated_jaccard,
     minhash_signatures,
     normalize_text,
     optimal_bands_rows,
+    recall_bands_rows,
     shingle_hashes,
     signature_matrix,
 )
@@ -84,12 +87,82 @@ def test_signature_estimates_agree_with_datasketch_on_the_same_shingles():
     assert np.mean(errors_ours) <= 1.5 * np.mean(errors_ds) + 0.01
 
 
-def test_chunked_signatures_equal_unchunked():
+def _odd_texts(maker: DocMaker) -> list[str]:
+    """Generated multilingual and odd-Unicode documents (no third-party text)."""
+    words = maker.doc(400)
+    scripts = [
+        "Grüße aus Köln straße ÄÖÜ",
+        "Ελληνικά κείμενα ΣΊΣΥΦΟΣ",
+        "Русский текст ЁЖИК в тумане",
+        "中文文本没有空格但是有标点，句号。",  # noqa: RUF001
+        "العربية نص مع أرقام ١٢٣",
+        "हिन्दी पाठ में मात्राएँ",
+        "emoji 😀🎉 and ZWJ 👩‍👩‍👧 family",
+        "ﬁne ﬂow ＦＵＬＬＷＩＤＴＨ ½ ℌ 𝐁𝐨𝐥𝐝 Ⅻ",  # noqa: RUF001
+        "combining e\u0301 vs é, NBSP\u00a0here\u2003em\u3000ideographic",
+        "\u200bzero\u200bwidth\ufeffbom \U0010fffd private \U000e0041 tag",
+    ]
+    return [
+        *[" ".join([s, *words[i * 30 : i * 30 + 30]]) for i, s in enumerate(scripts)],
+        "",
+        " \t\n ",
+        "?!.,;",
+        "word",
+        " ".join(maker.doc(60_000)),  # a huge document (~400 kB)
+    ]
+
+
+def test_estimates_agree_with_exact_jaccard_on_odd_multilingual_text():
+    """Parity: every document's signature equals the one of its own text alone, and estimates
+    of edited copies stay within the binomial error of the exact shingle Jaccard."""
     maker = DocMaker(seed=7, vocab_size=5000)
-    texts = pa.array([" ".join(maker.doc(int(n))) for n in (3, 50, 400, 1, 90)] + [""])
-    whole = minhash_signatures(texts, num_perm=32, ngram=5, max_cells=10**9)
-    chunked = minhash_signatures(texts, num_perm=32, ngram=5, block=8, max_cells=8 * 37)
-    np.testing.assert_array_equal(whole, chunked)
+    texts = _odd_texts(maker)
+    copies = [" ".join(maker.near_copy(t.split(" "), 0.75)) for t in texts]
+    both = pa.array(texts + copies)
+    sig = minhash_signatures(both, num_perm=NUM_PERM, ngram=5)
+    assert sig.shape == (2 * len(texts), NUM_PERM) and sig.dtype == np.uint32
+    for i in (0, 7, 9, 10, len(texts) - 1):  # batch-independent: same value alone
+        alone = minhash_signatures(pa.array([texts[i]]), num_perm=NUM_PERM, ngram=5)
+        np.testing.assert_array_equal(alone[0], sig[i])
+    hashes, starts = shingle_hashes(both, 5)
+    sets = [set(hashes[starts[i] : starts[i + 1]].tolist()) for i in range(len(both))]
+    n = len(texts)
+    for i in range(n):
+        true_j = jaccard(sets[i], sets[n + i])
+        est = float(estimated_jaccard(sig[i : i + 1], sig[n + i : n + i + 1])[0])
+        sigma = math.sqrt(true_j * (1 - true_j) / NUM_PERM)
+        assert abs(est - true_j) <= 4 * sigma + 0.02, (i, true_j, est)
+    empty = [i for i, t in enumerate(texts) if not normalize_text(pa.array([t])).to_pylist()[0]]
+    assert len(empty) == 3  # "", whitespace, punctuation only: all one empty shingle
+    assert all((sig[i] == sig[empty[0]]).all() for i in empty)
+
+
+def test_shingle_sets_and_pair_jaccard_are_exact():
+    maker = DocMaker(seed=8, vocab_size=3000)
+    texts = _odd_texts(maker)[:12]
+    flat, starts = shingle_sets(pa.array(texts), 5)
+    lists = [flat[starts[i] : starts[i + 1]] for i in range(len(texts))]
+    assert all((np.diff(x.astype(np.float64)) > 0).all() for x in lists)  # sorted, distinct
+    col = pa.array([x.tolist() for x in lists], pa.list_(pa.uint64()))
+    got = pair_jaccard(col, pa.concat_arrays([col.slice(1), col.slice(0, 1)]))
+    ref = [reference_shingles(t) for t in texts]
+    for i in range(len(texts)):
+        ours = jaccard(set(lists[i].tolist()), set(lists[(i + 1) % len(texts)].tolist()))
+        assert got[i] == pytest.approx(ours)
+        assert len(lists[i]) == len(ref[i]) or not texts[i].isascii()
+
+
+def test_text_hashes_normalize_like_normalize_text():
+    texts = pa.array(
+        ["  Hello,\tWORLD!! ", "hello world", "ＨＥＬＬＯ—world", "hello  worlds", None]  # noqa: RUF001
+    )
+    h = text_hashes(texts).to_pylist()
+    assert h[0] == h[1] == h[2] != h[3] and len(set(h)) == 3 and all(len(x) == 16 for x in h)
+    assert h[4] == text_hashes(pa.array([""])).to_pylist()[0]
+    raw = text_hashes(texts, "none").to_pylist()
+    assert len(set(raw[:4])) == 4
+    lower = text_hashes(pa.array(["A  b", "a b", "a, b"]), "lower").to_pylist()
+    assert lower[0] == lower[1] != lower[2]
 
 
 @pytest.mark.parametrize(
@@ -102,15 +175,24 @@ def test_optimal_bands_rows_matches_datasketch(threshold, num_perm, fp_w, fn_w):
     )
 
 
-def test_default_banding_is_14_by_8():
+def test_classic_banding_is_14_by_8():
     assert optimal_bands_rows(0.8, 112, 0.05, 0.95) == (14, 8)
+
+
+@pytest.mark.parametrize(("threshold", "expect"), [(0.8, (22, 5)), (0.7, (28, 4)), (0.9, (14, 8))])
+def test_recall_banding_catches_pairs_at_the_threshold(threshold, expect):
+    bands, rows = recall_bands_rows(threshold, 112)
+    assert (bands, rows) == expect
+    assert candidate_probability(threshold, bands, rows) >= 0.999
+    # and it is the tightest such banding: one more row per band would miss more
+    assert candidate_probability(threshold, 112 // (rows + 1), rows + 1) < 0.999
 
 
 def test_band_keys_change_only_in_the_band_that_differs():
     rng = np.random.default_rng(0)
-    sig = rng.integers(0, 2**63, size=(2, 112), dtype=np.uint64)
+    sig = rng.integers(0, 2**32, size=(2, 112), dtype=np.uint32)
     sig[1] = sig[0]
-    sig[1, 8 * 3 + 2] += np.uint64(1)  # one value inside band 3
+    sig[1, 8 * 3 + 2] ^= np.uint32(1)  # one value inside band 3
     keys = band_keys(sig, 14, 8)
     assert (keys[0] != keys[1]).tolist() == [j == 3 for j in range(14)]
     assert len(set(keys[0].tolist())) == 14  # the band index is part of the key
@@ -125,7 +207,7 @@ def test_minhash_stage_adds_signature_and_text_hash():
     out = MinHashStage()(batch)
     assert out.num_rows == 3 and out["id"].to_pylist() == ["a", "b", "c"]
     sig = signature_matrix(out[SIGNATURE_COLUMN])
-    assert sig.shape == (3, 112) and sig.dtype == np.uint64
+    assert sig.shape == (3, 112) and sig.dtype == np.uint32
     assert (sig[0] == sig[1]).all() and (sig[0] == sig[2]).mean() < 0.1
     hashes = out[TEXT_HASH_COLUMN].to_pylist()
     assert hashes[0] == hashes[1] != hashes[2]
