@@ -94,10 +94,14 @@ def score(truth_path: str, outcomes: pa.Table) -> dict:
     }
 
 
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.4f}"  # no pair in the bin
+
+
 def print_score(name: str, s: dict) -> None:
     print(
         f"\n{name}: removed {s['removed']}, precision {s['precision']:.4f}, "
-        f"recall(near, J>=0.8) {s['recall_near_ge_0.8']:.4f}"
+        f"recall(near, J>=0.8) {_fmt(s['recall_near_ge_0.8'])}"
     )
     for b, n, r in s["bins"]:
         print(f"  {b:>8}  pairs {n:5d}  recall {r:.3f}")
