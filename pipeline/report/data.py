@@ -216,7 +216,7 @@ def _stage_kind(type_name: str) -> str:
 
     cls = all_stages().get(type_name)
     if cls is None:
-        return ""
+        return "read" if type_name == "read" else ""
     return "global" if cls.is_global else ("model" if cls.stateful else "task")
 
 
