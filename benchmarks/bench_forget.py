@@ -128,7 +128,7 @@ def main() -> None:
                 "case": "full run of the recipe",
                 "seconds": round(run_s, 1),
                 "data_shards": shards,
-                "size_mb": args.size_mb,
+                "corpus": str(inputs),
                 "load": load(),
             }
         )
