@@ -25,6 +25,14 @@ class InputConfig(_Strict):
         default_factory=dict,
         description="Reader options: text_field, id_field, keep_fields, batch_rows, ...",
     )
+    unit_size_mb: float | None = Field(
+        128.0,
+        ge=0,
+        description="Target input size of a unit of work: larger Parquet files are cut by row "
+        "groups, larger plain JSONL files by byte ranges at line starts (compressed files and "
+        "other formats stay whole). 0 or null: one unit per file. Ids and outputs do not "
+        "depend on it.",
+    )
 
     @field_validator("paths", mode="before")
     @classmethod

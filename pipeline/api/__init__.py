@@ -14,7 +14,7 @@ from corpusforge.pipeline.api.errors import (
     StageContractError,
 )
 from corpusforge.pipeline.api.frame import Frame, FrameSource, LocalFrame, LocalFrameSource
-from corpusforge.pipeline.api.reader import Reader, ReaderParams
+from corpusforge.pipeline.api.reader import Reader, ReaderParams, ReadPart
 from corpusforge.pipeline.api.report import (
     ReportKit,
     ReportQuery,
@@ -53,6 +53,7 @@ __all__ = [
     "InputError",
     "LocalFrame",
     "LocalFrameSource",
+    "ReadPart",
     "Reader",
     "ReaderParams",
     "ReportKit",

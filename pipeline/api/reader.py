@@ -7,11 +7,17 @@ record's content). Every record of the file becomes exactly one row, numbered by
 ``source_index`` from 0 in file order, so that conservation can be checked per file.
 Reading-level rejections (empty text, a document over ``max_doc_bytes``) are rows with
 ``_fate = "rejected"``, ``_stage = "read"``. Readers know nothing of Ray.
+
+A reader whose format can be cut below the file (Parquet by row groups, plain JSONL by byte
+ranges) implements :meth:`Reader.plan_parts` and :meth:`Reader.measure_part`; the engine then
+hands ``read`` a :class:`ReadPart`, and the reader numbers its records from
+``part.first_record`` (and lines from ``part.first_line``), so ids do not depend on the cut.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -30,6 +36,23 @@ class ReaderParams(StageParams):
     max_doc_bytes: int = 5_000_000  # longer documents are rejected at read (doc_too_large)
 
 
+@dataclass(frozen=True)
+class ReadPart:
+    """A slice of an input file read as one unit of work.
+
+    ``start``/``end``: byte offsets (line formats; both on line starts) or row-group indices
+    (Parquet), end exclusive. ``records``/``lines``: what the slice holds (from
+    :meth:`Reader.measure_part`); ``first_record``/``first_line``: the file's count before it.
+    """
+
+    start: int
+    end: int
+    records: int = 0
+    lines: int = 0
+    first_record: int = 0
+    first_line: int = 1
+
+
 class Reader:
     """Base of a reader. Subclasses set ``name``, ``extensions`` and implement ``read``."""
 
@@ -46,11 +69,24 @@ class Reader:
         # once its generator is exhausted, recorded per input in lineage
         self.stats: dict[str, int] = {}
 
-    def read(self, path: str) -> Iterator[pa.Table]:
+    def read(self, path: str, part: ReadPart | None = None) -> Iterator[pa.Table]:
         """Yield batches conforming to DOCUMENT_SCHEMA (see :func:`conform_documents`).
 
-        ``path`` is a local path or any fsspec URL; open it with ``fsspec.open``.
+        ``path`` is a local path or any fsspec URL; open it with ``fsspec.open``. ``part`` is
+        only ever given to readers that implement :meth:`plan_parts`.
         """
+        raise NotImplementedError
+
+    @classmethod
+    def plan_parts(cls, path: str, size: int, target_bytes: int) -> list[tuple[int, int]] | None:
+        """Nominal slices of ``path`` of about ``target_bytes`` each, without reading the data
+        (file metadata at most); None when the file cannot be cut (the default)."""
+        return None
+
+    @classmethod
+    def measure_part(cls, path: str, start: int, end: int) -> ReadPart:
+        """The part of a nominal slice: its exact bounds and its record and line counts (runs
+        as a task, one per slice, in parallel)."""
         raise NotImplementedError
 
 

@@ -19,7 +19,7 @@ import xxhash
 
 from corpusforge.pipeline.api import Stage, rejected_mask, set_column
 from corpusforge.pipeline.api.errors import StageContractError
-from corpusforge.pipeline.api.reader import conform_documents
+from corpusforge.pipeline.api.reader import ReadPart, conform_documents
 from corpusforge.pipeline.engine.unreadable import checksum_or_none, read_guarded
 from corpusforge.pipeline.io import fsutil
 from corpusforge.pipeline.registry import import_modules, load_plugins
@@ -36,6 +36,24 @@ N_BYTES = "_n_bytes"
 TEXT_HASH = "_text_hash"
 
 UNIT_COLUMNS = (UNIT_TOTAL, UNIT_CHECKSUM, UNIT_SIZE, UNIT_STATS)
+
+# Records of a file per span: fragments never straddle one, and output shards hold whole spans
+# in record order (one row group each), so outputs do not depend on how the file was cut into
+# units or how Ray cut blocks.
+SPAN_RECORDS = 8192
+
+
+def fragment_span(name: str) -> tuple[str, int]:
+    """(file key, span) of a fragment name ``<unit key>-<first index>-<rows>.parquet``."""
+    key, first, _ = name.rsplit("-", 2)
+    return key, int(first) // SPAN_RECORDS
+
+
+def fragment_first(name: str) -> int:
+    """The source index of a fragment's first record (from its name)."""
+    return int(name.rsplit("-", 2)[1])
+
+
 # stage_stats rows of the reading itself, ahead of the stages (counters from read_units)
 READ_STEPS = ("read", "extract")
 
@@ -237,22 +255,26 @@ def run_stage_task(
 def read_units(
     batch: pa.Table, readers: dict[str, type], reader_params: dict[str, Any], plugins: list[str]
 ) -> Iterator[pa.Table]:
-    """Read each unit (input file) of ``batch``; its last batch carries the unit's totals.
+    """Read each unit (an input file, or a part of one) of ``batch``; its last batch carries
+    the unit's totals.
 
     ``readers`` maps format names to reader classes (resolved on the driver, so readers
     defined in user scripts travel with the task). A unit with no records yields nothing: the
-    driver commits it when the phase completes.
+    driver commits it when the phase completes. A part's checksum and size are the file's,
+    taken once by the planner, so parts report none.
     """
     load_plugins()
     import_modules(plugins)
-    for path, fmt in zip(
-        batch.column("path").to_pylist(), batch.column("format").to_pylist(), strict=True
+    parts = batch.column("part").to_pylist() if "part" in batch.column_names else None
+    for i, (path, fmt) in enumerate(
+        zip(batch.column("path").to_pylist(), batch.column("format").to_pylist(), strict=True)
     ):
+        part = ReadPart(**json.loads(parts[i])) if parts and parts[i] else None
         reader = readers[fmt](reader_params)
         pending: pa.Table | None = None
         total = text_bytes = 0
         seconds, t0 = 0.0, time.perf_counter()  # reading only: not the consumer's time
-        for table in read_guarded(reader, path):
+        for table in read_guarded(reader, path, part):
             if table.num_rows == 0:
                 continue
             if pending is not None:
@@ -266,7 +288,7 @@ def read_units(
         seconds += time.perf_counter() - t0
         if pending is None:
             continue
-        checksum, size = checksum_or_none(path)
+        checksum, size = checksum_or_none(path) if part is None else (None, None)
         n = pending.num_rows
         pending = with_stats(pending, _read_counters(reader, total, size, text_bytes, seconds))
         pending = pending.append_column(UNIT_TOTAL, pa.array([total] * n, pa.int64()))
@@ -323,6 +345,7 @@ def fragment_descriptors_schema() -> pa.Schema:
             ("unit_size", pa.int64()),
             ("unit_stats", pa.string()),
             ("bytes", pa.int64()),
+            ("rejected_bytes", pa.int64()),
             ("stage_stats", pa.string()),
         ]
     )
@@ -343,35 +366,32 @@ def write_fragments(
     if guard is not None:  # takedowns that stick: forgotten documents never go live again
         batch = guard(batch)
     stats = encode_stats(merge_stats(carried)) if carried else None
-    paths = batch.column(Col.SOURCE_PATH).combine_chunks()
-    for source_path in pc.unique(paths).to_pylist():
-        piece = batch.filter(pc.equal(paths, source_path))
+    for source_path, piece in _span_pieces(batch):
         unit_total = unit_checksum = unit_size = unit_stats = None
         if UNIT_TOTAL in piece.column_names:
             totals = piece.column(UNIT_TOTAL).drop_null()
             if len(totals):
                 unit_total = int(totals[0].as_py())
-                unit_checksum = piece.column(UNIT_CHECKSUM).drop_null()[0].as_py()
-                unit_size = int(piece.column(UNIT_SIZE).drop_null()[0].as_py())
+                unit_checksum, unit_size = _first_valid(piece, UNIT_CHECKSUM, UNIT_SIZE)
                 unit_stats = piece.column(UNIT_STATS).drop_null()[0].as_py()
             piece = piece.drop_columns([c for c in UNIT_COLUMNS if c in piece.column_names])
         texts = piece.column(Col.TEXT)
         piece = set_column(piece, N_CHARS, pc.cast(pc.utf8_length(texts), pa.int64()))
         piece = set_column(piece, N_BYTES, pc.cast(pc.binary_length(texts), pa.int64()))
         piece = set_column(piece, TEXT_HASH, _hash_texts(texts))
-        indices = piece.column(Col.SOURCE_INDEX)
-        first = int(pc.min(indices).as_py())
+        first = int(piece.column(Col.SOURCE_INDEX)[0].as_py())
         name = f"{fsutil.unit_key(source_path)}-{first:010d}-{piece.num_rows:07d}.parquet"
         size = fsutil.atomic_write_parquet(fsutil.join(phase_dir, name), piece, compression)
         fates = piece.column(Col.FATE)
         live = pc.is_null(fates)
+        rejected = pc.fill_null(pc.equal(fates, "rejected"), False)
         rows.append(
             {
                 "unit": source_path,
                 "fragment": name,
                 "rows": piece.num_rows,
                 "live": int(pc.sum(live).as_py() or 0),
-                "rejected": int(pc.sum(pc.equal(fates, "rejected")).as_py() or 0),
+                "rejected": int(pc.sum(rejected).as_py() or 0),
                 "quarantined": int(pc.sum(pc.equal(fates, "quarantined")).as_py() or 0),
                 "live_bytes": int(pc.sum(piece.column(N_BYTES).filter(live)).as_py() or 0),
                 "unit_total": unit_total,
@@ -379,10 +399,32 @@ def write_fragments(
                 "unit_size": unit_size,
                 "unit_stats": unit_stats,
                 "bytes": size,
+                "rejected_bytes": int(pc.sum(piece.column(N_BYTES).filter(rejected)).as_py() or 0),
                 "stage_stats": None if rows else stats,  # the batch's counters, reported once
             }
         )
     return pa.Table.from_pylist(rows, schema=fragment_descriptors_schema())
+
+
+def _first_valid(piece: pa.Table, *columns: str) -> list[Any]:
+    """The first non-null value of each column (None where all are null: a part's)."""
+    out = []
+    for c in columns:
+        values = piece.column(c).drop_null()
+        out.append(values[0].as_py() if len(values) else None)
+    return out
+
+
+def _span_pieces(batch: pa.Table) -> Iterator[tuple[str, pa.Table]]:
+    """The rows of each (file, span) of ``batch``, in record order; a unit's totals ride on
+    its last span's piece (the columns are null elsewhere)."""
+    paths = batch.column(Col.SOURCE_PATH).combine_chunks()
+    for source_path in pc.unique(paths).to_pylist():
+        piece = batch.filter(pc.equal(paths, source_path))
+        piece = piece.take(pc.sort_indices(piece.column(Col.SOURCE_INDEX)))
+        spans = pc.divide(piece.column(Col.SOURCE_INDEX), SPAN_RECORDS).combine_chunks()
+        for span in pc.unique(spans).to_pylist():
+            yield source_path, piece.filter(pc.equal(spans, span))
 
 
 def read_live_fragments(batch: pa.Table, schema: pa.Schema) -> Iterator[pa.Table]:

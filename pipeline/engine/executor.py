@@ -35,12 +35,21 @@ class PhaseWork:
 
 @dataclass(frozen=True)
 class ReadWork:
-    """Phase 0's source: input files and the reader class for each format."""
+    """Phase 0's source: units (input files or parts of them) and the reader class for each
+    format."""
 
-    units: list[str]
+    units: list[str]  # unit ids: a file's path, or ``path#partNNNNN``
     formats: dict[str, str]  # unit -> format name
     readers: dict[str, type]  # format name -> reader class (resolved on the driver)
     reader_params: dict[str, Any]
+    parts: dict[str, dict[str, Any]] = field(default_factory=dict)  # unit -> read item
+
+    def items(self) -> list[dict[str, Any]]:
+        """One read task's input per unit: path, format and part (JSON; null: whole file)."""
+        whole = {"part": None, "number": None}
+        return [
+            self.parts.get(u) or {"path": u, "format": self.formats[u], **whole} for u in self.units
+        ]
 
 
 class Executor(Protocol):

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from corpusforge.pipeline.config import RunConfig, config_to_json
 from corpusforge.pipeline.engine import journal, outputs, privacy
-from corpusforge.pipeline.engine.execute import READ_STEPS, StageStats
+from corpusforge.pipeline.engine.execute import READ_STEPS, StageStats, fragment_span
 from corpusforge.pipeline.engine.executor import Executor
 from corpusforge.pipeline.engine.plan import Phase, PlannedStage
 from corpusforge.pipeline.io import fsutil
@@ -118,22 +118,33 @@ def _plan_shards(cfg: RunConfig, done: FinishedPhases) -> list[outputs.ShardPlan
     target = int(cfg.output.shard_size_mb * 1e6)
     last = len(done.fragments) - 1
     kept = [
-        outputs.FragmentRef(u, f["live"], f["live_bytes"])
+        outputs.FragmentRef(u, f["live"], f["live_bytes"], _group(f))
         for u, f in zip(done.urls(last), done.fragments[last], strict=True)
     ]
     rejected: list[outputs.FragmentRef] = []
     for i, frags in enumerate(done.fragments):
         for u, f in zip(done.urls(i), frags, strict=True):
-            share = f["rejected"] / f["rows"] if f["rows"] else 0
-            rejected.append(outputs.FragmentRef(u, f["rejected"], int(f["bytes"] * share * 4)))
+            rejected.append(outputs.FragmentRef(u, f["rejected"], _rejected_weight(f), _group(f)))
     quarantined = [
-        outputs.FragmentRef(u, f["quarantined"], f["quarantined"] * 512)
+        outputs.FragmentRef(u, f["quarantined"], f["quarantined"] * 512, _group(f))
         for u, f in zip(done.urls(0), done.fragments[0], strict=True)
     ]
     plans = outputs.plan_shards(outputs.KEPT, kept, target)
     if cfg.output.write_rejected:
         plans += outputs.plan_shards(outputs.REJECTED, rejected, target)
     return plans + outputs.plan_shards(outputs.QUARANTINED, quarantined, target)
+
+
+def _group(fragment: dict) -> tuple[str, int]:
+    return fragment_span(fragment["fragment"])
+
+
+def _rejected_weight(fragment: dict) -> int:
+    """Text bytes of the rejected rows (an estimate from the file size in older journals)."""
+    if fragment.get("rejected_bytes") is not None:
+        return int(fragment["rejected_bytes"])
+    share = fragment["rejected"] / fragment["rows"] if fragment["rows"] else 0
+    return int(fragment["bytes"] * share * 4)
 
 
 def _sink_dirs(cfg: RunConfig, done: FinishedPhases) -> list[tuple[str, str]]:

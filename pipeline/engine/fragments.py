@@ -7,7 +7,16 @@ from typing import Any
 
 from corpusforge.pipeline.engine.execute import StageStats, merge_stats
 
-FRAGMENT_FIELDS = ("fragment", "rows", "live", "rejected", "quarantined", "live_bytes", "bytes")
+FRAGMENT_FIELDS = (
+    "fragment",
+    "rows",
+    "live",
+    "rejected",
+    "quarantined",
+    "live_bytes",
+    "bytes",
+    "rejected_bytes",
+)
 
 
 def fragment_record(descriptor: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """The run's memory of finished work under ``OUT/_work``: what a resumed run may skip.
 
-Phase 0 commits per unit of work (an input file): once every record of the file is in
-fragments, one small JSON file names those fragments. A fragment not named by a commit is
+Phase 0 commits per unit of work (an input file, or a part of one): once every record of the
+unit is in fragments, one small JSON file names those fragments. A file read in parts also
+keeps its plan (the parts, their record counts, the file's checksum) so that a resumed run
+neither re-measures it nor cuts it differently. A fragment not named by a commit is
 debris of an interrupted run and is deleted before work resumes. Later phases (after a global
 stage) commit as a whole, keyed by a fingerprint of their input.
 """
@@ -15,6 +17,7 @@ from corpusforge.pipeline.io import fsutil
 
 JOURNAL_DIR = "_journal"
 PHASE_DONE = "_DONE.json"
+PLANS_DIR = "_plans"
 
 
 @dataclass
@@ -31,6 +34,16 @@ class UnitCommit:
     live_bytes: int = 0
     run_id: str = ""
     reader_stats: str | None = None  # JSON counters of the reader (e.g. skipped records)
+    part: int | None = None  # the part's number for a file read in parts
+
+    @property
+    def unit(self) -> str:
+        return unit_id(self.path, self.part)
+
+
+def unit_id(path: str, part: int | None) -> str:
+    """The id of a unit: the file's path, or ``path#partNNNNN`` for a part of it."""
+    return path if part is None else f"{path}#part{part:05d}"
 
 
 def phase_dir(work_dir: str, index: int) -> str:
@@ -41,13 +54,28 @@ def load_unit_commits(work_dir: str) -> dict[str, UnitCommit]:
     commits: dict[str, UnitCommit] = {}
     for url in fsutil.listdir(fsutil.join(phase_dir(work_dir, 0), JOURNAL_DIR), ".json"):
         data = json.loads(fsutil.read_bytes(url))
-        commits[data["path"]] = UnitCommit(**data)
+        commit = UnitCommit(**data)
+        commits[commit.unit] = commit
     return commits
 
 
 def commit_unit(work_dir: str, commit: UnitCommit) -> None:
     url = fsutil.join(phase_dir(work_dir, 0), JOURNAL_DIR, f"{commit.key}.json")
     fsutil.atomic_write_bytes(url, json.dumps(asdict(commit), sort_keys=True).encode())
+
+
+def load_plans(work_dir: str) -> dict[str, dict]:
+    """The remembered plans of files read in parts, by path."""
+    plans = {}
+    for url in fsutil.listdir(fsutil.join(phase_dir(work_dir, 0), PLANS_DIR), ".json"):
+        data = json.loads(fsutil.read_bytes(url))
+        plans[data["path"]] = data
+    return plans
+
+
+def save_plan(work_dir: str, plan: dict) -> None:
+    url = fsutil.join(phase_dir(work_dir, 0), PLANS_DIR, f"{fsutil.unit_key(plan['path'])}.json")
+    fsutil.atomic_write_bytes(url, json.dumps(plan, sort_keys=True).encode())
 
 
 def remove_orphan_fragments(work_dir: str, commits: dict[str, UnitCommit]) -> int:

@@ -16,7 +16,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from corpusforge.pipeline.api.sink import SINK_INDEX_SCHEMA
-from corpusforge.pipeline.engine.execute import N_BYTES, N_CHARS, TEXT_HASH, cast_to, live_mask
+from corpusforge.pipeline.engine.execute import (
+    N_BYTES,
+    N_CHARS,
+    TEXT_HASH,
+    cast_to,
+    fragment_span,
+    live_mask,
+)
 from corpusforge.pipeline.engine.privacy import REDACTED_BY, RejectedText
 from corpusforge.pipeline.io import fsutil
 from corpusforge.schemas import FATE_QUARANTINED, FATE_REJECTED, Col
@@ -46,6 +53,7 @@ class FragmentRef:
     url: str
     rows: int  # rows of the category this shard plan is about
     weight: int  # estimated bytes of those rows
+    group: object = None  # (file, span): shards end only between groups
 
 
 @dataclass
@@ -57,14 +65,21 @@ class ShardPlan:
 
 
 def plan_shards(category: str, refs: list[FragmentRef], target_bytes: int) -> list[ShardPlan]:
-    """Group consecutive fragments into shards of about ``target_bytes``."""
+    """Group consecutive fragments into shards of about ``target_bytes``.
+
+    A shard ends only where the fragment group (file, span) changes, so the cuts do not
+    depend on how a span's rows were split into fragments (by units or by Ray's blocks).
+    """
     shards: list[ShardPlan] = []
     current: ShardPlan | None = None
     weight = 0
+    group: object = None
     for ref in refs:
         if ref.rows == 0:
             continue
-        if current is None or (weight >= target_bytes):
+        new_group = ref.group is None or ref.group != group
+        group = ref.group
+        if current is None or (weight >= target_bytes and new_group):
             current = ShardPlan(category, f"part-{len(shards):05d}.parquet")
             shards.append(current)
             weight = 0
@@ -129,14 +144,10 @@ def write_shard(
     rows = 0
 
     def shard_tables() -> Any:
-        for url in plan.fragments:
-            ffs, fpath = fsutil.get_fs(url)
-            with ffs.open(fpath, "rb") as f:
-                table = category_filter(pq.read_table(f), plan.category)
-            if table.num_rows and plan.category == REJECTED and rejected_text is not None:
+        for table in _span_tables(plan):
+            if plan.category == REJECTED and rejected_text is not None:
                 table = rejected_text.apply(table)
-            if table.num_rows:
-                yield table
+            yield table
 
     with (
         fsutil.atomic_write(out_url) as f,
@@ -189,6 +200,31 @@ def write_shard(
             record["files"].extend(sink_files(sink.name, sink_dir, stem, sink_index.num_rows))
         record["index"] = pa.concat_tables(tables)
     return record
+
+
+def _span_tables(plan: ShardPlan) -> Any:
+    """The shard's rows, one table per (file, span) of consecutive fragments, in record
+    order: the same tables (so the same row groups) however the span was fragmented."""
+    pending: list[pa.Table] = []
+    key: tuple[str, int] | None = None
+    for url in plan.fragments:
+        ffs, fpath = fsutil.get_fs(url)
+        with ffs.open(fpath, "rb") as f:
+            table = category_filter(pq.read_table(f), plan.category)
+        group = fragment_span(url.rsplit("/", 1)[-1])
+        if pending and group != key:
+            yield _in_record_order(pending)
+            pending = []
+        key = group
+        if table.num_rows:
+            pending.append(table)
+    if pending:
+        yield _in_record_order(pending)
+
+
+def _in_record_order(tables: list[pa.Table]) -> pa.Table:
+    table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    return table.take(pc.sort_indices(table.column(Col.SOURCE_INDEX)))
 
 
 def _file_row(kind: str, url: str, rows: int | None) -> dict[str, Any]:

@@ -1,17 +1,19 @@
 """Phase 0: read the input units, apply the stages before the first global stage, commit.
 
-Every unit (an input file) commits in the journal as soon as all of its records are in
-fragments, so a crash redoes only the units that had not committed.
+Every unit (an input file, or a part of one) commits in the journal as soon as all of its
+records are in fragments, so a crash redoes only the units that had not committed.
 """
 
 from __future__ import annotations
 
+import bisect
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from corpusforge.pipeline.api.errors import RunError
 from corpusforge.pipeline.engine import journal
-from corpusforge.pipeline.engine.execute import StageStats
+from corpusforge.pipeline.engine.execute import StageStats, fragment_first
 from corpusforge.pipeline.engine.executor import Executor, PhaseWork, ReadWork
 from corpusforge.pipeline.engine.fragments import FragmentCounter, fragment_record
 from corpusforge.pipeline.engine.progress import PhaseProgress
@@ -42,46 +44,77 @@ def run_phase0(
     pending = {u: _PendingUnit() for u in read.units}
     commits: dict[str, journal.UnitCommit] = {}
     counter = FragmentCounter(stats)
+    unit_of = _UnitIndex(read)
     progress = PhaseProgress("phase 0", len(read.units))
     for d in counter.each_once(executor.read_phase(read, work)):
-        unit = pending[d["unit"]]
+        uid = unit_of(d)
+        unit = pending[uid]
         unit.fragments.append(fragment_record(d))
         unit.rows += d["rows"]
         if d["unit_total"] is not None:
             unit.total, unit.checksum = d["unit_total"], d["unit_checksum"]
             unit.size, unit.reader_stats = d["unit_size"], d["unit_stats"]
         progress.rows(d["rows"])
-        if _try_commit(d["unit"], unit, commits, work_dir, work.run_id):
+        if _try_commit(uid, unit, commits, work_dir, work.run_id, unit_of):
             progress.unit_done(unit.size)
-    for path, unit in pending.items():
-        if path in commits:
+    for uid, unit in pending.items():
+        if uid in commits:
             continue
         if unit.rows:
             raise RunError(
-                f"{path}: {unit.rows} rows written but the reader reported {unit.total} records",
+                f"{uid}: {unit.rows} rows written but the reader reported {unit.total} records",
                 hint="a stage duplicated or lost rows",
             )
         # a unit with no records at all (an empty file) completes with the phase
-        unit.checksum, unit.size = fsutil.file_checksum(path)
+        if uid not in read.parts:
+            unit.checksum, unit.size = fsutil.file_checksum(uid)
         unit.total = 0
-        _try_commit(path, unit, commits, work_dir, work.run_id)
+        _try_commit(uid, unit, commits, work_dir, work.run_id, unit_of)
     return commits
 
 
+class _UnitIndex:
+    """The unit a fragment belongs to: its file, or the part whose records it holds."""
+
+    def __init__(self, read: ReadWork) -> None:
+        self.parts: dict[str, tuple[list[int], list[str]]] = {}
+        self.where: dict[str, tuple[str, int]] = {}
+        for uid, item in sorted(read.parts.items(), key=lambda kv: _first(kv[1])):
+            firsts, ids = self.parts.setdefault(item["path"], ([], []))
+            firsts.append(_first(item))
+            ids.append(uid)
+            self.where[uid] = (item["path"], item["number"])
+
+    def __call__(self, descriptor: dict[str, Any]) -> str:
+        path = descriptor["unit"]
+        if path not in self.parts:
+            return path
+        firsts, ids = self.parts[path]
+        first = fragment_first(descriptor["fragment"])
+        return ids[bisect.bisect_right(firsts, first) - 1]
+
+
+def _first(item: dict[str, Any]) -> int:
+    return int(json.loads(item["part"])["first_record"])
+
+
 def _try_commit(
-    path: str,
+    uid: str,
     unit: _PendingUnit,
     commits: dict[str, journal.UnitCommit],
     work_dir: str,
     run_id: str,
+    unit_of: _UnitIndex,
 ) -> bool:
     """Commit the unit once all its rows are in; True when it committed now."""
-    if unit.total is None or unit.rows != unit.total or path in commits:
+    if unit.total is None or unit.rows != unit.total or uid in commits:
         return False
+    path, number = unit_of.where.get(uid, (uid, None))
+    key = fsutil.unit_key(path) + (f"-part{number:05d}" if number is not None else "")
     frags = unit.fragments
     commit = journal.UnitCommit(
         path=path,
-        key=fsutil.unit_key(path),
+        key=key,
         records=unit.total,
         checksum=unit.checksum,
         size=unit.size,
@@ -92,7 +125,8 @@ def _try_commit(
         live_bytes=sum(f["live_bytes"] for f in frags),
         run_id=run_id,
         reader_stats=unit.reader_stats,
+        part=number,
     )
     journal.commit_unit(work_dir, commit)
-    commits[path] = commit
+    commits[uid] = commit
     return True

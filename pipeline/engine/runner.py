@@ -41,6 +41,7 @@ from corpusforge.pipeline.engine.plan import (
     check_columns,
     split_phases,
 )
+from corpusforge.pipeline.engine.units import file_commits, plan_units
 from corpusforge.pipeline.io import fsutil
 from corpusforge.pipeline.lineage import store as lineage
 from corpusforge.pipeline.lineage.summary import RunResult
@@ -166,42 +167,54 @@ class Pipeline:
         run_id: str,
         stats: dict[str, StageStats],
     ) -> tuple[dict[str, journal.UnitCommit], list[str]]:
-        """Commits of every unit: those of earlier runs, and the rest processed now."""
+        """Commits of every input file (summed over its parts): those of earlier runs, and
+        the rest processed now; and the files with work done now."""
+        files = set(units)
         commits = journal.load_unit_commits(work_dir)
         # a file that was unreadable is tried again (its permissions may have been fixed)
         commits = {
-            p: c
-            for p, c in commits.items()
-            if p in set(units) and unreadable.cause_of(c.reader_stats) is None
+            uid: c
+            for uid, c in commits.items()
+            if c.path in files and unreadable.cause_of(c.reader_stats) is None
         }
         journal.remove_orphan_fragments(work_dir, commits)
-        todo = [u for u in units if u not in commits]
+        formats = {u: self._format_of(u) for u in units}
+        readers = {fmt: get_reader(fmt) for fmt in set(formats.values())}
+        whole_done = {c.path for c in commits.values() if c.part is None}
+        target = int((self.config.input.unit_size_mb or 0) * 1e6)
+        planned, plans = plan_units(executor, formats, readers, target, work_dir, whole_done)
+        todo = [u for u in planned if u.id not in commits]
         log.info(
-            "%d input files: %d to process, %d done earlier", len(units), len(todo), len(commits)
+            "%d input files, %d units: %d to process, %d done earlier",
+            len(units),
+            len(planned),
+            len(todo),
+            len(planned) - len(todo),
         )
+        touched = sorted({u.path for u in todo})
         if not todo:
-            return commits, todo
+            return file_commits(planned, commits, plans), touched
         t_phase = time.perf_counter()
-        formats = {u: self._format_of(u) for u in todo}
         read = ReadWork(
-            units=todo,
-            formats=formats,
-            readers={fmt: get_reader(fmt) for fmt in set(formats.values())},
+            units=[u.id for u in todo],
+            formats={u.id: u.format for u in todo},
+            readers=readers,
             reader_params=self.config.input.options,
+            parts={u.id: u.item() for u in todo if u.part is not None},
         )
         work = self._phase_work(self.phases[0], work_dir, run_id)
         new = run_phase0(executor, read, work, work_dir, stats)
-        for path in sorted(new):
-            if line := unreadable.warning_line(path, new[path].reader_stats):
+        for uid in sorted(new):
+            if line := unreadable.warning_line(new[uid].path, new[uid].reader_stats):
                 log.warning("%s", line)
         commits.update(new)
         log.info(
-            "phase 0 (read%s): %d files in %.1f s",
+            "phase 0 (read%s): %d units in %.1f s",
             "".join(f", {name}" for name in self.phases[0].names),
             len(todo),
             time.perf_counter() - t_phase,
         )
-        return commits, todo
+        return file_commits(planned, commits, plans), touched
 
     def _global_phase(
         self,

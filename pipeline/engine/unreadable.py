@@ -67,12 +67,13 @@ def unreadable_row(path: str, index: int, exc: BaseException) -> pa.Table:
     )
 
 
-def read_guarded(reader: Any, path: str) -> Iterator[pa.Table]:
-    """``reader.read(path)``, ending with :func:`unreadable_row` where the reader fails on
-    the file; the cause is also left in ``reader.stats["unreadable"]`` for the driver."""
-    next_index = 0
+def read_guarded(reader: Any, path: str, part: Any = None) -> Iterator[pa.Table]:
+    """``reader.read(path)`` (``reader.read(path, part)`` for a part of the file), ending with
+    :func:`unreadable_row` where the reader fails on the file; the cause is also left in
+    ``reader.stats["unreadable"]`` for the driver."""
+    next_index = part.first_record if part is not None else 0
     try:
-        for table in reader.read(path):
+        for table in reader.read(path) if part is None else reader.read(path, part):
             if table.num_rows:
                 indices = table.column(Col.SOURCE_INDEX)
                 next_index = max(next_index, int(pc.max(indices).as_py()) + 1)

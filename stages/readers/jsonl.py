@@ -11,6 +11,9 @@ number, 1-based). Every other line is one record and gets the next ``source_inde
   name) is unreadable as a whole (``InputError``; the engine quarantines it as one unit);
 - a compressed stream that ends early (truncated download) keeps every line read before the
   break and adds ONE quarantined row ``truncated_file`` naming the last good line.
+
+Plain (uncompressed) files can be read in parts: byte ranges cut at line starts, measured by
+a counting pass over the raw bytes (:mod:`._line_parts`). Compressed files are one unit.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import pyarrow as pa
 
 from corpusforge.pipeline.api import register_reader
 from corpusforge.pipeline.api.errors import InputError
-from corpusforge.pipeline.api.reader import ReaderParams
+from corpusforge.pipeline.api.reader import ReaderParams, ReadPart
 from corpusforge.stages.readers._common import (
     RecordFields,
     RowBuffer,
@@ -34,6 +37,7 @@ from corpusforge.stages.readers._common import (
     display_name,
     open_input,
 )
+from corpusforge.stages.readers._line_parts import line_ranges, measure_lines, ranged_lines
 from corpusforge.stages.readers._zstd import ZstdStream
 
 try:  # zstandard raises its own error type on a corrupt or truncated frame
@@ -91,7 +95,15 @@ class JsonlReader(StatsReader):
     )
     Params = ReaderParams
 
-    def read(self, path: str) -> Iterator[pa.Table]:
+    @classmethod
+    def plan_parts(cls, path: str, size: int, target_bytes: int) -> list[tuple[int, int]] | None:
+        return None if compression_for(path) else line_ranges(size, target_bytes)
+
+    @classmethod
+    def measure_part(cls, path: str, start: int, end: int) -> ReadPart:
+        return measure_lines(path, start, end)
+
+    def read(self, path: str, part: ReadPart | None = None) -> Iterator[pa.Table]:
         fields = RecordFields(self.params)
         buf = RowBuffer(path, self.params)
         self._reset_stats(lines=0, blank_lines=0)
@@ -102,8 +114,12 @@ class JsonlReader(StatsReader):
             f = io.BufferedReader(ZstdStream(open_input(path)), buffer_size=1 << 20)
         else:
             f = open_input(path, compression)
+        first_line = 1
+        if part is not None:  # numbered as in the whole file
+            buf.next_index, first_line = part.first_record, part.first_line
+            lineno = first_line - 1
         try:
-            lines = iter(f)
+            lines = iter(f) if part is None else ranged_lines(f, part.start, part.end)
             while True:
                 try:
                     raw = next(lines)
@@ -141,7 +157,7 @@ class JsonlReader(StatsReader):
                         yield table
         finally:
             f.close()
-        self.stats["lines"] = lineno
+        self.stats["lines"] = lineno - first_line + 1
         table = buf.flush()
         if table is not None:
             yield table
