@@ -10,7 +10,8 @@ names: the tokenizer must load in gigatoken, and its ids must equal HF's on a pr
 generated text (multilingual scripts, combining marks, emoji, control and private-use
 characters, special tokens written in the text, long runs). Anything else (WordPiece,
 Unigram, a normalizer gigatoken does not reproduce, a probe mismatch) stays on HF
-``tokenizers``; the stage records which backend it chose and why.
+``tokenizers``; the stage keeps its choice and the reason (``backend``,
+``backend_reason``).
 
 Unicode versions: gigatoken's regex tables are newer than those of HF's Oniguruma, so a code
 point assigned recently (e.g. CJK extension J) is a letter for one and not for the other and
