@@ -64,7 +64,8 @@ class ChunkWords:
     def __init__(self, tok: SpaCyTokenizer) -> None:
         from spacy.tokenizer import Tokenizer
 
-        self.tokenizer = tok.tokenizer.tokenizer
+        self.nlp = tok.tokenizer  # the blank pipeline: its memory zones free new lexemes
+        self.tokenizer = self.nlp.tokenizer
         self.letters_single = tok.language == "en"  # letters-only chunks are one token
         self.specials = set(self.tokenizer.rules or {})
         self.memo: dict[str, tuple[tuple[str, ...], bool]] = {}  # chunk -> (tokens, split)
@@ -105,7 +106,8 @@ class ChunkWords:
             if self.letters_single and chunk.isalpha() and chunk not in self.specials:
                 hit = ((chunk,), False)
             else:
-                toks = tuple(x.text for x in self.tokenizer(chunk))
+                with self.nlp.memory_zone():  # spaCy's vocabulary must not grow per chunk
+                    toks = tuple(x.text for x in self.tokenizer(chunk))
                 hit = (toks, self._shows_split(toks))
             if len(self.memo) >= MEMO_CHUNKS:
                 self.memo.clear()
