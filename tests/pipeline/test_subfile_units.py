@@ -1,0 +1,194 @@
+"""Units smaller than files: a big JSONL and a Parquet file with many row groups are cut into
+parts; ids, ``source_line`` and every output shard are those of a whole-file run, a part
+commits on its own, and a kill -9 mid-file redoes only the parts that had not committed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from engine_helpers import write_lines  # noqa: F401  (registers the test stages)
+
+from corpusforge.pipeline.engine.runner import Pipeline
+
+TESTS = Path(__file__).parents[1]
+OUTPUTS = ("data", "rejected", "quarantine")
+
+
+def _text(rnd: random.Random) -> str:
+    # random letters: the Parquet file must stay over 1 MB after compression
+    words = (
+        "".join(rnd.choices("abcdefghijklmnopqrstuvwxyz", k=rnd.randint(2, 9)))
+        for _ in range(rnd.randint(1, 40))
+    )
+    return " ".join(words)
+
+
+def make_inputs(folder: Path, records: int = 9000) -> list[Path]:
+    """A plain JSONL (with blank and broken lines) and a Parquet file of 40 row groups."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rnd = random.Random(15)
+    lines = []
+    for i in range(records):
+        r = rnd.random()
+        if r < 0.01:
+            lines.append("   ")
+        elif r < 0.015:
+            lines.append("{broken")
+        else:
+            lines.append(json.dumps({"text": _text(rnd), "n": i}))
+    jsonl = folder / "big.jsonl"
+    jsonl.write_text("\n".join(lines) + "\n")
+    table = pa.table({"text": [_text(rnd) for _ in range(records)]})
+    parquet = folder / "big.parquet"
+    pq.write_table(table, parquet, row_group_size=records // 40)
+    assert jsonl.stat().st_size > 1e6 and parquet.stat().st_size > 1e6
+    return [jsonl, parquet]
+
+
+def config(inputs: list[Path], out: Path, unit_mb: float, *stages: dict) -> dict:
+    return {
+        "input": {"paths": [str(p) for p in inputs], "unit_size_mb": unit_mb},
+        "output": {"path": str(out), "shard_size_mb": 0.4, "report": False},
+        "stages": list(stages) or [{"test_min_words": {"min_words": 3}}],
+        "ray": {"progress": False},
+    }
+
+
+def digests(out: Path) -> dict[str, str]:
+    """Every output shard, by name, with a hash of its bytes."""
+    return {
+        f"{sub}/{p.name}": hashlib.sha256(p.read_bytes()).hexdigest()
+        for sub in OUTPUTS
+        for p in sorted((out / sub).glob("*.parquet"))
+    }
+
+
+def lineage_rows(out: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(out / "lineage.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def part_commits(out: Path) -> dict[str, dict]:
+    journal = out / "_work" / "phase0" / "_journal"
+    return {p.name: json.loads(p.read_text()) for p in sorted(journal.glob("*-part*.json"))}
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_parts_give_the_ids_lines_and_bytes_of_a_whole_file_run(tmp_path: Path) -> None:
+    inputs = make_inputs(tmp_path / "in")
+    whole = Pipeline(config(inputs, tmp_path / "whole", 0)).run()
+    split = Pipeline(config(inputs, tmp_path / "split", 1)).run()
+
+    parts = part_commits(tmp_path / "split")
+    for name in ("big-",):
+        assert sum(1 for n in parts if n.startswith(name)) >= 4  # both files cut, 2+ parts each
+    by_file: dict[str, int] = {}
+    for commit in parts.values():
+        by_file[commit["path"]] = by_file.get(commit["path"], 0) + 1
+    assert set(by_file) == {str(p) for p in inputs} and min(by_file.values()) >= 2
+    assert not part_commits(tmp_path / "whole")
+
+    assert (split.records, split.kept, split.rejected, split.quarantined) == (
+        whole.records,
+        whole.kept,
+        whole.rejected,
+        whole.quarantined,
+    )
+    assert whole.quarantined > 0 and whole.rejected > 0
+    assert digests(tmp_path / "split") == digests(tmp_path / "whole")
+    assert len(digests(tmp_path / "whole")) > 3  # several shards: cuts between them matter
+
+    docs = "SELECT doc_id, source_path, source_index, fate FROM documents ORDER BY doc_id"
+    assert lineage_rows(tmp_path / "split", docs) == lineage_rows(tmp_path / "whole", docs)
+    inputs_sql = "SELECT path, size, checksum, records, reader_stats FROM inputs ORDER BY path"
+    rows = lineage_rows(tmp_path / "split", inputs_sql)
+    assert rows == lineage_rows(tmp_path / "whole", inputs_sql) and len(rows) == 2
+
+    # source_line stays the file's physical line, also in the quarantine of a later part
+    quarantine = pq.read_table(tmp_path / "split" / "quarantine").to_pylist()
+    lines = (tmp_path / "in" / "big.jsonl").read_text().split("\n")
+    assert quarantine and all(lines[r["source_line"] - 1] == "{broken" for r in quarantine)
+    assert max(r["source_line"] for r in quarantine) > len(lines) // 2
+
+
+SLOW_CONFIG = """\
+plugins: [engine_helpers]
+input:
+  paths: [{inp}]
+  unit_size_mb: 0.25
+  options: {{batch_rows: 200}}
+output:
+  path: {out}
+  shard_size_mb: 0.3
+  report: false
+stages:
+  - test_min_words: {{min_words: 3}}
+  - test_sleep: {{seconds: 0.3}}
+ray:
+  num_cpus: 2
+  progress: false
+"""
+
+
+def _cli(cfg: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "corpusforge.cli.main", "run", str(cfg), "-q"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+@pytest.mark.slow
+def test_kill_9_mid_file_redoes_only_the_unfinished_parts(tmp_path: Path) -> None:
+    jsonl = make_inputs(tmp_path / "in", records=6000)[0]
+    clean, crashed = tmp_path / "clean", tmp_path / "crashed"
+    for name, out in (("clean", clean), ("crashed", crashed)):
+        (tmp_path / f"{name}.yaml").write_text(SLOW_CONFIG.format(inp=jsonl, out=out))
+
+    proc = _cli(tmp_path / "crashed.yaml")
+    deadline = time.time() + 180
+    while time.time() < deadline and len(part_commits(crashed)) < 2:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and everything it started
+    proc.wait()
+    before = part_commits(crashed)
+    plan = json.loads(next((crashed / "_work" / "phase0" / "_plans").glob("*.json")).read_text())
+    total = len(plan["parts"])
+    assert 2 <= len(before) < total, "the kill must land mid-file"
+
+    rerun = _cli(tmp_path / "crashed.yaml")
+    log, _ = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, log.decode()[-2000:]
+    after = part_commits(crashed)
+    assert len(after) == total
+    for name, commit in before.items():  # committed parts were not redone
+        assert after[name] == commit
+    first_run = {c["run_id"] for c in before.values()}
+    redone = [c for n, c in after.items() if n not in before]
+    assert len(redone) == total - len(before)
+    assert all(c["run_id"] not in first_run for c in redone)
+
+    ref = _cli(tmp_path / "clean.yaml")
+    log, _ = ref.communicate(timeout=300)
+    assert ref.returncode == 0, log.decode()[-2000:]
+    assert digests(crashed) == digests(clean)
+    ids = "SELECT doc_id, fate FROM documents ORDER BY doc_id"
+    assert lineage_rows(crashed, ids) == lineage_rows(clean, ids)
