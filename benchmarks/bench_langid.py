@@ -17,6 +17,7 @@ what datatrove does); the modes are our stage (``fasttext`` must equal raw). lid
 Bokmål as ``no`` (the file is ``nb``). Usage::
 
     python benchmarks/bench_langid.py --data ../shared/data/langid [--markdown] [--part dev]
+    python benchmarks/bench_langid.py --corpus /tmp/bench_small   # speed on web documents
 """
 
 from __future__ import annotations
@@ -112,6 +113,35 @@ def table(header: list[str], body: list[list[str]], markdown: bool) -> None:
             print("  ".join(f"{c:>10}" for c in r))
 
 
+def corpus_speed(folder: Path) -> None:
+    """CPU seconds of raw ``predict`` vs the whole stage call per mode on a corpus's docs."""
+    import gzip
+    import json
+
+    texts = []
+    for path in sorted(folder.glob("corpus/*.jsonl.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            texts += [json.loads(line)["text"] for line in f]
+    batches = [pa.table({"text": texts[i : i + 1024]}) for i in range(0, len(texts), 1024)]
+    model = load_fasttext(default_model_path())
+    raw = 0.0
+    for b in batches:
+        lines = [t.replace("\n", " ") for t in b["text"].to_pylist()]
+        t0 = time.process_time()
+        model.predict(lines, k=1)
+        raw += time.process_time() - t0
+    mb = sum(len(t.encode()) for t in texts) / 1e6
+    print(f"{len(texts)} docs, {mb:.1f} MB: raw predict {raw:.2f} CPU s")
+    for mode in ("fasttext", "fast"):
+        st = LangId(mode=mode)
+        st(batches[0])  # load the models
+        t0 = time.process_time()
+        for b in batches:
+            st(b)
+        secs = time.process_time() - t0
+        print(f"stage mode={mode}: {secs:.2f} CPU s ({secs / raw:.2f}x raw)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/data/langid"))
@@ -119,7 +149,11 @@ def main() -> None:
     ap.add_argument("--dev", type=int, default=500, help="dev sentences per language")
     ap.add_argument("--part", choices=("dev", "test"), default="test")
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--corpus", type=Path, help="a make_corpus.py folder: speed only")
     args = ap.parse_args()
+    if args.corpus:
+        corpus_speed(args.corpus)
+        return
     dev_rows, test_rows = load(args.data, args.seed, args.dev)
     rows = test_rows if args.part == "test" else dev_rows
     model = load_fasttext(default_model_path())

@@ -26,7 +26,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from corpusforge.stages.classify.lid_scripts import dominant_script, fits_script
+from corpusforge.stages.classify.lid_scripts import (
+    MIN_SHARE,
+    SCRIPTS,
+    dominant_script,
+    script_counts,
+    script_share,
+)
 
 Mode = Literal["fasttext", "fast", "accurate"]
 
@@ -101,12 +107,15 @@ class Ensemble:
         best, score = labels[0], min(float(probs[0]), 1.0)
         if self.mode == "fasttext":
             return best, score
-        script = dominant_script(text) if score < SCRIPT_CHECK_BELOW else None
-        if not fits_script(best, script):
-            for lab, p in zip(labels, probs, strict=True):
-                if fits_script(lab, script):
-                    best, score = lab, min(float(p), 1.0)
-                    break
+        script = None
+        if score < SCRIPT_CHECK_BELOW:
+            counts = script_counts(text)
+            script = SCRIPTS[int(counts.argmax())] if counts.any() else None
+            if script_share(best, counts) < MIN_SHARE:
+                for lab, p in zip(labels, probs, strict=True):
+                    if script_share(lab, counts) >= MIN_SHARE:
+                        best, score = lab, min(float(p), 1.0)
+                        break
         if self.mode == "accurate" and score < LOW_CONFIDENCE:
             latin_sr = (
                 self.keys.get(best, best) == "sr" and (script or dominant_script(text)) == "Latn"

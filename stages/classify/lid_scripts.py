@@ -4,7 +4,8 @@ fastText sometimes names a language whose script the text does not use (a Latin-
 sentence labelled Urdu, Chinese labelled Japanese). A script decides such cases: the
 predicted label must be written in the text's dominant script, otherwise the next label of
 the model's top-k that is wins. The dominant script comes from one table lookup per code
-point (NumPy), not a Python loop over characters.
+point (NumPy), not a Python loop over characters. A label only loses when its script holds
+under ``MIN_SHARE`` (5%) of the letters: a page's Latin menu must not outvote its Cyrillic body.
 """
 
 from __future__ import annotations
@@ -58,21 +59,33 @@ def _table() -> np.ndarray:
     return table
 
 
-def dominant_script(text: str) -> str | None:
-    """The script of most letters of the whole text (a page's Latin-script menu must not
-    outvote its Cyrillic body); None if it has no letters.
-
-    Japanese counts as ``Kana`` as soon as kana make up a tenth of its CJK letters (Japanese
-    text mixes kana with Han characters; Chinese has no kana)."""
+def script_counts(text: str) -> np.ndarray:
+    """Letters per script (index: ``SCRIPTS``) over the whole text. Japanese counts as
+    ``Kana`` as soon as kana make up a tenth of its CJK letters (Japanese mixes kana with
+    Han characters; Chinese has no kana)."""
     cps = np.frombuffer(text.encode("utf-32-le", "replace"), dtype=np.uint32)
-    ids = _table()[np.minimum(cps, 0xFFFF)]
-    counts = np.bincount(ids, minlength=len(SCRIPTS))
+    counts = np.bincount(_table()[np.minimum(cps, 0xFFFF)], minlength=len(SCRIPTS))
     counts[0] = 0
     kana, hani = counts[SCRIPTS.index("Kana")], counts[SCRIPTS.index("Hani")]
     if kana and kana * 10 >= kana + hani:
         counts[SCRIPTS.index("Kana")] += hani
+        counts[SCRIPTS.index("Hani")] = 0
+    return counts
+
+
+def dominant_script(text: str) -> str | None:
+    """The script of most letters of the text; None if it has no letters."""
+    counts = script_counts(text)
     best = int(counts.argmax())
     return SCRIPTS[best] if counts[best] else None
+
+
+def script_share(label: str, counts: np.ndarray) -> float:
+    """The share of the text's letters written in a script ``label`` uses (1.0: no letters)."""
+    total = int(counts.sum())
+    if not total:
+        return 1.0
+    return sum(int(counts[SCRIPTS.index(s)]) for s in label_scripts(label) if s in SCRIPTS) / total
 
 
 def label_scripts(label: str) -> tuple[str, ...]:
@@ -86,3 +99,6 @@ def label_scripts(label: str) -> tuple[str, ...]:
 
 def fits_script(label: str, script: str | None) -> bool:
     return script is None or script in label_scripts(label)
+
+
+MIN_SHARE = 0.05  # a label whose script holds less of the letters is not the text's language

@@ -199,3 +199,12 @@ def test_missing_model_is_a_config_error(tmp_path) -> None:
 
     with pytest.raises(ConfigError):
         LangId(model_path=str(tmp_path / "nope.bin"))(table(["x"]))
+
+
+def test_latin_menu_does_not_outvote_the_body() -> None:
+    """A page's Latin-script navigation must not turn its Cyrillic body's label into English."""
+    menu = "Home | News | Sport | Weather | Contact us | Privacy | Sign in | " * 30
+    docs = [menu + "\n" + "\n".join(spacy_sentences(lang)) for lang in ("ru", "uk", "el")]
+    raw = LangId(mode="fasttext")(table(docs))["language"].to_pylist()
+    assert raw == ["ru", "uk", "el"]
+    assert LangId(mode="fast")(table(docs))["language"].to_pylist() == raw
