@@ -31,6 +31,7 @@ from corpusforge.stages.quality.common import (
     language_inputs,
     texts_of,
 )
+from corpusforge.stages.quality.words import chunk_words_for
 
 I64 = pa.int64()
 
@@ -156,13 +157,21 @@ def c4_scan(p: C4QualityParams, text: str, lang_ok: bool) -> tuple[dict, str | N
             sig["c4_removed_policy_lines"] += 1
             continue
         if p.min_num_sentences != -1:
-            num_sentences += len(split_into_sentences(line, lang)) if p.split_paragraph else 1
+            num_sentences += _sentence_count(line, lang) if p.split_paragraph else 1
         kept.append(line)
     sig["c4_kept_lines"] = len(kept)
     sig["c4_num_sentences"] = num_sentences
     if reason is None and num_sentences < p.min_num_sentences:
         reason = "too_few_sentences"
     return sig, reason, ("\n" if p.split_paragraph else " ").join(kept).strip()
+
+
+def _sentence_count(line: str, lang: str) -> int:
+    """datatrove's ``len(split_into_sentences(line))``, from memoized chunk tokens when the
+    language's word tokenizer allows it (:class:`words.ChunkWords`)."""
+    chunked = chunk_words_for(lang)
+    count = chunked.sentence_count(line) if chunked is not None else None
+    return len(split_into_sentences(line, lang)) if count is None else count
 
 
 # --------------------------------------------------------------------------- bad words

@@ -23,7 +23,10 @@ one of those phrases goes through spaCy whole, as before.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import re
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -92,6 +95,10 @@ class ChunkWords:
                 if len(parts) > 1:
                     self.splits.setdefault(parts[0], []).append(parts)
         self.firsts = {a for a, _ in self.pairs}
+        from spacy.pipeline import Sentencizer
+
+        self.punct_chars = set(tok.tokenizer.get_pipe("sentencizer").punct_chars or [])
+        self.punct_chars = self.punct_chars or set(Sentencizer.default_punct_chars)
 
     def _shows_split(self, toks: tuple[str, ...]) -> bool:
         for i, tok in enumerate(toks):
@@ -130,6 +137,40 @@ class ChunkWords:
             last = toks[-1]
         # a phrase match across chunks is a no-op unless it hides one inside a chunk
         return None if crossing and split else out
+
+    def sentence_count(self, text: str) -> int | None:
+        """Sentences spaCy's sentencizer finds in ``text`` (datatrove's
+        ``split_into_sentences`` count), from the memoized chunk tokens; None: ask spaCy."""
+        if "IS_ALPHA" in text:
+            return None
+        count, seen, end, last = 1, False, 0, ""
+        crossing = split = False
+        for m in _CHUNK.finditer(text):
+            if end and text[end : m.start()] != " " and seen:
+                count, seen = count + 1, False  # a whitespace token: not punctuation
+            toks, shows_split = self._chunk(m.group())
+            if last in self.firsts and (last, toks[0]) in self.pairs:
+                crossing = True
+            split = split or shows_split
+            for tok in toks:
+                in_chars = tok in self.punct_chars
+                if seen and not in_chars and not _all_punct(tok):
+                    count, seen = count + 1, False
+                elif in_chars:
+                    seen = True
+            last, end = toks[-1], m.end()
+        if end and end < len(text) and text[end:] != " " and seen:
+            count += 1
+        return None if crossing and split else count
+
+
+_CHUNK = re.compile(r"\S+")  # \s is str.isspace, as in spaCy's whitespace split
+
+
+@functools.lru_cache(maxsize=65536)
+def _all_punct(token: str) -> bool:
+    """spaCy's ``is_punct`` lexeme attribute."""
+    return all(unicodedata.category(c).startswith("P") for c in token)
 
 
 _chunk_words: dict[str, ChunkWords | None] = {}
