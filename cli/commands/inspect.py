@@ -20,7 +20,9 @@ out = Console()
 Fail = Callable[[BaseException], NoReturn]
 
 
-def validate_config(config: Path, fail: Fail, dry_run: bool) -> None:
+def validate_config(
+    config: Path, fail: Fail, dry_run: bool, inputs: list[str] | None = None
+) -> None:
     from corpusforge.pipeline.config import load_config
     from corpusforge.pipeline.engine.plan import build_stages, check_columns, split_phases
     from corpusforge.pipeline.engine.preflight import preflight
@@ -28,6 +30,8 @@ def validate_config(config: Path, fail: Fail, dry_run: bool) -> None:
 
     try:
         cfg = load_config(config)
+        if inputs:
+            cfg = cfg.model_copy(update={"input": cfg.input.model_copy(update={"paths": inputs})})
         planned = build_stages(cfg)
         check_columns(cfg, planned)
         phases = split_phases(planned)
@@ -148,6 +152,10 @@ def register(app: typer.Typer, fail: Fail) -> None:
                 help="Run the per-file stages on the first records of the first input.",
             ),
         ] = True,
+        inputs: Annotated[
+            list[str] | None,
+            typer.Option("--input", "-i", help="Input paths (replace the config's)."),
+        ] = None,
     ) -> None:
         """Check a config: keys, stages, columns, paths, and a dry run on a few records."""
         from corpusforge.pipeline.config import config_json_schema
@@ -157,7 +165,7 @@ def register(app: typer.Typer, fail: Fail) -> None:
             return
         if config is None:
             fail(ConfigError("give a CONFIG file, or --schema"))
-        validate_config(config, fail, dry_run)
+        validate_config(config, fail, dry_run, inputs)
 
     @app.command()
     def stages(
