@@ -67,7 +67,8 @@ class Backend:
         if name == "cpu":
             import numba
 
-            self._jit_device = numba.njit(cache=False, nogil=True)
+            # inlined: a call per character would otherwise pay reference counting of its arrays
+            self._jit_device = numba.njit(nogil=True, inline="always")
             self.cas = self._jit_device(_cas_cpu)
         else:
             global cuda

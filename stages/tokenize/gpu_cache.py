@@ -219,12 +219,11 @@ class DeviceWordCache:
         self, text: Any, host_text: np.ndarray, pstart: Any, pend: Any, idx: Any, fixed: Any = None
     ) -> Any:
         """Slot of every piece in ``idx`` (int64, aligned with ``idx``), new words filled."""
-        for attempt in range(2):
+        for _ in range(2):
             slots = self._resolve_once(text, host_text, pstart, pend, idx, fixed)
             if slots is not None:
                 return slots
-            if attempt == 0:
-                self.reset()
+            self.reset()  # also drops the slots this failed pass claimed but never filled
         raise CacheFull(
             f"a batch of {int(idx.shape[0])} pieces does not fit the device word cache "
             f"({self.n_slots} slots, {self.arena_cap} arena bytes)"

@@ -27,7 +27,7 @@ from corpusforge.stages.sinks.megatron_format import token_dtype
 from corpusforge.stages.tokenize.bpe_array import MergeTable
 from corpusforge.stages.tokenize.byte_alphabet import unicode_to_bytes
 from corpusforge.stages.tokenize.gpu_backend import get_backend, resolve_backend
-from corpusforge.stages.tokenize.gpu_cache import DeviceWordCache
+from corpusforge.stages.tokenize.gpu_cache import CacheFull, DeviceWordCache
 from corpusforge.stages.tokenize.gpu_pattern import compile_pattern
 from corpusforge.stages.tokenize.gpu_pretok import DevicePreTokenizer
 from corpusforge.stages.tokenize.pretok import (
@@ -39,7 +39,7 @@ from corpusforge.stages.tokenize.pretok import (
 # Sizes per backend: the GPU holds millions of words; CPU test runs stay small.
 DEFAULTS = {
     "cuda": {"cache_slots": 1 << 23, "arena_bytes": 256 << 20, "chunk_bytes": 64},
-    "cpu": {"cache_slots": 1 << 19, "arena_bytes": 16 << 20, "chunk_bytes": 128},
+    "cpu": {"cache_slots": 1 << 20, "arena_bytes": 32 << 20, "chunk_bytes": 128},
     "sim": {"cache_slots": 1 << 18, "arena_bytes": 4 << 20, "chunk_bytes": 32},
 }
 
@@ -152,7 +152,30 @@ class DeviceBPETokenizer:
         bos: int | None = None,
         eos: int | None = None,
     ) -> TokenBatch:
-        """Tokens of documents ``data[offsets[i]:offsets[i+1]]`` (UTF-8), framed by bos/eos."""
+        """Tokens of documents ``data[offsets[i]:offsets[i+1]]`` (UTF-8), framed by bos/eos.
+
+        A batch with more new words than the cache holds is split in two by documents.
+        """
+        try:
+            return self._encode_once(data, offsets, bos, eos)
+        except CacheFull:
+            if len(offsets) <= 2:
+                raise
+        mid = len(offsets) // 2
+        halves = [
+            self.encode_buffer(
+                data[offsets[a] : offsets[b]], offsets[a : b + 1] - offsets[a], bos, eos
+            )
+            for a, b in ((0, mid), (mid, len(offsets) - 1))
+        ]
+        return TokenBatch(
+            lengths=np.concatenate([h.lengths for h in halves]),
+            tokens=np.concatenate([h.tokens for h in halves]),
+        )
+
+    def _encode_once(
+        self, data: np.ndarray, offsets: np.ndarray, bos: int | None, eos: int | None
+    ) -> TokenBatch:
         xp = self.xp
         n_docs = len(offsets) - 1
         text, doc_off = xp.asarray(data), xp.asarray(offsets.astype(np.int64))

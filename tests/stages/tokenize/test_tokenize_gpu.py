@@ -87,6 +87,15 @@ def test_small_cache_resets_between_batches_keep_ids() -> None:
     assert per_doc(*tok.encode_batch(chunk)) == reference(hf("cl100k"), chunk)
 
 
+def test_batch_larger_than_the_cache_is_split_by_documents() -> None:
+    tok = DeviceBPETokenizer(
+        hf("gpt2").to_str(), backend="cpu", cache_slots=1 << 10, arena_bytes=1 << 16
+    )
+    chunk = TEXTS[:60]
+    assert per_doc(*tok.encode_batch(chunk)) == reference(hf("gpt2"), chunk)
+    assert tok.cache.resets >= 1
+
+
 def split_spec(pattern: str) -> dict:
     spec = json.loads(hf("gpt2").to_str())
     spec["pre_tokenizer"] = {
