@@ -126,6 +126,9 @@ class LangId(Stage):
     lineage_columns: ClassVar[tuple[str, ...]] = (LANGUAGE, LANGUAGE_SCRIPT)
     resources: ClassVar[Resources] = Resources(batch_size=1024)
 
+    def model_files(self) -> dict[str, str]:
+        return {"model_path": self.params.model_path or str(default_model_path())}
+
     def setup(self) -> None:
         p: LangIdParams = self.params  # type: ignore[assignment]
         self.model_file = p.model_path or default_model_path()

@@ -64,6 +64,25 @@ def cl100k_path() -> Path:
     return path
 
 
+def tokenizer_files(
+    tokenizer: str | None = None,
+    encoder_json: str | None = None,
+    vocab_bpe: str | None = None,
+) -> dict[str, str]:
+    """The local files a tokenizer setting loads (for provenance); none for a hub name."""
+    if encoder_json and vocab_bpe:
+        return {"encoder_json": str(encoder_json), "vocab_bpe": str(vocab_bpe)}
+    if tokenizer == "gpt2":
+        enc, vocab = gpt2_files()
+        return {"encoder_json": str(enc), "vocab_bpe": str(vocab)}
+    if tokenizer == "cl100k":
+        return {"tokenizer": str(cl100k_path())}
+    path = Path(tokenizer or "")
+    if tokenizer and path.is_dir():
+        path = path / "tokenizer.json"
+    return {"tokenizer": str(path)} if tokenizer and path.is_file() else {}
+
+
 def load_tokenizer(
     tokenizer: str | None = None,
     encoder_json: str | None = None,

