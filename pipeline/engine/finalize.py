@@ -262,14 +262,22 @@ def _stage_rows(
     return rows
 
 
-def start_row(cfg: RunConfig, run_id: str, started: datetime, version: str) -> dict:
-    """The ``runs`` row written when a run starts (status ``running``)."""
+def start_row(
+    cfg: RunConfig,
+    run_id: str,
+    started: datetime,
+    version: str,
+    planned: list[PlannedStage],
+) -> dict:
+    """The ``runs`` row written when a run starts (status ``running``), with its provenance,
+    so that a run killed half-way still says which models and versions it used."""
     return {
         "run_id": run_id,
         "name": cfg.name,
         "started_at": started.replace(tzinfo=None),
         "config": config_to_json(cfg),
         "version": version,
+        "provenance": _provenance(cfg, planned),
     }
 
 

@@ -122,7 +122,7 @@ class Pipeline:
             self._clear_outputs(out_dir)
         fsutil.makedirs(work_dir)
         self._guard = _forget_guard(out_dir, self.planned)
-        lineage.start_run(out_dir, start_row(cfg, run_id, started, VERSION))
+        lineage.start_run(out_dir, start_row(cfg, run_id, started, VERSION, self.planned))
         executor = self._executor or _default_executor(cfg)
         stats: dict[str, StageStats] = {}  # this run's work, from the fragment descriptors
         try:

@@ -48,9 +48,18 @@ class WatchingExecutor(RayExecutor):
     """The Ray executor, noting what lineage says about the run when the executor starts."""
 
     seen: list[tuple] = []
+    provenance: dict = {}
 
     def start(self) -> None:
-        WatchingExecutor.seen = runs(Path(self._cfg.output.path))
+        out = Path(self._cfg.output.path)
+        WatchingExecutor.seen = runs(out)
+        con = duckdb.connect(str(out / "lineage.duckdb"), read_only=True)
+        try:
+            WatchingExecutor.provenance = json.loads(
+                con.execute("SELECT provenance FROM runs").fetchone()[0]
+            )
+        finally:
+            con.close()
         super().start()
 
 
@@ -62,6 +71,8 @@ def test_runs_row_is_written_at_start_then_closed(tmp_path: Path) -> None:
     assert [(r[0], r[1], r[3]) for r in WatchingExecutor.seen] == [
         (result.run_id, "running", False)
     ]
+    # a run killed now would still say what it ran with
+    assert WatchingExecutor.provenance["libraries"]
     assert runs(tmp_path / "out") == [(result.run_id, "ok", None, True)]
 
 
