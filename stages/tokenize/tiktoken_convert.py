@@ -33,6 +33,27 @@ CL100K_SPECIAL = {
 }
 
 
+def split_pre_tokenizer(pattern: str) -> dict:
+    """A ``tokenizer.json`` pre-tokenizer: split on ``pattern``, then GPT-2's byte alphabet."""
+    return {
+        "type": "Sequence",
+        "pretokenizers": [
+            {
+                "type": "Split",
+                "pattern": {"Regex": pattern},
+                "behavior": "Isolated",
+                "invert": False,
+            },
+            {
+                "type": "ByteLevel",
+                "add_prefix_space": False,
+                "trim_offsets": True,
+                "use_regex": False,
+            },
+        ],
+    }
+
+
 def load_tiktoken_ranks(path: str | Path) -> dict[bytes, int]:
     """Read a ``.tiktoken`` file: one ``base64(token) rank`` per line."""
     ranks: dict[bytes, int] = {}
@@ -79,23 +100,7 @@ def ranks_to_tokenizer_json(
         "padding": None,
         "added_tokens": added,
         "normalizer": None,
-        "pre_tokenizer": {
-            "type": "Sequence",
-            "pretokenizers": [
-                {
-                    "type": "Split",
-                    "pattern": {"Regex": pattern},
-                    "behavior": "Isolated",
-                    "invert": False,
-                },
-                {
-                    "type": "ByteLevel",
-                    "add_prefix_space": False,
-                    "trim_offsets": True,
-                    "use_regex": False,
-                },
-            ],
-        },
+        "pre_tokenizer": split_pre_tokenizer(pattern),
         "post_processor": None,
         "decoder": {
             "type": "ByteLevel",

@@ -22,6 +22,7 @@ from corpusforge.stages.tokenize.gpu_tokenizer import DeviceBPETokenizer
 from corpusforge.stages.tokenize.pretok import UnsupportedTokenizer
 from corpusforge.stages.tokenize.source import load_tokenizer
 from corpusforge.stages.tokenize.stage import TokenizeStage
+from corpusforge.stages.tokenize.tiktoken_convert import split_pre_tokenizer
 
 TEXTS = corpus(seed=11, n=300)
 
@@ -98,23 +99,7 @@ def test_batch_larger_than_the_cache_is_split_by_documents() -> None:
 
 def split_spec(pattern: str) -> dict:
     spec = json.loads(hf("gpt2").to_str())
-    spec["pre_tokenizer"] = {
-        "type": "Sequence",
-        "pretokenizers": [
-            {
-                "type": "Split",
-                "pattern": {"Regex": pattern},
-                "behavior": "Isolated",
-                "invert": False,
-            },
-            {
-                "type": "ByteLevel",
-                "add_prefix_space": False,
-                "trim_offsets": True,
-                "use_regex": False,
-            },
-        ],
-    }
+    spec["pre_tokenizer"] = split_pre_tokenizer(pattern)
     return spec
 
 

@@ -15,6 +15,7 @@ from corpusforge.stages.tokenize.array_tokenizer import ArrayBPETokenizer
 from corpusforge.stages.tokenize.bpe_array import heap_lookup, merge_word_heap, merge_words
 from corpusforge.stages.tokenize.pretok import UnsupportedTokenizer
 from corpusforge.stages.tokenize.source import load_tokenizer
+from corpusforge.stages.tokenize.tiktoken_convert import split_pre_tokenizer
 from corpusforge.stages.tokenize.unicode_classes import pin_unicode_classes, reference_classes
 
 TEXTS = corpus(seed=7, n=400)
@@ -97,23 +98,7 @@ def test_unsupported_tokenizer_is_refused_clearly() -> None:
 
 def split_spec(pattern: str) -> dict:
     spec = json.loads(hf("gpt2").to_str())
-    spec["pre_tokenizer"] = {
-        "type": "Sequence",
-        "pretokenizers": [
-            {
-                "type": "Split",
-                "pattern": {"Regex": pattern},
-                "behavior": "Isolated",
-                "invert": False,
-            },
-            {
-                "type": "ByteLevel",
-                "add_prefix_space": False,
-                "trim_offsets": True,
-                "use_regex": False,
-            },
-        ],
-    }
+    spec["pre_tokenizer"] = split_pre_tokenizer(pattern)
     return spec
 
 
