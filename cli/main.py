@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -113,23 +114,37 @@ def run(
     print_summary(result)
 
 
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of the record, not at setup."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def _log_progress(plain: bool) -> None:
     """Progress lines (counts, MB/s, ETA, seconds; never document text) on stderr: rich on a
     terminal, plain timestamped lines in a log or a cluster job's output."""
-    import logging
-
     from rich.logging import RichHandler
 
     logger = logging.getLogger("corpusforge")
-    if not logger.handlers:
-        if plain:
-            handler: logging.Handler = logging.StreamHandler(sys.stderr)
-            handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-        else:
-            handler = RichHandler(console=err, show_path=False, show_level=False, markup=False)
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
+    # One CLI handler per process, replaced on each command: a handler bound to the stderr of
+    # an earlier invocation (a finished CliRunner, a redirected stream) must never be reused.
+    for old in [h for h in logger.handlers if getattr(h, "corpusforge_cli", False)]:
+        logger.removeHandler(old)
+    if plain:
+        handler: logging.Handler = _CurrentStderrHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    else:
+        handler = RichHandler(console=err, show_path=False, show_level=False, markup=False)
+    handler.corpusforge_cli = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def _summary_rows(result: Any) -> list[tuple[str, str, int, int, int, float, float, list]]:
