@@ -24,8 +24,10 @@ from corpusforge.pipeline.api.report import (
 from corpusforge.pipeline.api.rows import reject, rejected_mask, set_column
 from corpusforge.pipeline.api.sink import SINK_INDEX_SCHEMA, Sink
 from corpusforge.pipeline.api.stage import (
+    CLUSTER_GPUS_ENV,
     GlobalContext,
     GlobalStage,
+    Metric,
     Resources,
     Stage,
     StageParams,
@@ -42,6 +44,7 @@ from corpusforge.pipeline.registry import (
 )
 
 __all__ = [
+    "CLUSTER_GPUS_ENV",
     "SINK_INDEX_SCHEMA",
     "ConfigError",
     "ConservationError",
@@ -53,6 +56,7 @@ __all__ = [
     "InputError",
     "LocalFrame",
     "LocalFrameSource",
+    "Metric",
     "ReadPart",
     "Reader",
     "ReaderParams",

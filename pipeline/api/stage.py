@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, create_model
@@ -38,6 +38,25 @@ class Resources:
 
     def merged(self, overrides: dict[str, Any] | None) -> Resources:
         return replace(self, **overrides) if overrides else self
+
+
+# How many GPUs a stage may plan for (``device: auto``): on the driver, the backend sets it to
+# the cluster's GPU count once it knows the cluster; in a worker, to the GPUs of the stage's
+# pool (0 in a CPU task). Unset: the stage looks at the devices it can see itself.
+CLUSTER_GPUS_ENV = "CORPUSFORGE_CLUSTER_GPUS"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One figure a stage reports about its own work (:meth:`Stage.take_metrics`).
+
+    ``how`` says how figures of several batches and workers combine: ``sum`` (a count),
+    ``max`` (a peak) or ``mean`` (weighted by ``weight``: samples, seconds, rows).
+    """
+
+    value: float
+    how: Literal["sum", "max", "mean"] = "sum"
+    weight: float = 1.0
 
 
 class Stage:
@@ -117,6 +136,15 @@ class Stage:
 
     def process(self, batch: pa.Table) -> pa.Table:
         raise NotImplementedError
+
+    def take_metrics(self) -> dict[str, Metric]:
+        """Figures about this worker's work since the last call (GPU busy %, device memory).
+
+        The engine calls it after each batch, combines the figures over batches and workers
+        as each :class:`Metric` says, and records them in lineage (``stage_stats.metrics``)
+        and the report. Numbers only, never document text; none by default.
+        """
+        return {}
 
     def ensure_setup(self) -> None:
         if not self._ready:

@@ -7,8 +7,11 @@ operators. Keeping them Ray-free makes the engine's per-batch logic testable in-
 from __future__ import annotations
 
 import json
+import math
+import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -17,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from corpusforge.pipeline.api import Stage, rejected_mask, set_column
+from corpusforge.pipeline.api import CLUSTER_GPUS_ENV, Metric, Stage, rejected_mask, set_column
 from corpusforge.pipeline.api.errors import StageContractError
 from corpusforge.pipeline.api.reader import ReadPart, conform_documents
 from corpusforge.pipeline.engine.unreadable import checksum_or_none, read_guarded
@@ -69,6 +72,8 @@ class StageStats:
     seconds: float = 0.0
     batches: int = 0
     rejects: dict[str, int] = field(default_factory=dict)
+    # the stage's own figures (Stage.take_metrics): name -> {"value", "how", "weight"}
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, other: StageStats) -> None:
         self.docs_in += other.docs_in
@@ -79,6 +84,38 @@ class StageStats:
         self.batches += other.batches
         for k, v in other.rejects.items():
             self.rejects[k] = self.rejects.get(k, 0) + v
+        for k, m in other.metrics.items():
+            self.metrics[k] = combine_metric(self.metrics[k], m) if k in self.metrics else dict(m)
+
+    def metric_values(self) -> dict[str, float]:
+        """The combined value of each metric (what lineage records)."""
+        return {k: m["value"] for k, m in sorted(self.metrics.items())}
+
+
+def combine_metric(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Two figures of one metric as one, as the first one's ``how`` says."""
+    how = a["how"]
+    if how == "max":
+        return {**a, "value": max(a["value"], b["value"])}
+    if how == "mean":
+        weight = a["weight"] + b["weight"]
+        value = (a["value"] * a["weight"] + b["value"] * b["weight"]) / weight if weight else 0.0
+        return {"value": value, "how": how, "weight": weight}
+    return {**a, "value": a["value"] + b["value"]}
+
+
+def stage_metrics(stage: Stage) -> dict[str, dict[str, Any]]:
+    """What ``stage.take_metrics()`` reports, checked: finite numbers, known ways to combine."""
+    out = {}
+    for name, m in (stage.take_metrics() or {}).items():
+        ok = isinstance(m, Metric) and m.how in ("sum", "max", "mean")
+        if not (ok and isinstance(name, str) and math.isfinite(float(m.value))):
+            raise StageContractError(
+                f"stage {stage.instance_name!r} reported metric {name!r} as {m!r}: "
+                "take_metrics() returns {name: Metric(value, how)} with finite values"
+            )
+        out[name] = {"value": float(m.value), "how": m.how, "weight": float(m.weight)}
+    return out
 
 
 # Stage counters travel with the rows they describe, in one cell of this column, up to the
@@ -185,6 +222,7 @@ def apply_stage(
     out = set_column(set_column(out, Col.FATE, fate), Col.STAGE, stage_col)
 
     stats = StageStats(docs_in=live.num_rows, seconds=seconds, batches=1)
+    stats.metrics = stage_metrics(stage)
     stats.bytes_in = _text_bytes(live)
     if live.num_rows:
         reasons = out.column(Col.REASON).filter(rej)
@@ -212,11 +250,13 @@ class StageRunner:
         instance_name: str,
         plugins: list[str],
         batch_rows: int | None = None,
+        worker_gpus: int | None = None,
     ) -> None:
         load_plugins()
         import_modules(plugins)
-        self.stage = stage_cls(params, instance_name=instance_name)
-        self.stage.ensure_setup()
+        with _gpus_env(worker_gpus):  # the stage's setup decides its device (device: auto)
+            self.stage = stage_cls(params, instance_name=instance_name)
+            self.stage.ensure_setup()
         self.batch_rows = batch_rows
 
     def __call__(self, table: pa.Table) -> pa.Table:
@@ -225,6 +265,23 @@ class StageRunner:
         counters = merge_stats(carried)
         counters.setdefault(self.stage.instance_name, StageStats()).add(stats)
         return with_stats(out, encode_stats(counters))
+
+
+@contextmanager
+def _gpus_env(gpus: int | None) -> Iterator[None]:
+    """``CLUSTER_GPUS_ENV`` set to ``gpus`` (when given) while a stage is built and set up."""
+    if gpus is None:
+        yield
+        return
+    before = os.environ.get(CLUSTER_GPUS_ENV)
+    os.environ[CLUSTER_GPUS_ENV] = str(gpus)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(CLUSTER_GPUS_ENV, None)
+        else:
+            os.environ[CLUSTER_GPUS_ENV] = before
 
 
 _TASK_STAGES: dict[tuple[str, str], StageRunner] = {}
@@ -238,6 +295,7 @@ def run_stage_task(
     plugins: list[str],
     run_id: str,
     batch_rows: int | None = None,
+    worker_gpus: int | None = None,
 ) -> pa.Table:
     """Task-mode entry of a stage: the instance (and its setup) is cached per worker process
     for the run; a new run drops the instances of earlier ones (long-lived Ray sessions)."""
@@ -247,7 +305,7 @@ def run_stage_task(
         for old in [k for k in _TASK_STAGES if k[0] != run_id]:
             del _TASK_STAGES[old]
         runner = _TASK_STAGES[key] = StageRunner(
-            stage_cls, params, instance_name, plugins, batch_rows
+            stage_cls, params, instance_name, plugins, batch_rows, worker_gpus
         )
     return runner(table)
 

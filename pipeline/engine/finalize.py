@@ -257,6 +257,9 @@ def _stage_rows(
                 "rejects": s.rejects,
                 "docs_in_total": None,
                 "docs_rejected_total": None,
+                # per worker-second: seconds are summed over the workers (one per GPU)
+                "mb_per_s": s.bytes_in / 1e6 / s.seconds if s.seconds > 0 else None,
+                "metrics": s.metric_values() or None,
             }
         )
     return rows

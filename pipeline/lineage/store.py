@@ -1,11 +1,13 @@
 """Lineage in DuckDB: the run's memory, queryable with the duckdb CLI.
 
 Tables: ``runs`` (one row per run, history kept), ``inputs`` (current state of every input
-file), ``stage_stats`` (per run and stage), ``outputs`` (files written), ``documents`` (one
-row per input record: its fate and signals, never its text), ``doc_outputs`` (where each kept
-document landed: ``output`` (``data`` or a sink name), ``shard``, ``start`` (row, or first
-token) and ``length`` (1 row, or the token count)). Per-document rows come from the Parquet
-fragments the workers wrote; DuckDB ingests them without passing through Python.
+file), ``stage_stats`` (per run and stage: counters, ``mb_per_s`` per worker-second, and
+``metrics``, the figures a stage reports itself, e.g. GPU busy %), ``outputs`` (files
+written), ``documents`` (one row per input record: its fate and signals, never its text),
+``doc_outputs`` (where each kept document landed: ``output`` (``data`` or a sink name),
+``shard``, ``start`` (row, or first token) and ``length`` (1 row, or the token count)).
+Per-document rows come from the Parquet fragments the workers wrote; DuckDB ingests them
+without passing through Python.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ CREATE TABLE IF NOT EXISTS stage_stats (
     docs_in BIGINT, docs_out BIGINT, docs_rejected BIGINT, bytes_in BIGINT, bytes_out BIGINT,
     seconds DOUBLE, rejects JSON, docs_in_total BIGINT, docs_rejected_total BIGINT
 );
+ALTER TABLE stage_stats ADD COLUMN IF NOT EXISTS mb_per_s DOUBLE;
+ALTER TABLE stage_stats ADD COLUMN IF NOT EXISTS metrics JSON;
 """
 
 
@@ -148,12 +152,7 @@ def write_lineage(
         con.execute("DELETE FROM stage_stats WHERE run_id = ?", [run_row["run_id"]])
         insert_run(con, run_row)
         for row in stage_rows:
-            con.execute(
-                "INSERT INTO stage_stats VALUES ($run_id, $position, $stage, $kind, $phase, "
-                "$docs_in, $docs_out, $docs_rejected, $bytes_in, $bytes_out, $seconds, "
-                "$rejects, $docs_in_total, $docs_rejected_total)",
-                {**row, "rejects": json.dumps(row["rejects"])},
-            )
+            insert_stage_row(con, row)
         con.register("inputs_arrow", inputs)
         con.execute("CREATE OR REPLACE TABLE inputs AS SELECT * FROM inputs_arrow")
         con.register("outputs_arrow", outputs)
@@ -198,6 +197,16 @@ def insert_run(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> None:
     """Insert ``row`` into ``runs`` by column name (the table may have more columns)."""
     cols = ", ".join(row)
     con.execute(f"INSERT INTO runs ({cols}) VALUES ({', '.join('$' + c for c in row)})", row)
+
+
+def insert_stage_row(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> None:
+    """Insert a ``stage_stats`` row by column name; ``rejects`` and ``metrics`` as JSON (a
+    stage without metrics of its own, e.g. every stage on a CPU, has NULL ``metrics``)."""
+    row = {**row, "rejects": json.dumps(row["rejects"])}
+    if row.get("metrics") is not None:
+        row["metrics"] = json.dumps(row["metrics"], sort_keys=True)
+    cols = ", ".join(row)
+    con.execute(f"INSERT INTO stage_stats ({cols}) VALUES ({', '.join('$' + c for c in row)})", row)
 
 
 @contextmanager

@@ -2,17 +2,19 @@
 
 The stage decides at planning time, on the driver, whether it asks for a GPU actor pool. Stage
 modules do not import Ray, so the cluster's GPU count comes from the environment
-(``CORPUSFORGE_CLUSTER_GPUS``, which an engine that knows its cluster may set), else from the
-GPUs this process sees (numba's CUDA driver, which needs no CuPy). On the worker, the device
-path is then the all-on-GPU BPE of :mod:`gpu_tokenizer`; without a GPU the stage keeps its
-fastest CPU path.
+(``CORPUSFORGE_CLUSTER_GPUS``: the Ray backend sets it from ``ray.cluster_resources()`` on the
+driver, and in each worker to the GPUs that worker was given), else from the GPUs this process
+sees (numba's CUDA driver, which needs no CuPy). On the worker, the device path is then the
+all-on-GPU BPE of :mod:`gpu_tokenizer`; without a GPU the stage keeps its fastest CPU path.
 """
 
 from __future__ import annotations
 
 import os
 
-CLUSTER_GPUS_ENV = "CORPUSFORGE_CLUSTER_GPUS"
+from corpusforge.pipeline.api import CLUSTER_GPUS_ENV
+
+__all__ = ["CLUSTER_GPUS_ENV", "cluster_gpus", "local_gpus", "resolve_device"]
 
 
 def local_gpus() -> int:

@@ -97,6 +97,30 @@ def _check_model(spec: dict[str, Any]) -> dict[str, Any]:
     return model
 
 
+def _check_spec(spec: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The BPE model and split pattern of a tokenizer the device path runs exactly; raises
+    :class:`UnsupportedTokenizer` for anything else."""
+    model = _check_model(spec)
+    pattern, prefix_space = byte_level_options(spec.get("pre_tokenizer"))
+    if prefix_space:
+        raise UnsupportedTokenizer("add_prefix_space is not supported by the device path")
+    return model, pattern
+
+
+def device_unsupported(tokenizer_json: str) -> str | None:
+    """Why the device path cannot run this tokenizer, or None when it can (no GPU needed:
+    the planner asks before it requests GPUs for ``device: auto``)."""
+    try:
+        spec = json.loads(tokenizer_json)
+        _, pattern = _check_spec(spec)
+        added_tokens(spec)
+        if pattern:
+            compile_pattern(pattern)
+    except UnsupportedTokenizer as exc:
+        return str(exc)
+    return None
+
+
 class DeviceBPETokenizer:
     """HF-identical byte-level BPE on a GPU (or its CPU/simulator stand-ins)."""
 
@@ -108,10 +132,7 @@ class DeviceBPETokenizer:
         **sizes: int,
     ) -> None:
         spec = json.loads(tokenizer_json) if isinstance(tokenizer_json, str) else tokenizer_json
-        model = _check_model(spec)
-        pattern, prefix_space = byte_level_options(spec.get("pre_tokenizer"))
-        if prefix_space:
-            raise UnsupportedTokenizer("add_prefix_space is not supported by the device path")
+        model, pattern = _check_spec(spec)
         self.backend = resolve_backend(backend)
         opts = {**DEFAULTS[self.backend], **sizes}
         self.specials = added_tokens(spec)

@@ -1,20 +1,35 @@
 """Stage ``tokenize``: text -> ``input_ids`` (list<int32>) and ``n_tokens`` (int64).
 
-Implementations with identical ids: ``gigatoken`` (the CPU default for every tokenizer it
+Implementations with identical ids: ``device`` (all of byte-level BPE on the GPU,
+:mod:`gpu_tokenizer`; the GPU default), ``gigatoken`` (the CPU default for every tokenizer it
 reproduces exactly, checked against HF at setup, :mod:`gigatoken_backend`), HF ``tokenizers``
-batch encoding (``hf``, the CPU fallback for everything else) and our array BPE (``array``:
-CuPy on GPU, NumPy on CPU for tests and checks). One tokenizer per worker (``stateful``): it
-is loaded in ``setup()``.
+batch encoding (``hf``, the CPU fallback for everything else) and the older array BPE
+(``array``: host regex, CuPy or NumPy merges). One tokenizer per worker (``stateful``): it is
+loaded in ``setup()``.
+
+``device: auto`` asks for a GPU per worker when the cluster has GPUs (the engine's
+``CLUSTER_GPUS_ENV``) and the device path runs this tokenizer, else stays on the CPU. On a GPU
+the stage reports NVML busy % and peak memory per batch (:meth:`TokenizeStage.take_metrics`),
+which lineage keeps in ``stage_stats.metrics``.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
+from pydantic import Field
 
-from corpusforge.pipeline.api import Resources, Stage, StageParams, register_stage, set_column
+from corpusforge.pipeline.api import (
+    Metric,
+    Resources,
+    Stage,
+    StageParams,
+    register_stage,
+    set_column,
+)
 from corpusforge.pipeline.api.errors import ConfigError
 from corpusforge.schemas import Col
 from corpusforge.stages.tokenize.source import load_tokenizer, tokenizer_files
@@ -33,9 +48,16 @@ class TokenizeParams(StageParams):
     add_eos: bool = True
     bos_token: str | None = None  # default: the first known BOS name in the vocabulary
     eos_token: str | None = None  # default: the first known EOS name in the vocabulary
-    device: Literal["auto", "cpu", "gpu"] = "auto"
-    # auto: device (all-on-GPU BPE, gpu_tokenizer) on gpu, the fastest CPU path on cpu
-    implementation: Literal["auto", "gigatoken", "hf", "array", "device"] = "auto"
+    device: Literal["auto", "cpu", "gpu"] = Field(
+        "auto",
+        description="auto: one GPU per worker when the cluster has GPUs and the device path "
+        "runs the tokenizer (byte-level BPE), else the CPU; gpu: always (fails without one)",
+    )
+    implementation: Literal["auto", "gigatoken", "hf", "array", "device"] = Field(
+        "auto",
+        description="auto: device on a GPU; on a CPU gigatoken where its ids equal HF's "
+        "(checked at setup), else hf",
+    )
     batch_size: int = 1024
 
 
@@ -46,10 +68,28 @@ def gpu_available() -> bool:
     return cluster_gpus() > 0
 
 
+CPU_IMPLEMENTATIONS = ("gigatoken", "hf")
+
+
+@cache
+def device_unsupported_reason(
+    tokenizer: str | None, encoder_json: str | None, vocab_bpe: str | None
+) -> str | None:
+    """Why the device path cannot run this tokenizer (None: it can)."""
+    from corpusforge.stages.tokenize.gpu_tokenizer import device_unsupported
+
+    return device_unsupported(load_tokenizer(tokenizer, encoder_json, vocab_bpe).to_str())
+
+
 def resolve_device(params: TokenizeParams) -> str:
-    if params.device == "auto":
-        return "gpu" if gpu_available() else "cpu"
-    return params.device
+    """``gpu`` or ``cpu``: ``auto`` takes a GPU only when there is one and it would be used
+    (a device implementation that runs this tokenizer exactly)."""
+    if params.device != "auto":
+        return params.device
+    if params.implementation in CPU_IMPLEMENTATIONS or not gpu_available():
+        return "cpu"
+    p = params
+    return "cpu" if device_unsupported_reason(p.tokenizer, p.encoder_json, p.vocab_bpe) else "gpu"
 
 
 def frame_ids(
@@ -80,9 +120,12 @@ class TokenizeStage(Stage):
     name = "tokenize"
     outputs = (INPUT_IDS, N_TOKENS)
     description = (
-        "Tokenize text to input_ids/n_tokens. CPU: gigatoken for byte-level BPE and "
-        "SentencePiece BPE with byte fallback (ids checked equal to HF at setup), HF tokenizers "
-        "for anything else (WordPiece, Unigram, a probe mismatch); GPU: array BPE"
+        "Tokenize text to input_ids/n_tokens (ids equal to HF tokenizers'). device auto: a GPU "
+        "per worker when the cluster has GPUs and the tokenizer is byte-level BPE (GPT-2, "
+        "cl100k, Llama-3/Qwen tokenizer.json: all of BPE on the device, GPU busy % in "
+        "stage_stats), else the CPU: gigatoken for byte-level BPE and SentencePiece BPE with "
+        "byte fallback (checked against HF at setup), HF tokenizers for anything else "
+        "(WordPiece, Unigram, a probe mismatch)"
     )
     Params = TokenizeParams
     resources = Resources(num_cpus=1, batch_size=1024)
@@ -131,6 +174,28 @@ class TokenizeStage(Stage):
         self.bos = self._special_id(p.add_bos, p.bos_token, BOS_CANDIDATES, "bos")
         self.eos = self._special_id(p.add_eos, p.eos_token, EOS_CANDIDATES, "eos")
         self.vocab_size = self.hf.get_vocab_size(with_added_tokens=True)
+        self.sampler = None
+        if self.device == "gpu":  # the GPU this worker holds, sampled while it lives
+            from corpusforge.stages.tokenize.gpu_metrics import GpuSampler
+
+            self.sampler = GpuSampler().start()
+
+    def take_metrics(self) -> dict[str, Metric]:
+        """On a GPU: NVML busy % (mean over samples, and the highest) and peak memory of the
+        worker's GPU since the last batch, time waiting for input included (an input-starved
+        GPU shows as idle); ``on_gpu`` marks a GPU run even where NVML is missing.
+        On a CPU: nothing (lineage's ``metrics`` stays NULL)."""
+        if self.sampler is None:
+            return {}
+        out = {"on_gpu": Metric(1.0, "max")}
+        figures = self.sampler.take()
+        if figures:
+            n = figures["samples"]
+            out["gpu_busy_pct"] = Metric(figures["gpu_busy_mean_pct"], "mean", n)
+            out["gpu_busy_max_pct"] = Metric(figures["gpu_busy_max_pct"], "max")
+            out["gpu_mem_peak_gb"] = Metric(figures["gpu_mem_peak_gb"], "max")
+            out["gpu_samples"] = Metric(n, "sum")
+        return out
 
     def _setup_gigatoken(self, explicit: bool) -> None:
         from corpusforge.stages.tokenize.gigatoken_backend import GigatokenBackend

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from corpusforge.pipeline.api import Frame
+from corpusforge.pipeline.api import CLUSTER_GPUS_ENV, Frame
 from corpusforge.pipeline.api import errors as errors_module
-from corpusforge.pipeline.api.errors import CorpusforgeError, RunError
+from corpusforge.pipeline.api.errors import ConfigError, CorpusforgeError, RunError
 from corpusforge.pipeline.backends.ray import watchdog
 from corpusforge.pipeline.backends.ray.frame import DocFrame, RayFrameSource
 from corpusforge.pipeline.config import RunConfig
@@ -30,7 +31,7 @@ from corpusforge.pipeline.engine.execute import (
     write_fragments,
 )
 from corpusforge.pipeline.engine.executor import PhaseWork, ReadWork
-from corpusforge.pipeline.engine.plan import PlannedStage
+from corpusforge.pipeline.engine.plan import PlannedStage, resources_for
 
 
 class RayExecutor:
@@ -41,6 +42,9 @@ class RayExecutor:
         self._started = False
         self._watchdog: Any = None
         self.frames = RayFrameSource()
+        self.cluster: dict[str, float] = {}  # ray.cluster_resources(), once started
+        self._declared = False  # CLUSTER_GPUS_ENV set by start(), restored by stop()
+        self._env_before: str | None = None
 
     def start(self) -> None:
         import ray
@@ -49,6 +53,10 @@ class RayExecutor:
             # the local Ray will be ours: it must not outlive this process, even a kill -9
             self._watchdog = watchdog.start(os.path.dirname(os.path.abspath(ray.__file__)) + os.sep)
         self._started = ensure_ray(self._cfg) or self._started
+        self.cluster = dict(ray.cluster_resources())
+        if not self._declared:  # the driver's stages now plan for the cluster's GPUs
+            self._declared, self._env_before = True, os.environ.get(CLUSTER_GPUS_ENV)
+            os.environ[CLUSTER_GPUS_ENV] = str(declared_gpus(self.cluster))
 
     def stop(self) -> None:
         if self._started:
@@ -58,6 +66,35 @@ class RayExecutor:
             self._started = False
         watchdog.stop(self._watchdog)  # kills what ray.shutdown() left (agents)
         self._watchdog = None
+        if self._declared:
+            os.environ.pop(CLUSTER_GPUS_ENV, None)
+            if self._env_before is not None:
+                os.environ[CLUSTER_GPUS_ENV] = self._env_before
+            self._declared = False
+
+    def scheduled(self, planned: PlannedStage) -> PlannedStage:
+        """``planned`` with its resources for this cluster.
+
+        The engine plans before Ray is up, when a stage can only see the driver's devices;
+        a stage that computes its resources (``resources_for``, e.g. ``device: auto``) is
+        asked again now that ``CLUSTER_GPUS_ENV`` holds the cluster's GPU count, and the
+        config's ``resources:`` overrides apply on top. A stage that asks for GPUs the
+        cluster does not have fails here rather than waiting for them forever.
+        """
+        stage = planned.stage
+        if callable(getattr(type(stage), "resources_for", None)):
+            overrides = {sc.instance_name: sc.resources for sc in self._cfg.stages}
+            res = resources_for(stage).merged(overrides.get(stage.instance_name))
+            planned = PlannedStage(stage, res)
+        gpus = declared_gpus(self.cluster)
+        if planned.resources.num_gpus > gpus:
+            raise ConfigError(
+                f"stage {stage.instance_name!r} asks for {planned.resources.num_gpus:g} GPUs "
+                f"per worker; the Ray cluster has {gpus}",
+                hint=f"device: auto or cpu; on a cluster whose GPU nodes start on demand, set "
+                f"{CLUSTER_GPUS_ENV} to their GPU count",
+            )
+        return planned
 
     def read_phase(self, read: ReadWork, work: PhaseWork) -> Iterator[dict[str, Any]]:
         import ray.data
@@ -75,7 +112,8 @@ class RayExecutor:
                 "plugins": work.plugins,
             },
         )
-        yield from _descriptors(_stages_then_write(ds, work, work.stages))
+        stages = [self.scheduled(p) for p in work.stages]
+        yield from _descriptors(_stages_then_write(ds, work, stages, self.cluster))
 
     def global_phase(
         self,
@@ -100,12 +138,13 @@ class RayExecutor:
             if isinstance(result, DocFrame)
             else ray.data.from_arrow([result.to_arrow()])
         )
-        if any(uses_actor_pool(p) for p in work.stages):
+        stages = [self.scheduled(p) for p in work.stages]
+        if any(uses_actor_pool(p) for p in stages):
             # A shuffle's aggregator actors live as long as its consumers run; actor-pool
             # stages downstream then wait forever for CPUs on a small cluster. Finishing
             # the global stage first frees them (the object store spills what is large).
             ds = ds.materialize()
-        yield from _descriptors(_stages_then_write(ds, work, work.stages))
+        yield from _descriptors(_stages_then_write(ds, work, stages, self.cluster))
 
     def run_tasks(self, fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> list[Any]:
         import ray
@@ -117,9 +156,11 @@ class RayExecutor:
             raise run_error(exc) from exc
 
 
-def _stages_then_write(ds: Any, work: PhaseWork, stages: list[PlannedStage]) -> Any:
+def _stages_then_write(
+    ds: Any, work: PhaseWork, stages: list[PlannedStage], cluster: dict[str, float]
+) -> Any:
     for planned in stages:
-        ds = add_stage(ds, planned, work.plugins, work.run_id)
+        ds = add_stage(ds, planned, work.plugins, work.run_id, cluster)
     return ds.map_batches(
         write_fragments,
         batch_size=None,
@@ -140,51 +181,66 @@ def _descriptors(ds: Any) -> Iterator[dict[str, Any]]:
         raise run_error(exc) from exc
 
 
-def add_stage(ds: Any, planned: PlannedStage, plugins: list[str], run_id: str) -> Any:
-    import ray.data
-
+def add_stage(
+    ds: Any, planned: PlannedStage, plugins: list[str], run_id: str, cluster: dict[str, float]
+) -> Any:
     stage = planned.stage
     res = planned.resources
     cls = type(stage)
     travel_by_value(cls)
-    params = stage.params.model_dump()
-    # Whole blocks: a Ray batch size would make Ray bundle input files into one task to fill
-    # it; the stage's batch size bounds its process() calls instead (apply_stage).
-    common = dict(
-        batch_size=None,
-        batch_format="pyarrow",
-        num_cpus=res.num_cpus,
-        num_gpus=res.num_gpus or None,
-    )
-    if res.memory:
-        common["memory"] = res.memory
+    kwargs = {
+        "stage_cls": cls,
+        "params": stage.params.model_dump(),
+        "instance_name": stage.instance_name,
+        "plugins": plugins,
+        "batch_rows": res.batch_size,
+        "worker_gpus": math.ceil(res.num_gpus),  # what the stage's setup may use
+    }
+    options = stage_map_options(planned, cluster)
     if uses_actor_pool(planned):
-        cpus = max(1, int(ray.cluster_resources().get("CPU", 1) // max(res.num_cpus, 0.1)))
-        return ds.map_batches(
-            StageRunner,
-            fn_constructor_kwargs={
-                "stage_cls": cls,
-                "params": params,
-                "instance_name": stage.instance_name,
-                "plugins": plugins,
-                "batch_rows": res.batch_size,
-            },
-            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=res.concurrency or cpus),
-            **common,
+        return ds.map_batches(StageRunner, fn_constructor_kwargs=kwargs, **options)
+    return ds.map_batches(run_stage_task, fn_kwargs={**kwargs, "run_id": run_id}, **options)
+
+
+def declared_gpus(cluster: dict[str, float]) -> int:
+    """The GPUs stages may plan for: ``CLUSTER_GPUS_ENV`` when the user set it (GPU nodes an
+    autoscaler starts on demand), else the cluster's."""
+    given = os.environ.get(CLUSTER_GPUS_ENV, "").strip()
+    with contextlib.suppress(ValueError):
+        if given:
+            return max(0, int(float(given)))
+    return int(cluster.get("GPU", 0))
+
+
+def stage_map_options(planned: PlannedStage, cluster: dict[str, float]) -> dict[str, Any]:
+    """The ``map_batches`` options of a stage on a cluster with ``cluster`` resources.
+
+    Whole blocks: a Ray batch size would make Ray bundle input files into one task to fill
+    it; the stage's batch size bounds its process() calls instead (apply_stage). A GPU stage
+    gets an actor pool of at most as many actors as the cluster's GPUs hold (``num_gpus``
+    each, and CPUs for them); other stages are tasks.
+    """
+    import ray.data
+
+    res = planned.resources
+    options: dict[str, Any] = {
+        "batch_size": None,
+        "batch_format": "pyarrow",
+        "num_cpus": res.num_cpus,
+        "num_gpus": res.num_gpus or None,
+    }
+    if res.memory:
+        options["memory"] = res.memory
+    if uses_actor_pool(planned):
+        fit = cluster.get("CPU", 1) / max(res.num_cpus, 0.1)
+        fit = min(fit, declared_gpus(cluster) / res.num_gpus)
+        size = res.concurrency or max(1, int(fit))
+        options["compute"] = ray.data.ActorPoolStrategy(min_size=1, max_size=size)
+    else:
+        options["compute"] = (
+            ray.data.TaskPoolStrategy(size=res.concurrency) if res.concurrency else None
         )
-    return ds.map_batches(
-        run_stage_task,
-        fn_kwargs={
-            "stage_cls": cls,
-            "params": params,
-            "instance_name": stage.instance_name,
-            "plugins": plugins,
-            "run_id": run_id,
-            "batch_rows": res.batch_size,
-        },
-        compute=ray.data.TaskPoolStrategy(size=res.concurrency) if res.concurrency else None,
-        **common,
-    )
+    return options
 
 
 def uses_actor_pool(planned: PlannedStage) -> bool:
