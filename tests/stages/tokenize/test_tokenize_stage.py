@@ -127,3 +127,17 @@ def test_config_errors_are_clear(tmp_path) -> None:
         TokenizeStage(tokenizer=str(tmp_path / "missing.json"), device="cpu")(docs(["x"]))
     with pytest.raises(Exception, match="extra"):
         TokenizeStage(tokenizer="gpt2", unknown_param=1)
+
+
+def test_stages_command_explains_devices_and_fast_path() -> None:
+    from typer.testing import CliRunner
+
+    from corpusforge.cli.main import app
+
+    result = CliRunner().invoke(app, ["stages", "tokenize"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "device auto: a GPU per worker when the cluster has GPUs" in text
+    assert "gigatoken (byte-level BPE, SentencePiece BPE with byte fallback" in text
+    assert "HF tokenizers for the rest (WordPiece, Unigram)" in text
+    assert "one of: auto, cpu, gpu; auto:" in text
