@@ -9,9 +9,10 @@ Reading-level rejections (empty text, a document over ``max_doc_bytes``) are row
 ``_fate = "rejected"``, ``_stage = "read"``. Readers know nothing of Ray.
 
 A reader whose format can be cut below the file (Parquet by row groups, plain JSONL by byte
-ranges) implements :meth:`Reader.plan_parts` and :meth:`Reader.measure_part`; the engine then
-hands ``read`` a :class:`ReadPart`, and the reader numbers its records from
-``part.first_record`` (and lines from ``part.first_line``), so ids do not depend on the cut.
+ranges, zstd and BGZF JSONL by frames / blocks, WARC by records) implements
+:meth:`Reader.plan_parts` and :meth:`Reader.measure_part`; the engine then hands ``read`` a
+:class:`ReadPart`, and the reader numbers its records from ``part.first_record`` (and lines
+from ``part.first_line``), so ids do not depend on the cut.
 """
 
 from __future__ import annotations
@@ -40,9 +41,12 @@ class ReaderParams(StageParams):
 class ReadPart:
     """A slice of an input file read as one unit of work.
 
-    ``start``/``end``: byte offsets (line formats; both on line starts) or row-group indices
-    (Parquet), end exclusive. ``records``/``lines``: what the slice holds (from
-    :meth:`Reader.measure_part`); ``first_record``/``first_line``: the file's count before it.
+    ``start``/``end``: byte offsets (line formats; both on line starts; compressed formats:
+    on frame, member or record starts) or row-group indices (Parquet), end exclusive.
+    ``records``/``lines``: what the slice holds (from :meth:`Reader.measure_part`);
+    ``first_record``/``first_line``: the file's count before it. ``skip``/``span`` (compressed
+    line formats): decompressed bytes that finish a line owned by an earlier part, and the
+    decompressed size of the part's blocks.
     """
 
     start: int
@@ -51,6 +55,8 @@ class ReadPart:
     lines: int = 0
     first_record: int = 0
     first_line: int = 1
+    skip: int = 0
+    span: int = 0
 
 
 class Reader:
@@ -84,9 +90,18 @@ class Reader:
         return None
 
     @classmethod
-    def measure_part(cls, path: str, start: int, end: int) -> ReadPart:
+    def whole_file_reason(cls, path: str) -> str | None:
+        """Why ``path``, larger than the unit size, is read as one unit and what would let it
+        be cut (one line of the run's log; None: nothing to say)."""
+        return None
+
+    @classmethod
+    def measure_part(cls, path: str, start: int, end: int) -> ReadPart | None:
         """The part of a nominal slice: its exact bounds and its record and line counts (runs
-        as a task, one per slice, in parallel)."""
+        as a task, one per slice, in parallel). An empty part (``end == start``) where no
+        boundary falls in the slice; None when the file turns out not to be cuttable (e.g.
+        one compressed frame, damaged data): the engine then reads it as one unit. The engine
+        also reads a file whole unless its parts follow on from each other from offset 0."""
         raise NotImplementedError
 
 

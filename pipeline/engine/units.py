@@ -1,9 +1,13 @@
 """Units of work below the file, planned on the driver.
 
 A file larger than ``input.unit_size_mb`` whose reader can cut it (Parquet: runs of row
-groups from the footer; plain JSON Lines: byte ranges cut at line starts) becomes several
-units. The reader names nominal slices from metadata; one task per slice (in parallel, with
-one more for the file's checksum) measures it: exact bounds, records and lines. Summing the
+groups from the footer; plain JSON Lines: byte ranges cut at line starts; zstd and BGZF JSON
+Lines: runs of frames / blocks; WARC: runs of records) becomes several units. The reader
+names nominal slices from metadata; one task per slice (in parallel, with one more for the
+file's checksum) measures it: exact bounds, records and lines. A file is cut only when its
+measured parts follow on from each other from offset 0 (each part's end is found from its
+start, so a start that was only guessed is confirmed by the part before); otherwise, or when
+a measure finds the file cannot be cut (one zstd frame, damage), it is one unit. Summing the
 counts of the earlier parts gives each part the record index and line number it starts at,
 so document ids and ``source_line`` are those of a whole-file read. The plan is kept in the
 journal: a resumed run reuses it and only reads the parts that did not commit.
@@ -12,6 +16,7 @@ journal: a resumed run reuses it and only reads the parts that did not commit.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -19,6 +24,8 @@ from corpusforge.pipeline.api.reader import ReadPart
 from corpusforge.pipeline.engine import journal
 from corpusforge.pipeline.engine.executor import Executor
 from corpusforge.pipeline.io import fsutil
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,14 +53,19 @@ def plan_units(
     """Units of ``files`` (path -> format) and the plans of files read in parts."""
     plans = journal.load_plans(work_dir)
     todo: list[tuple[str, list[tuple[int, int]]]] = []
+    whole: list[str] = []  # files over the unit size read as one unit anyway
     for path, fmt in files.items():
         if path in plans or path in whole_done or target_bytes <= 0:
             continue
-        ranges = readers[fmt].plan_parts(path, _size(path), target_bytes)
+        size = _size(path)
+        ranges = readers[fmt].plan_parts(path, size, target_bytes)
         if ranges:
             todo.append((path, ranges))
+        elif size > target_bytes:
+            whole.append(path)
     if todo:
-        plans.update(_measure(executor, todo, files, readers, work_dir))
+        plans.update(_measure(executor, todo, files, readers, work_dir, whole))
+    _log_whole(readers, files, whole)
     units: list[Unit] = []
     for path, fmt in files.items():
         plan = plans.get(path)
@@ -76,6 +88,7 @@ def _measure(
     files: dict[str, str],
     readers: dict[str, type],
     work_dir: str,
+    whole: list[str],
 ) -> dict[str, dict]:
     calls = [(readers[files[path]], path, s, e) for path, ranges in todo for s, e in ranges]
     calls += [(None, path, 0, 0) for path, _ in todo]
@@ -84,6 +97,9 @@ def _measure(
     plans = {}
     for path, _ in todo:
         checksum, size = next(results)
+        if not _follow_on(measured[path]):
+            whole.append(path)
+            continue
         plan = {
             "path": path,
             "size": size,
@@ -93,6 +109,33 @@ def _measure(
         journal.save_plan(work_dir, plan)
         plans[path] = plan
     return plans
+
+
+def _follow_on(parts: list[ReadPart | None]) -> bool:
+    """True when every slice was measured and the parts tile the file from its start (an
+    empty part lies inside the part before it)."""
+    reach = 0
+    for part in parts:
+        if part is None:
+            return False
+        if part.end > part.start:
+            if part.start != reach:
+                return False
+            reach = part.end
+        elif part.start > reach:
+            return False
+    return True
+
+
+def _log_whole(readers: dict[str, type], files: dict[str, str], whole: list[str]) -> None:
+    """One log line per file over the unit size that stays one unit, with its reader's
+    reason (the first few files; then how many more)."""
+    notes = [(p, readers[files[p]].whole_file_reason(p)) for p in whole]
+    notes = [(p, r) for p, r in notes if r]
+    for path, reason in notes[:5]:
+        log.info("%s is read as one unit: %s", fsutil.display_name(path), reason)
+    if len(notes) > 5:
+        log.info("... and %d more files read as one unit each", len(notes) - 5)
 
 
 def measure_task(reader_cls: type | None, path: str, start: int, end: int) -> Any:

@@ -20,20 +20,21 @@ _MAX_OUT = 1 << 20  # cap on one decompress call's output (bounds memory on zip 
 
 
 class GzipMemberStream(io.RawIOBase):
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, base: int = 0) -> None:
+        """``raw`` is positioned at a member start, ``base`` its offset in the file."""
         super().__init__()
         self._raw = raw
         self._d = zlib.decompressobj(31)
         self._in_member = False  # bytes of the current member have been fed
         self._tail = b""  # compressed input not yet given to the decompressor
-        self._tail_pos = 0  # compressed offset of _tail[0]
+        self._tail_pos = base  # compressed offset of _tail[0]
         self._out = b""
         self._upos = 0  # uncompressed bytes handed out so far (+ len(_out) pending)
         self._produced = 0  # uncompressed bytes produced by decompression so far
         self._eof = False
         # (uncompressed start, compressed start) of every member, in order.
         self._u_starts: list[int] = [0]
-        self._c_starts: list[int] = [0]
+        self._c_starts: list[int] = [base]
 
     def readable(self) -> bool:
         return True
@@ -42,6 +43,11 @@ class GzipMemberStream(io.RawIOBase):
         """Compressed offset of the gzip member holding uncompressed byte ``uncompressed_pos``."""
         i = bisect.bisect_right(self._u_starts, uncompressed_pos) - 1
         return self._c_starts[max(i, 0)]
+
+    def starts_member(self, uncompressed_pos: int) -> bool:
+        """True when uncompressed byte ``uncompressed_pos`` is the first of a member."""
+        i = bisect.bisect_left(self._u_starts, uncompressed_pos)
+        return i < len(self._u_starts) and self._u_starts[i] == uncompressed_pos
 
     # FastWARC asks for tell()/seek(); only positions at or after the current one are
     # reachable (a forward seek decompresses and discards), as with gzip.GzipFile.

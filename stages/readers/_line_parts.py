@@ -53,25 +53,38 @@ def measure_lines(path: str, start: int, end: int) -> ReadPart:
     try:
         lo = _line_start_at_or_after(f, start)
         hi = _line_start_at_or_after(f, end) if end > lo else lo
-        lines = records = 0
         f.seek(lo)
-        remaining, carry, first = hi - lo, b"", lo == 0
-        while remaining > 0:
-            chunk = f.read(min(_CHUNK, remaining))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-            data = carry + chunk
-            cut = data.rfind(b"\n") + 1 if remaining > 0 else len(data)
-            block, carry = data[:cut], data[cut:]
-            n, blank = _count(block, first)
-            lines, records, first = lines + n, records + n - blank, False
-        if carry:
-            n, blank = _count(carry, first)
-            lines, records = lines + n, records + n - blank
+        lines, records = count_chunks(_raw_chunks(f, hi - lo), lo == 0)
     finally:
         f.close()
     return ReadPart(start=lo, end=hi, records=records, lines=lines)
+
+
+def _raw_chunks(f: Any, remaining: int) -> Iterator[bytes]:
+    while remaining > 0:
+        chunk = f.read(min(_CHUNK, remaining))
+        if not chunk:
+            return
+        remaining -= len(chunk)
+        yield chunk
+
+
+def count_chunks(chunks: Iterator[bytes], at_file_start: bool) -> tuple[int, int]:
+    """Lines and records (non-blank lines) of the bytes ``chunks`` yield (whole lines; the
+    last may lack its newline), counted block by block at memory speed."""
+    lines = records = 0
+    carry, first = b"", at_file_start
+    for chunk in chunks:
+        data = carry + chunk
+        cut = data.rfind(b"\n") + 1
+        block, carry = data[:cut], data[cut:]
+        if block:
+            n, blank = _count(block, first)
+            lines, records, first = lines + n, records + n - blank, False
+    if carry:
+        n, blank = _count(carry, first)
+        lines, records = lines + n, records + n - blank
+    return lines, records
 
 
 def _count(block: bytes, at_file_start: bool) -> tuple[int, int]:

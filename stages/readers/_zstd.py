@@ -13,6 +13,9 @@ from typing import Any
 import zstandard
 
 _CHUNK = 1 << 17
+# input fed per decompress call: a frame's end hands back the rest as a copy, so with many
+# small frames (the seekable format) smaller pieces keep the copying linear
+_PIECE = 1 << 12
 
 
 class ZstdStream(io.RawIOBase):
@@ -23,6 +26,7 @@ class ZstdStream(io.RawIOBase):
         self._d = self._dctx.decompressobj()
         self._in_frame = False
         self._out = b""
+        self._pending = memoryview(b"")  # input read but not fed yet
         self._eof = False
 
     def readable(self) -> bool:
@@ -38,12 +42,15 @@ class ZstdStream(io.RawIOBase):
         return n
 
     def _fill(self) -> None:
-        chunk = self._raw.read(_CHUNK)
-        if not chunk:
-            if self._in_frame:
-                raise EOFError("zstd file ended inside a frame")
-            self._eof = True
-            return
+        if not self._pending:
+            self._pending = memoryview(self._raw.read(_CHUNK))
+            if not self._pending:
+                if self._in_frame:
+                    raise EOFError("zstd file ended inside a frame")
+                self._eof = True
+                return
+        chunk: Any = self._pending[:_PIECE]
+        self._pending = self._pending[_PIECE:]  # views: no copy
         while chunk:
             self._in_frame = True
             self._out += self._d.decompress(chunk)

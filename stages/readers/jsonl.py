@@ -12,8 +12,11 @@ number, 1-based). Every other line is one record and gets the next ``source_inde
 - a compressed stream that ends early (truncated download) keeps every line read before the
   break and adds ONE quarantined row ``truncated_file`` naming the last good line.
 
-Plain (uncompressed) files can be read in parts: byte ranges cut at line starts, measured by
-a counting pass over the raw bytes (:mod:`._line_parts`). Compressed files are one unit.
+Files can be read in parts: plain ones by byte ranges cut at line starts, measured by a
+counting pass over the raw bytes (:mod:`._line_parts`); zstd ones with several frames (pzstd,
+the seekable format, concatenated streams) and BGZF gzip (bgzip) by runs of frames / blocks,
+found from their headers (:mod:`._block_parts`). A single-frame zstd file and a gzip file
+that is not BGZF (plain ``gzip``, whose member sizes only decompressing reveals) are one unit.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import io
 import json
 import zlib
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import orjson
 import pyarrow as pa
@@ -30,6 +33,7 @@ import pyarrow as pa
 from corpusforge.pipeline.api import register_reader
 from corpusforge.pipeline.api.errors import InputError
 from corpusforge.pipeline.api.reader import ReaderParams, ReadPart
+from corpusforge.stages.readers._block_parts import block_lines, measure_blocks
 from corpusforge.stages.readers._common import (
     RecordFields,
     RowBuffer,
@@ -37,6 +41,7 @@ from corpusforge.stages.readers._common import (
     display_name,
     open_input,
 )
+from corpusforge.stages.readers._frames import BGZF, ZSTD, is_bgzf
 from corpusforge.stages.readers._line_parts import line_ranges, measure_lines, ranged_lines
 from corpusforge.stages.readers._zstd import ZstdStream
 
@@ -56,7 +61,7 @@ def compression_for(path: str) -> str | None:
     lower = path.lower()
     if lower.endswith(".gz"):
         return "gzip"
-    if lower.endswith(".zst"):
+    if lower.endswith((".zst", ".zstd")):
         return "zstd"
     return None
 
@@ -79,6 +84,33 @@ def binary_start(raw: bytes) -> str | None:
     return None
 
 
+_BLOCKS = {"zstd": ZSTD, "gzip": BGZF}
+
+
+def _bgzf(path: str) -> bool:
+    f = open_input(path)
+    try:
+        return is_bgzf(f)
+    finally:
+        f.close()
+
+
+def _open_lines(path: str, part: ReadPart | None) -> tuple[Any, Iterator[bytes]]:
+    """The open file and its lines: all of them, or those ``part`` owns."""
+    compression = compression_for(path)
+    if part is not None and compression is not None:
+        raw = open_input(path)
+        raw.seek(part.start)
+        f = io.BufferedReader(_BLOCKS[compression].stream(raw), buffer_size=1 << 20)
+        return f, block_lines(f, part.skip, part.span)
+    if compression == "zstd":
+        # Our own frame-aware stream: zstandard's reader hides a cut last frame.
+        f = io.BufferedReader(ZstdStream(open_input(path)), buffer_size=1 << 20)
+    else:
+        f = open_input(path, compression)
+    return f, iter(f) if part is None else ranged_lines(f, part.start, part.end)
+
+
 @register_reader
 class JsonlReader(StatsReader):
     name = "jsonl"
@@ -92,34 +124,51 @@ class JsonlReader(StatsReader):
         ".jsonl.zst",
         ".json.zst",
         ".ndjson.zst",
+        ".jsonl.zstd",
+        ".json.zstd",
+        ".ndjson.zstd",
     )
     Params = ReaderParams
 
     @classmethod
     def plan_parts(cls, path: str, size: int, target_bytes: int) -> list[tuple[int, int]] | None:
-        return None if compression_for(path) else line_ranges(size, target_bytes)
+        compression = compression_for(path)
+        if compression == "gzip" and not _bgzf(path):
+            return None
+        return line_ranges(size, target_bytes)
 
     @classmethod
-    def measure_part(cls, path: str, start: int, end: int) -> ReadPart:
-        return measure_lines(path, start, end)
+    def measure_part(cls, path: str, start: int, end: int) -> ReadPart | None:
+        fmt = _BLOCKS.get(compression_for(path) or "")
+        return (
+            measure_lines(path, start, end)
+            if fmt is None
+            else measure_blocks(path, fmt, start, end)
+        )
+
+    @classmethod
+    def whole_file_reason(cls, path: str) -> str | None:
+        compression = compression_for(path)
+        if compression == "zstd":
+            return (
+                "one zstd frame (or damaged data); compress with pzstd or the seekable zstd "
+                "format to read it in parts"
+            )
+        if compression == "gzip":
+            return "gzip without BGZF blocks; compress with bgzip to read it in parts"
+        return None
 
     def read(self, path: str, part: ReadPart | None = None) -> Iterator[pa.Table]:
         fields = RecordFields(self.params)
         buf = RowBuffer(path, self.params)
         self._reset_stats(lines=0, blank_lines=0)
         lineno = 0
-        compression = compression_for(path)
-        if compression == "zstd":
-            # Our own frame-aware stream: zstandard's reader hides a cut last frame.
-            f = io.BufferedReader(ZstdStream(open_input(path)), buffer_size=1 << 20)
-        else:
-            f = open_input(path, compression)
+        f, lines = _open_lines(path, part)
         first_line = 1
         if part is not None:  # numbered as in the whole file
             buf.next_index, first_line = part.first_record, part.first_line
             lineno = first_line - 1
         try:
-            lines = iter(f) if part is None else ranged_lines(f, part.start, part.end)
             while True:
                 try:
                     raw = next(lines)

@@ -21,6 +21,10 @@ byte offset in the file; for ``.gz`` the offset of its gzip member, as in CDX in
 
 A truncated or corrupt file keeps the records before the damage and adds ONE quarantined row
 (``truncated_file`` or ``invalid_warc``) naming the file and the last good record's offset.
+
+A file can be read in parts: runs of whole records (``.warc.gz``: of record members), found
+by a scan of each slice and confirmed by reading (:mod:`._warc_parts`); ids, offsets and rows
+are those of a whole-file read.
 """
 
 from __future__ import annotations
@@ -34,10 +38,11 @@ from pydantic import Field, field_validator
 
 from corpusforge.pipeline.api import register_reader
 from corpusforge.pipeline.api.errors import require_extra
-from corpusforge.pipeline.api.reader import ReaderParams
-from corpusforge.stages.readers._common import RowBuffer, StatsReader, open_input
-from corpusforge.stages.readers._gzip_members import GzipMemberStream
+from corpusforge.pipeline.api.reader import ReaderParams, ReadPart
+from corpusforge.stages.readers._common import RowBuffer, StatsReader
 from corpusforge.stages.readers._http import decode_html, looks_like_html, parse_http_response
+from corpusforge.stages.readers._line_parts import line_ranges
+from corpusforge.stages.readers._warc_parts import measure_records, open_records
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xhtml"})
 try:
@@ -111,14 +116,28 @@ class WarcReader(StatsReader):
         require_extra(("fastwarc", "trafilatura"), "warc", "the warc reader")
         super().__init__(params)
 
-    def read(self, path: str) -> Iterator[pa.Table]:
+    @classmethod
+    def plan_parts(cls, path: str, size: int, target_bytes: int) -> list[tuple[int, int]] | None:
+        return line_ranges(size, target_bytes)  # nominal slices; records found when measured
+
+    @classmethod
+    def measure_part(cls, path: str, start: int, end: int) -> ReadPart | None:
+        return measure_records(path, start, end, _DOC_TYPES)
+
+    @classmethod
+    def whole_file_reason(cls, path: str) -> str | None:
+        if path.lower().endswith(".gz"):
+            return "its records do not each start a gzip member (one gzip stream?), or damage"
+        return "its records could not be told apart from a scan, or damage"
+
+    def read(self, path: str, part: ReadPart | None = None) -> Iterator[pa.Table]:
         params: WarcParams = self.params  # type: ignore[assignment]
         buf = RowBuffer(path, params)
         self._reset_stats(records=0, skipped=0)
-        raw = open_input(path)
-        gz = raw.read(2) == b"\x1f\x8b"
-        raw.seek(0)
-        stream: Any = GzipMemberStream(raw) if gz else raw
+        stream, offset_of = open_records(path, part.start if part is not None else 0)
+        if part is not None:  # numbered as in the whole file
+            buf.next_index = part.first_record
+        end = part.end if part is not None else None
         last_good: int | None = None
         try:
             records = iter(ArchiveIterator(stream, parse_http=False, stream_detect=False))
@@ -131,8 +150,9 @@ class WarcReader(StatsReader):
                     reason = "truncated_file" if isinstance(exc, EOFError) else "invalid_warc"
                     self._damaged(buf, reason, exc, last_good)
                     break
-                pos = rec.stream_pos
-                offset = stream.compressed_offset(pos) if gz else pos
+                offset = offset_of(rec.stream_pos)
+                if end is not None and offset >= end:
+                    break  # the next part's first record
                 self.stats["records"] += 1
                 rtype = rec.record_type
                 is_doc = bool(rtype & _DOC_TYPES)

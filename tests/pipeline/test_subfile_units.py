@@ -1,11 +1,14 @@
-"""Units smaller than files: a big JSONL and a Parquet file with many row groups are cut into
-parts; ids, ``source_line`` and every output shard are those of a whole-file run, a part
-commits on its own, and a kill -9 mid-file redoes only the parts that had not committed."""
+"""Units smaller than files: a big JSONL, a Parquet file with many row groups, and the
+compressed kinds (zstd frames, BGZF blocks, WARC records) are cut into parts; ids,
+``source_line`` and every output shard are those of a whole-file run, a part commits on its
+own, and a kill -9 mid-file redoes only the parts that had not committed."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
+import logging
 import os
 import random
 import signal
@@ -18,39 +21,23 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import zstandard
 from engine_helpers import write_lines  # noqa: F401  (registers the test stages)
 
 from corpusforge.pipeline.engine.runner import Pipeline
+from tests.parts_data import bgzf, jsonl_bytes, warc_gz, warc_records, words, zstd_frames
 
 TESTS = Path(__file__).parents[1]
 OUTPUTS = ("data", "rejected", "quarantine")
 
 
-def _text(rnd: random.Random) -> str:
-    # random letters: the Parquet file must stay over 1 MB after compression
-    words = (
-        "".join(rnd.choices("abcdefghijklmnopqrstuvwxyz", k=rnd.randint(2, 9)))
-        for _ in range(rnd.randint(1, 40))
-    )
-    return " ".join(words)
-
-
 def make_inputs(folder: Path, records: int = 9000) -> list[Path]:
     """A plain JSONL (with blank and broken lines) and a Parquet file of 40 row groups."""
     folder.mkdir(parents=True, exist_ok=True)
-    rnd = random.Random(15)
-    lines = []
-    for i in range(records):
-        r = rnd.random()
-        if r < 0.01:
-            lines.append("   ")
-        elif r < 0.015:
-            lines.append("{broken")
-        else:
-            lines.append(json.dumps({"text": _text(rnd), "n": i}))
     jsonl = folder / "big.jsonl"
-    jsonl.write_text("\n".join(lines) + "\n")
-    table = pa.table({"text": [_text(rnd) for _ in range(records)]})
+    jsonl.write_bytes(jsonl_bytes(records))
+    rnd = random.Random(15)  # random letters: the Parquet file stays over 1 MB compressed
+    table = pa.table({"text": [words(rnd, 1, 40) for _ in range(records)]})
     parquet = folder / "big.parquet"
     pq.write_table(table, parquet, row_group_size=records // 40)
     return [jsonl, parquet]
@@ -124,6 +111,55 @@ def test_parts_give_the_ids_lines_and_bytes_of_a_whole_file_run(tmp_path: Path) 
     lines = (tmp_path / "in" / "big.jsonl").read_text().split("\n")
     assert quarantine and all(lines[r["source_line"] - 1] == "{broken" for r in quarantine)
     assert max(r["source_line"] for r in quarantine) > len(lines) // 2
+
+
+def make_compressed(folder: Path) -> dict[str, Path]:
+    """Inputs of the compressed kinds that split (zstd frames, BGZF blocks, WARC records), each
+    over 1 MB, and two that stay one unit (one zstd frame, plain gzip)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = jsonl_bytes(12_000, seed=16, max_words=60)
+    files = {
+        "frames.jsonl.zst": zstd_frames(data, 150_000),  # frames cut mid-line
+        "blocks.jsonl.gz": bgzf(data),
+        "crawl.warc.gz": warc_gz(warc_records(1_300, wet_share=1)),
+        "one.jsonl.zst": zstandard.ZstdCompressor().compress(data),
+        "one.jsonl.gz": gzip.compress(data, mtime=0),
+    }
+    for name, blob in files.items():
+        (folder / name).write_bytes(blob)
+    return {name: folder / name for name in files}
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_compressed_parts_give_the_bytes_of_a_whole_file_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    inputs = make_compressed(tmp_path / "in")
+    assert all(p.stat().st_size > 1e6 for p in inputs.values())
+    stages = {"length_filter": {"min_chars": 20}}
+    whole = Pipeline(config(list(inputs.values()), tmp_path / "whole", 0, stages)).run()
+    with caplog.at_level(logging.INFO, logger="corpusforge.pipeline.engine.units"):
+        split = Pipeline(config(list(inputs.values()), tmp_path / "split", 1, stages)).run()
+
+    by_file: dict[str, int] = {}
+    for commit in part_commits(tmp_path / "split").values():
+        name = Path(commit["path"]).name
+        by_file[name] = by_file.get(name, 0) + 1
+    assert set(by_file) == {"frames.jsonl.zst", "blocks.jsonl.gz", "crawl.warc.gz"}
+    assert min(by_file.values()) >= 2
+    said = caplog.text
+    assert "one.jsonl.zst is read as one unit" in said and "pzstd" in said
+    assert "one.jsonl.gz is read as one unit" in said and "bgzip" in said
+
+    counts = ("records", "kept", "rejected", "quarantined")
+    assert [getattr(split, c) for c in counts] == [getattr(whole, c) for c in counts]
+    assert whole.quarantined > 0 and whole.rejected > 0
+    assert digests(tmp_path / "split") == digests(tmp_path / "whole")
+    docs = "SELECT doc_id, source_path, source_index, fate FROM documents ORDER BY doc_id"
+    assert lineage_rows(tmp_path / "split", docs) == lineage_rows(tmp_path / "whole", docs)
+    inputs_sql = "SELECT path, size, checksum, records, reader_stats FROM inputs ORDER BY path"
+    rows = lineage_rows(tmp_path / "split", inputs_sql)
+    assert rows == lineage_rows(tmp_path / "whole", inputs_sql) and len(rows) == len(inputs)
 
 
 SLOW_CONFIG = """\
