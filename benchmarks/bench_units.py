@@ -3,9 +3,12 @@
 Measures the wall time of the run and the CPU used by the whole process tree (driver, Ray's
 daemons and workers) while it runs, as a share of the CPUs Ray was given: with one unit the
 file is read by one task (one core busy), with parts both cores read. The corpus is generated
-(synthetic words), so the script needs no data; ``--mb`` scales it.
+(synthetic words), so the script needs no data; ``--mb`` scales it. ``--format`` writes the
+same records as zstd frames of 4 MB of input each (pzstd's layout) or as BGZF blocks
+(bgzip's), to measure the compressed kinds that split.
 
     .venv/bin/python benchmarks/bench_units.py --mb 1000 --cpus 2
+    .venv/bin/python benchmarks/bench_units.py --mb 300 --format zst
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 import psutil
 
 from corpusforge.pipeline.engine.runner import Pipeline
+from corpusforge.stages.readers._frames import BGZF_EOF, bgzf_block
 
 
 def make_jsonl(path: Path, mb: float) -> int:
@@ -36,6 +40,21 @@ def make_jsonl(path: Path, mb: float) -> int:
             f.write(json.dumps({"text": " ".join(words), "n": n}) + "\n")
             n += 1
     return n
+
+
+def compress(plain: Path, fmt: str) -> Path:
+    """``plain`` as multi-frame zstd (frames of 4 MB of input) or BGZF (64 kB blocks)."""
+    import zstandard
+
+    out = plain.with_name(plain.name + (".zst" if fmt == "zst" else ".gz"))
+    step = 4 << 20 if fmt == "zst" else 65_280
+    cctx = zstandard.ZstdCompressor(level=3)
+    with plain.open("rb") as src, out.open("wb") as dst:
+        while chunk := src.read(step):
+            dst.write(cctx.compress(chunk) if fmt == "zst" else bgzf_block(chunk, 1))
+        if fmt == "gz":
+            dst.write(BGZF_EOF)
+    return out
 
 
 def tree_cpu_seconds() -> float:
@@ -108,11 +127,14 @@ def main() -> None:
     ap.add_argument("--mb", type=float, default=1000)
     ap.add_argument("--cpus", type=int, default=2)
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--format", choices=["jsonl", "zst", "gz"], default="jsonl")
     args = ap.parse_args()
     root = Path(args.dir or tempfile.mkdtemp(prefix="bench_units-"))
     path = root / "big.jsonl"
     if not path.exists():
         make_jsonl(path, args.mb)
+    if args.format != "jsonl":
+        path = compress(path, args.format)
     size_mb = path.stat().st_size / 1e6
     print(f"input {size_mb:.0f} MB, load {os.getloadavg()[0]:.1f}")
     for unit in (0, max(size_mb / (4 * args.cpus), 1)):

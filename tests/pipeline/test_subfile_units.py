@@ -195,8 +195,13 @@ def _cli(cfg: Path) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-def test_kill_9_mid_file_redoes_only_the_unfinished_parts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["big.jsonl", "big.jsonl.zst"])
+def test_kill_9_mid_file_redoes_only_the_unfinished_parts(tmp_path: Path, name: str) -> None:
     jsonl = make_inputs(tmp_path / "in", records=6000)[0]
+    if name.endswith(".zst"):  # frames of 40 kB of input: lines cross frames, parts of several
+        zst = jsonl.with_name(name)
+        zst.write_bytes(zstd_frames(jsonl.read_bytes(), 40_000))
+        jsonl = zst
     clean, crashed = tmp_path / "clean", tmp_path / "crashed"
     for name, out in (("clean", clean), ("crashed", crashed)):
         (tmp_path / f"{name}.yaml").write_text(SLOW_CONFIG.format(inp=jsonl, out=out))
