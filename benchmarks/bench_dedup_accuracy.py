@@ -148,7 +148,8 @@ def _print_table(results: list[dict], load: str) -> None:
         cells = [f"{r['bins'][b][1]:.3f}" if b in r["bins"] else "-" for r in results]
         print(f"| {b} | {n} | {' | '.join(cells)} |")
     for key, label in (("ge08", "near dups J >= 0.8"), ("ge07", "near dups J >= 0.7")):
-        print(f"| **{label}** | | {' | '.join(f'{r[key]:.3f}' for r in results)} |")
+        cells = ["-" if r[key] is None else f"{r[key]:.3f}" for r in results]
+        print(f"| **{label}** | | {' | '.join(cells)} |")
     prec = [f"{r['score']['precision']:.4f} ({r['score']['removed']})" for r in results]
     print(f"| precision (removed) | | {' | '.join(prec)} |")
     secs = " | ".join(f"{r['secs']:.1f}" for r in results)
@@ -158,9 +159,12 @@ def _print_table(results: list[dict], load: str) -> None:
     print(f"load average: {load}")
 
 
-def _ge(bins: dict, names: list[str]) -> float:
+def _ge(bins: dict, names: list[str]) -> float | None:
+    """Recall over the named buckets; None when the corpus has no pair there."""
     n = sum(bins[b][0] for b in names if b in bins)
-    return sum(bins[b][0] * bins[b][1] for b in names if b in bins) / max(n, 1)
+    if n == 0:
+        return None
+    return sum(bins[b][0] * bins[b][1] for b in names if b in bins) / n
 
 
 def main() -> None:

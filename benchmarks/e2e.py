@@ -118,8 +118,38 @@ def ours(inputs: str, variant: str, workers: int, tmp: str) -> dict:
 # ---------------------------------------------------------------------------- datatrove
 
 
+def _accept_fasttext_predict() -> None:
+    """datatrove checks for the `fasttext` module *and* the `fasttext-numpy2-wheel`
+    distribution; this venv's `fasttext` module comes from `fasttext-predict` (the same
+    `_FastText.predict`, and the two clash), so only the distribution-name check is skipped."""
+    import datatrove.pipeline.base as dt_base
+
+    check = dt_base.check_required_dependencies
+
+    def check_without_fasttext_wheel(step: str, deps: list) -> None:
+        keep = [d for d in deps if (d[0] if isinstance(d, tuple) else d) != "fasttext"]
+        check(step, keep)
+
+    dt_base.check_required_dependencies = check_without_fasttext_wheel
+
+
+class _NumpyScores:
+    """fasttext-predict returns scores as Python floats, fasttext as a NumPy array (which
+    datatrove's FT176LID calls ``.item()`` on): the same model, the array restored."""
+
+    def __init__(self, model: object) -> None:
+        self.model = model
+
+    def predict(self, text: str, k: int = 1, threshold: float = 0.0) -> tuple:
+        import numpy as np
+
+        labels, scores = self.model.predict(text, k=k, threshold=threshold)
+        return labels, np.asarray(scores)
+
+
 def datatrove_main(inputs: str, variant: str, workers: int, base: str) -> None:
     """The peer pipeline (runs in a subprocess: ``--peer``)."""
+    _accept_fasttext_predict()
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.dedup.minhash import (
         MinhashConfig,
@@ -154,7 +184,7 @@ def datatrove_main(inputs: str, variant: str, workers: int, base: str) -> None:
             if self._model is None:
                 from fasttext.FastText import _FastText
 
-                self._model = _FastText(default_model_path())
+                self._model = _NumpyScores(_FastText(default_model_path()))
             return self._model
 
     tok_path = os.path.join(base, "gpt2-tokenizer.json")
