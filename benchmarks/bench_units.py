@@ -9,6 +9,7 @@ same records as zstd frames of 4 MB of input each (pzstd's layout) or as BGZF bl
 
     .venv/bin/python benchmarks/bench_units.py --mb 1000 --cpus 2
     .venv/bin/python benchmarks/bench_units.py --mb 300 --format zst
+    .venv/bin/python benchmarks/bench_units.py --mb 100 --format gz --plan-cost
 """
 
 from __future__ import annotations
@@ -55,6 +56,30 @@ def compress(plain: Path, fmt: str) -> Path:
         if fmt == "gz":
             dst.write(BGZF_EOF)
     return out
+
+
+def plan_cost(path: Path, parts: int) -> dict:
+    """CPU seconds of measuring every slice (the planner's tasks, run here one after the
+    other) against one whole-file read by the reader alone, in this process."""
+    from corpusforge.stages.readers.jsonl import JsonlReader
+
+    size = path.stat().st_size
+    ranges = JsonlReader.plan_parts(str(path), size, -(-size // parts)) or []
+    t0 = time.process_time()
+    for start, end in ranges:
+        JsonlReader.measure_part(str(path), start, end)
+    measure = time.process_time() - t0
+    t0 = time.process_time()
+    rows = sum(t.num_rows for t in JsonlReader().read(str(path)))
+    read = time.process_time() - t0
+    return {
+        "input_mb": round(size / 1e6, 1),
+        "slices": len(ranges),
+        "measure_cpu_s": round(measure, 2),
+        "read_cpu_s": round(read, 2),
+        "rows": rows,
+        "ratio": round(measure / read, 2),
+    }
 
 
 def tree_cpu_seconds() -> float:
@@ -128,13 +153,18 @@ def main() -> None:
     ap.add_argument("--cpus", type=int, default=2)
     ap.add_argument("--dir", default=None)
     ap.add_argument("--format", choices=["jsonl", "zst", "gz"], default="jsonl")
+    ap.add_argument("--plan-cost", action="store_true", help="planning CPU vs a read; no Ray")
     args = ap.parse_args()
     root = Path(args.dir or tempfile.mkdtemp(prefix="bench_units-"))
+    root.mkdir(parents=True, exist_ok=True)
     path = root / "big.jsonl"
     if not path.exists():
         make_jsonl(path, args.mb)
     if args.format != "jsonl":
         path = compress(path, args.format)
+    if args.plan_cost:
+        print(json.dumps({**plan_cost(path, 9), "load": round(os.getloadavg()[0], 1)}))
+        return
     size_mb = path.stat().st_size / 1e6
     print(f"input {size_mb:.0f} MB, load {os.getloadavg()[0]:.1f}")
     for unit in (0, max(size_mb / (4 * args.cpus), 1)):

@@ -59,7 +59,8 @@ class _Window(io.RawIOBase):
 
 
 def _chunks(stream: Any) -> Iterator[bytes]:
-    while chunk := stream.read(_CHUNK):
+    buffered = io.BufferedReader(stream, buffer_size=_CHUNK)  # whole 1 MB chunks to count
+    while chunk := buffered.read(_CHUNK):
         yield chunk
 
 

@@ -79,6 +79,7 @@ def bgzf_block_end(f: Any, pos: int) -> int:
 class BlockFormat:
     name: str
     magic: re.Pattern[bytes]
+    needles: tuple[tuple[bytes, int], ...]  # literal bytes of the magics, and their offset
     block_end: Callable[[Any, int], int]
     stream: Callable[[Any], Any]  # a decompressing raw stream over a file object
 
@@ -86,11 +87,16 @@ class BlockFormat:
 ZSTD = BlockFormat(
     "zstd frames",
     re.compile(rb"\x28\xb5\x2f\xfd|[\x50-\x5f]\x2a\x4d\x18"),
+    ((b"\x28\xb5\x2f\xfd", 0), (b"\x2a\x4d\x18", 1)),
     zstd_frame_end,
     ZstdStream,
 )
 BGZF = BlockFormat(
-    "BGZF blocks", re.compile(rb"\x1f\x8b\x08[\x04-\x1f]"), bgzf_block_end, GzipMemberStream
+    "BGZF blocks",
+    re.compile(rb"\x1f\x8b\x08[\x04-\x1f]"),
+    ((b"\x1f\x8b\x08", 0),),
+    bgzf_block_end,
+    GzipMemberStream,
 )
 
 
@@ -141,14 +147,27 @@ def find_start(f: Any, fmt: BlockFormat, lo: int, hi: int, size: int) -> int | N
         chunk = f.read(min(_SCAN, hi - pos) + 3)  # a magic may straddle the chunk's end
         if not chunk:
             return None
-        for m in fmt.magic.finditer(chunk):
-            q = pos + m.start()
+        for i in _candidates(chunk, fmt):
+            q = pos + i
             if q >= hi:
                 return None
             if _starts_block(f, fmt, q, size):
                 return q
         pos += max(len(chunk) - 3, 1)
     return None
+
+
+def _candidates(chunk: bytes, fmt: BlockFormat) -> list[int]:
+    """Offsets in ``chunk`` where a magic matches (``bytes.find``: faster than a regex whose
+    alternatives begin with a byte class)."""
+    found = []
+    for needle, back in fmt.needles:
+        i = chunk.find(needle, back)
+        while i >= 0:
+            if fmt.magic.match(chunk, i - back):
+                found.append(i - back)
+            i = chunk.find(needle, i + 1)
+    return sorted(found)
 
 
 def is_bgzf(f: Any) -> bool:
