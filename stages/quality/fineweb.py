@@ -9,7 +9,10 @@ from datatrove.pipeline.filters.gopher_repetition_filter import find_duplicates
 from datatrove.utils.text import TERMINAL_PUNCTUATION
 
 from corpusforge.pipeline.api import Resources, Stage, StageParams, register_stage
+from corpusforge.schemas import Col
+from corpusforge.stages.quality.batchwords import batch_words
 from corpusforge.stages.quality.common import add_signals, apply_rejects, detail, texts_of
+from corpusforge.stages.quality.linekernel import fineweb_batch
 from corpusforge.stages.quality.words import split_words
 
 F64 = pa.float64()
@@ -58,20 +61,50 @@ class FineWebQuality(Stage):
     def process(self, batch: pa.Table) -> pa.Table:
         p: FineWebQualityParams = self.params  # type: ignore[assignment]
         stop_chars = tuple(TERMINAL_PUNCTUATION if p.stop_chars is None else p.stop_chars)
-        texts = texts_of(batch)
+        rows = _compiled_signals(p, batch.column(Col.TEXT)) if p.stop_chars is None else None
+        texts = texts_of(batch) if rows is None else None
         cols: dict[str, list] = {k: [] for k in _SIGNALS}
         reasons: list[str | None] = []
         details: list[str | None] = []
-        words_per_doc = split_words(texts, p.tokenizer_language)
-        for text, words in zip(texts, words_per_doc, strict=True):
-            sig = fineweb_signals(text, words, stop_chars, p.short_line_length)
+        for d in range(batch.num_rows):
+            if rows is None or rows[d] is None:
+                text = texts_of(batch.slice(d, 1))[0] if texts is None else texts[d]
+                words = split_words([text], p.tokenizer_language)[0]
+                sig = fineweb_signals(text, words, stop_chars, p.short_line_length)
+            else:
+                sig = rows[d]
             for k in _SIGNALS:
                 cols[k].append(sig.get(k))
-            r, d = _decision(p, sig) if sig else ("empty", None)
+            r, d_ = _decision(p, sig) if sig else ("empty", None)
             reasons.append(r)
-            details.append(d)
+            details.append(d_)
         batch = add_signals(batch, {k: (F64, v) for k, v in cols.items()})
         return apply_rejects(batch, reasons, details)
+
+
+def _compiled_signals(p: FineWebQualityParams, texts: pa.ChunkedArray) -> list[dict | None] | None:
+    """Signals per document from the compiled kernels (None: the Python path decides)."""
+    bw = batch_words(texts, p.tokenizer_language)
+    if bw is None:
+        return None
+    counts = fineweb_batch(bw.data, bw.offsets, bw.ok, bw.doc_off, bw.table, p.short_line_length)
+    out: list[dict | None] = []
+    for ok, (n, punct, short, dup, chars, nl, words) in zip(bw.ok.tolist(), counts.tolist(),
+                                                           strict=True):  # fmt: skip
+        if not ok:
+            out.append(None)
+        elif n == 0:
+            out.append({})
+        else:
+            out.append(
+                {
+                    "fineweb_line_punct_ratio": punct / n,
+                    "fineweb_short_line_ratio": short / n,
+                    "fineweb_char_dup_ratio": dup / chars,
+                    "fineweb_list_ratio": nl / words if words else 0.0,
+                }
+            )
+    return out
 
 
 def fineweb_signals(

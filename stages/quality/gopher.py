@@ -20,6 +20,8 @@ from datatrove.pipeline.filters.gopher_repetition_filter import find_duplicates
 from datatrove.utils.text import PUNCTUATION_SET
 
 from corpusforge.pipeline.api import Resources, Stage, StageParams, register_stage
+from corpusforge.schemas import Col
+from corpusforge.stages.quality.batchwords import batch_words
 from corpusforge.stages.quality.common import (
     add_signals,
     apply_rejects,
@@ -28,11 +30,13 @@ from corpusforge.stages.quality.common import (
     language_inputs,
     texts_of,
 )
+from corpusforge.stages.quality.linekernel import gopher_quality_batch
 from corpusforge.stages.quality.ngrams import (
     JoinedWords,
     duplicated_ngram_chars,
     top_ngram_chars,
 )
+from corpusforge.stages.quality.repkernel import repetition_batch
 from corpusforge.stages.quality.words import split_words
 
 F64 = pa.float64()
@@ -92,20 +96,25 @@ class GopherQuality(Stage):
 
     def process(self, batch: pa.Table) -> pa.Table:
         p: GopherQualityParams = self.params  # type: ignore[assignment]
-        stop_words = set(STOP_WORDS if p.stop_words is None else p.stop_words)
-        texts = texts_of(batch)
+        stop_words = frozenset(STOP_WORDS if p.stop_words is None else p.stop_words)
         scope = in_scope(batch, p.languages)
-        words_per_doc = split_words(texts, p.tokenizer_language)
+        rows = compiled_quality_signals(p, batch.column(Col.TEXT), stop_words)
+        texts = texts_of(batch) if rows is None else None
         cols: dict[str, list] = {k: [] for k in _GQ_SIGNALS}
         reasons: list[str | None] = []
         details: list[str | None] = []
-        for text, words, lang_ok in zip(texts, words_per_doc, scope, strict=True):
-            sig = gopher_quality_signals(text, words, stop_words)
+        for d, lang_ok in enumerate(scope):
+            if rows is None or rows[d] is None:
+                text = texts_of(batch.slice(d, 1))[0] if texts is None else texts[d]
+                words = split_words([text], p.tokenizer_language)[0]
+                sig = gopher_quality_signals(text, words, set(stop_words))
+            else:
+                sig = rows[d]
             for k in _GQ_SIGNALS:
                 cols[k].append(sig[k])
-            r, d = _gopher_quality_decision(p, sig, lang_ok)
+            r, d_ = _gopher_quality_decision(p, sig, lang_ok)
             reasons.append(r)
-            details.append(d)
+            details.append(d_)
         batch = add_signals(batch, {k: (_GQ_SIGNALS[k], v) for k, v in cols.items()})
         return apply_rejects(batch, reasons, details)
 
@@ -269,19 +278,24 @@ class GopherRepetition(Stage):
 
     def process(self, batch: pa.Table) -> pa.Table:
         p: GopherRepetitionParams = self.params  # type: ignore[assignment]
-        texts = texts_of(batch)
-        words_per_doc = split_words(texts, p.tokenizer_language)
         names = self.signal_names()
+        rows = compiled_repetition_signals(p, batch.column(Col.TEXT), names)
+        texts = texts_of(batch) if rows is None else None
         cols: dict[str, list] = {k: [] for k in names}
         reasons: list[str | None] = []
         details: list[str | None] = []
-        for text, words in zip(texts, words_per_doc, strict=True):
-            sig = gopher_repetition_signals(p, text, words)
+        for d in range(batch.num_rows):
+            if rows is None or rows[d] is None:
+                text = texts_of(batch.slice(d, 1))[0] if texts is None else texts[d]
+                words = split_words([text], p.tokenizer_language)[0]
+                sig = gopher_repetition_signals(p, text, words)
+            else:
+                sig = rows[d]
             for k in names:
                 cols[k].append(sig.get(k))
-            r, d = _gopher_repetition_decision(p, sig) if text else ("empty", None)
+            r, d_ = _gopher_repetition_decision(p, sig) if sig else ("empty", None)
             reasons.append(r)
-            details.append(d)
+            details.append(d_)
         batch = add_signals(batch, {k: (F64, v) for k, v in cols.items()})
         return apply_rejects(batch, reasons, details)
 
@@ -331,3 +345,67 @@ def _gopher_repetition_decision(
         if v > thr:
             return f"duplicated_{n}_n_grams", detail(f"dup_{n}_gram_frac", v, ">", thr)
     return None, None
+
+
+def compiled_repetition_signals(
+    p: GopherRepetitionParams, texts: pa.ChunkedArray, names: list[str]
+) -> list[dict | None] | None:
+    """Signals of each document from the compiled kernels (``{}`` for an empty document);
+    None for a document (or, as a whole, a language) the kernels leave to Python."""
+    bw = batch_words(texts, p.tokenizer_language)
+    if bw is None:
+        return None
+    top_ns = np.array([n for n, _ in p.top_n_grams], np.int64)
+    dup_ns = np.array([n for n, _ in p.dup_n_grams], np.int64)
+    stats, top, dup = repetition_batch(
+        bw.data, bw.offsets, bw.ok, bw.doc_off, bw.ids, bw.cp_len, bw.ph, bw.pw, bw.pwi,
+        bw.table, top_ns, dup_ns,
+    )  # fmt: skip
+    out: list[dict | None] = []
+    for ok, st, tp, dp in zip(bw.ok.tolist(), stats.tolist(), top.tolist(), dup.tolist(),
+                              strict=True):  # fmt: skip
+        if not ok or min(dp, default=0) < 0:
+            out.append(None)
+            continue
+        n_chars = st[0]
+        if n_chars == 0:
+            out.append({})
+            continue
+        vals = [st[2] / st[1], st[3] / n_chars, st[5] / st[4], st[6] / n_chars]
+        vals += [None if c < 0 else c / n_chars for c in tp]
+        vals += [c / n_chars for c in dp]
+        out.append(dict(zip(names, vals, strict=True)))
+    return out
+
+
+def compiled_quality_signals(
+    p: GopherQualityParams, texts: pa.ChunkedArray, stop_words: frozenset[str]
+) -> list[dict | None] | None:
+    """Gopher quality signals per document from the compiled kernels (None: Python path)."""
+    bw = batch_words(texts, p.tokenizer_language, stop_words)
+    if bw is None:
+        return None
+    counts = gopher_quality_batch(
+        bw.data, bw.offsets, bw.ok, bw.doc_off, bw.ids, bw.cp_len, bw.flags, bw.stop,
+        len(stop_words), bw.table,
+    )  # fmt: skip
+    out: list[dict | None] = []
+    for ok, row in zip(bw.ok.tolist(), counts.tolist(), strict=True):
+        if not ok:
+            out.append(None)
+            continue
+        n_words, n_ns, ns_len, n_alpha, n_stop, n_hash, n_ell, n_lines, bullets, end_ell = row
+        out.append(
+            {
+                "gopher_word_count": n_words,
+                "gopher_non_symbol_words": n_ns,
+                "gopher_mean_word_length": ns_len / n_ns if n_ns else None,
+                "gopher_hash_ratio": n_hash / n_words if n_words else 0.0,
+                "gopher_ellipsis_ratio": n_ell / n_words if n_words else 0.0,
+                "gopher_bullet_lines_ratio": bullets / n_lines if n_lines else 0.0,
+                "gopher_end_ellipsis_lines_ratio": end_ell / n_lines if n_lines else 0.0,
+                "gopher_alpha_words_ratio": n_alpha / n_words if n_words else 0.0,
+                "gopher_stop_words": n_stop,
+            }
+        )
+    return out

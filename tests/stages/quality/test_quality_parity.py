@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from datatrove.data import Document
@@ -132,3 +133,66 @@ def test_decisions_match_datatrove_on_generated_corpus(stage_cls, filter_cls) ->
         texts.append(doc.text)
     assert ours == theirs
     assert out["text"].to_pylist() == texts
+
+
+# ---------------------------------------------------------------- compiled kernels (issue 14)
+
+# chunk shapes at the edges of the kernels' plain-chunk grammar (stages/quality/wordkernel.py)
+EDGE = [
+    "U.S.A.", "ABC.", "McD.", "J.", "x-ray", "naïve-café", "(word)", "«word»,", "3645.72",
+    "£5", "employer-", "ਪੇਪਰ-ਵੇਟ,", "word...", "word..", "word):", "):", ":-)", "(Mr.", "mr.",
+    "AB-CD.", "end.)", "\"quoted\".", "„Štai,", "कर्मचारी।", "ΚΕΦΑΛΑΙΑ.", "ЗАГЛАВНЫЕ.", "ca.",
+    "1990s", "10km", "a,b", "1-2", "v1.2", "#tag", "...", "…", "word…", "Zürich-Nord)",
+    "e\u0301.", "\u0301start", "ǅ.", "ᾈ.", "ⅷ.", "Ⓐ", "ﬁne.", "İstanbul.", "ǈǈ.",
+]  # fmt: skip
+
+
+def _kernel_doc(rng: random.Random) -> str:
+    lines = []
+    for _ in range(rng.randint(1, 20)):
+        parts = [rng.choice(EDGE) if rng.random() < 0.3 else rng.choice(WORDS) for _ in range(12)]
+        lines.append(" ".join(parts) + rng.choice(["", ".", "...", "…", " -", ":"]))
+    return rng.choice(["\n", "\n\n", "\r\n", "\u2028"]).join(lines)
+
+
+def kernel_corpus(seed: int, n: int) -> list[str]:
+    rng = random.Random(seed)
+    docs = [_kernel_doc(rng) if i % 2 else _doc(rng) for i in range(n)]
+    return [*docs, "", "\n", "•", "- a\n- b", "# # #", ("same line here.\n" * 50)]
+
+
+KERNEL_CORPUS = kernel_corpus(seed=15, n=600)
+
+
+def test_kernel_words_match_datatrove() -> None:
+    from corpusforge.stages.quality import batchwords
+
+    corpus = KERNEL_CORPUS + CORPUS
+    bw = batchwords.batch_words(pa.array(corpus), "en")
+    assert bw is not None
+    assert bw.ok.sum() > 0.5 * len(corpus)  # the kernels split most documents themselves
+    for d in np.flatnonzero(bw.ok).tolist():
+        spans = range(bw.doc_off[d], bw.doc_off[d + 1])
+        ours = [bw.data[bw.ws[w] : bw.we[w]].tobytes().decode() for w in spans]
+        assert ours == split_into_words(corpus[d], "en"), d
+
+
+@pytest.mark.parametrize(
+    ("stage_cls", "filter_cls"),
+    [
+        (GopherRepetition, GopherRepetitionFilter),
+        (GopherQuality, GopherQualityFilter),
+        (FineWebQuality, FineWebQualityFilter),
+    ],
+)
+def test_kernel_decisions_match_datatrove(stage_cls, filter_cls) -> None:
+    table = pa.table({"id": [str(i) for i in range(len(KERNEL_CORPUS))], "text": KERNEL_CORPUS})
+    out = stage_cls()(table)
+    ours = out["_reason"].to_pylist() if "_reason" in out.column_names else [None] * len(table)
+    filt = filter_cls()
+    theirs = []
+    for i, text in enumerate(KERNEL_CORPUS):
+        res = filt.filter(Document(text=text, id=str(i)))
+        keep, reason = res if isinstance(res, tuple) else (res, None)
+        theirs.append(None if keep else reason)
+    assert ours == theirs
