@@ -189,7 +189,7 @@ def _planted(maker: DocMaker, levels: list[float], per_level: int) -> tuple[pa.T
     return docs_table([texts[i] for i in ids], ids, "planted.jsonl"), truth
 
 
-@pytest.mark.parametrize("path", ["local", "ray"])
+@pytest.mark.parametrize("path", ["local", pytest.param("ray", marks=pytest.mark.slow)])
 def test_pairs_around_the_threshold_are_decided_by_true_jaccard(path, tmp_path):
     table, truth = _planted(DocMaker(seed=41), [0.75, 0.79, 0.81, 0.85], 6 if path == "ray" else 12)
     stage = NearDedup(
@@ -238,7 +238,9 @@ def test_bucket_edges_are_linear_in_a_giant_mixed_bucket():
     assert bucket_edges(small).num_rows == 10  # a small bucket: every pair
 
 
-@pytest.mark.parametrize(("backend", "chain"), [("local", 40), ("ray", 12)])
+@pytest.mark.parametrize(
+    ("backend", "chain"), [("local", 40), pytest.param("ray", 12, marks=pytest.mark.slow)]
+)
 def test_connected_components_on_long_paths_and_random_edges(backend, chain):
     # the Ray case is smaller: each round is two shuffles of fixed cost, whatever the size
     rng = np.random.default_rng(4)
@@ -263,6 +265,7 @@ def test_connected_components_on_long_paths_and_random_edges(backend, chain):
     assert rounds < 20
 
 
+@pytest.mark.slow  # Ray shuffles: about twenty executions of fixed cost
 def test_distributed_path_equals_the_local_one(near_corpus, near_run, tmp_path):
     """The same clusters, keepers and reasons from Ray shuffles as from the driver path."""
     tables, _ = near_corpus
@@ -340,7 +343,9 @@ def test_incremental_run_dedups_against_earlier_index(tmp_path):
         NearDedup(dedup_against=against).run(DocFrame.from_tables([run2]), ctx2)
 
 
-@pytest.mark.parametrize("local_max_docs", [1_000_000, 0], ids=["local", "ray"])
+@pytest.mark.parametrize(
+    "local_max_docs", [1_000_000, pytest.param(0, marks=pytest.mark.slow)], ids=["local", "ray"]
+)
 def test_exact_dedup_across_files(tmp_path, local_max_docs):
     maker = DocMaker(seed=31)
     base = [" ".join(maker.doc(40)) for _ in range(6)]
