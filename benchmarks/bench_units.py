@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import random
 import tempfile
@@ -125,6 +126,17 @@ class CpuSampler:
         return sum(self.seen.values())
 
 
+class Phase0Seconds(logging.Handler):
+    """The engine's "phase 0 (read ...): N units in S s" log line, as seconds."""
+
+    seconds: float | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        if msg.startswith("phase 0 (") and " units in " in msg:
+            self.seconds = float(msg.rsplit(" in ", 1)[1].split()[0])
+
+
 def run(path: Path, out: Path, unit_mb: float, cpus: int) -> dict:
     cfg = {
         "input": {"paths": [str(path)], "unit_size_mb": unit_mb},
@@ -132,16 +144,21 @@ def run(path: Path, out: Path, unit_mb: float, cpus: int) -> dict:
         "stages": [],
         "ray": {"progress": False, "num_cpus": cpus},
     }
+    phase0, logger = Phase0Seconds(), logging.getLogger("corpusforge")
+    logger.addHandler(phase0)
+    logger.setLevel(logging.INFO)
     with CpuSampler() as cpu:
         before = tree_cpu_seconds()
         t0 = time.perf_counter()
         result = Pipeline(cfg, resume=False).run()
         wall = time.perf_counter() - t0
+    logger.removeHandler(phase0)
     used = cpu.total() - before
     return {
         "unit_size_mb": unit_mb,
         "records": result.records,
         "wall_s": round(wall, 1),
+        "phase0_s": phase0.seconds,
         "cpu_s": round(used, 1),
         "cpu_util_of_cpus": round(used / (wall * cpus), 2),
     }
