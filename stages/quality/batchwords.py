@@ -22,7 +22,7 @@ from corpusforge.stages.quality import wordids, wordkernel
 from corpusforge.stages.quality.charclass import CharTable
 from corpusforge.stages.quality.words import ChunkWords, chunk_words_for
 
-MEMO_SLOTS = 1 << 20  # chunk memo table (entries kept under 60% of it)
+MEMO_SLOTS = 1 << 18  # chunk memo table (entries kept under 60% of it)
 COUNTS = {"docs": 0, "fallback_docs": 0, "memo_chunks": 0, "spacy_cpu_s": 0.0}
 
 
@@ -125,30 +125,38 @@ class Scanner:
                     out[lo + c].append(tok)  # type: ignore[union-attr]
         return out
 
-    def scan(self, data: np.ndarray, offsets: np.ndarray, rounds: int = 4):
-        """(status, doc_off, word starts, word ends) of the batch, learning unknown
-        characters and chunks between rounds."""
+    def scan(self, data: np.ndarray, offsets: np.ndarray):
+        """(status, doc_off, word starts, word ends) of the batch. Characters not classified
+        yet are learnt first; documents with chunks missing from the memo are scanned again
+        once spaCy's tokens of those chunks are in it."""
+        unknown = np.empty(1 << 16, np.int64)
+        while n_unk := wordkernel.unknown_chars(data, self.chars.table, unknown):
+            self.chars.learn(unknown[:n_unk].tolist())
+        todo = np.ones(len(offsets) - 1, np.bool_)
+        off1, s1, e1, st1, miss = self._round(data, offsets, todo)
+        if not len(miss):
+            return st1, off1, s1, e1
+        t0 = time.process_time()
+        self.learn_chunks(data, miss)
+        COUNTS["spacy_cpu_s"] += time.process_time() - t0
+        redo = st1 == wordkernel.MISSING_CHUNK
+        off2, s2, e2, st2, _ = self._round(data, offsets, redo)
+        off, ws, we, status = wordkernel.merge_rounds(redo, off1, s1, e1, st1, off2, s2, e2, st2)
+        return status, off, ws, we
+
+    def _round(self, data: np.ndarray, offsets: np.ndarray, todo: np.ndarray):
         n_docs = len(offsets) - 1
         out_s = np.empty(max(len(data), 1), np.int64)
         out_e = np.empty_like(out_s)
         doc_off = np.zeros(n_docs + 1, np.int64)
         status = np.zeros(n_docs, np.int64)
         miss = np.empty((min(len(data), 1 << 20) + 1, 2), np.int64)
-        unknown = np.empty(1 << 16, np.int64)
-        table = self.chars.table
-        for _ in range(rounds):
-            n_miss, n_unk = wordkernel.scan_batch(
-                data, offsets, table, self.specials, self.pairs, tuple(self.memo),
-                out_s, out_e, doc_off, status, miss, unknown,
-            )  # fmt: skip
-            if not n_miss and not n_unk:
-                break
-            self.chars.learn(np.unique(unknown[:n_unk]).tolist())
-            t0 = time.process_time()
-            self.learn_chunks(data, miss[:n_miss])
-            COUNTS["spacy_cpu_s"] += time.process_time() - t0
+        n_miss, _ = wordkernel.scan_batch(
+            data, offsets, todo, self.chars.table, self.specials, self.pairs,
+            tuple(self.memo), out_s, out_e, doc_off, status, miss, np.empty(1, np.int64),
+        )  # fmt: skip
         k = doc_off[-1]
-        return status, doc_off, out_s[:k], out_e[:k]
+        return doc_off, out_s[:k], out_e[:k], status, miss[:n_miss]
 
 
 @functools.lru_cache(maxsize=8)

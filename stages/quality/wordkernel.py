@@ -303,7 +303,7 @@ def _chunk_tokens(data, cs, ce, table, specials, pairs, memo, out_s, out_e, k, i
 
 
 @nb.njit(cache=True)
-def scan_batch(data, offsets, table, specials, pairs, memo, out_s, out_e, doc_off, status,
+def scan_batch(data, offsets, todo, table, specials, pairs, memo, out_s, out_e, doc_off, status,
                miss, unknown) -> tuple[int, int]:  # fmt: skip
     """Words of every document as byte spans ``out_s/out_e``, ``doc_off`` per document;
     ``status`` per document (OK or why not). Returns the counts of missing chunks (rows of
@@ -316,6 +316,8 @@ def scan_batch(data, offsets, table, specials, pairs, memo, out_s, out_e, doc_of
         doc_off[d] = k_doc = k
         st, split, crossing, h_last = OK, False, False, np.uint64(0)
         i, e0 = offsets[d], offsets[d + 1]
+        if not todo[d]:
+            continue
         while i < e0:
             cp, n = decode(data, i)
             if table[cp] & KNOWN and table[cp] & SPACE:
@@ -349,3 +351,38 @@ def scan_batch(data, offsets, table, specials, pairs, memo, out_s, out_e, doc_of
         status[d] = st
     doc_off[len(offsets) - 1] = k
     return n_miss, n_unk
+
+
+@nb.njit(cache=True)
+def unknown_chars(data, table, unknown) -> int:
+    """Code points of ``data`` not classified yet (each once, up to ``len(unknown)``)."""
+    n_unk, i = 0, 0
+    while i < len(data):
+        cp, n = decode(data, i)
+        f = table[cp]
+        if f & KNOWN == 0 and not f & PENDING and n_unk < len(unknown):
+            table[cp] = f | PENDING
+            unknown[n_unk] = cp
+            n_unk += 1
+        i += n
+    return n_unk
+
+
+@nb.njit(cache=True)
+def merge_rounds(redo, off1, s1, e1, st1, off2, s2, e2, st2):
+    """Words per document from round 1, or from round 2 where ``redo``."""
+    n_docs = len(redo)
+    off = np.zeros(n_docs + 1, np.int64)
+    for d in range(n_docs):
+        a, b = (off2[d], off2[d + 1]) if redo[d] else (off1[d], off1[d + 1])
+        off[d + 1] = off[d] + b - a
+    ws = np.empty(off[n_docs], np.int64)
+    we = np.empty(off[n_docs], np.int64)
+    status = np.empty(n_docs, np.int64)
+    for d in range(n_docs):
+        src_s, src_e, a = (s2, e2, off2[d]) if redo[d] else (s1, e1, off1[d])
+        status[d] = st2[d] if redo[d] else st1[d]
+        n = off[d + 1] - off[d]
+        ws[off[d] : off[d + 1]] = src_s[a : a + n]
+        we[off[d] : off[d + 1]] = src_e[a : a + n]
+    return off, ws, we, status
