@@ -86,8 +86,8 @@ def ours(inputs: str, variant: str, workers: int, tmp: str) -> dict:
     cfg = yaml.safe_load(open(RECIPE))
     cfg["input"]["paths"] = [inputs]
     cfg["input"]["format"] = variant
-    if variant == "jsonl":
-        cfg["input"]["options"]["id_field"] = "id"
+    if variant == "jsonl":  # the recipe's reader options are the WARC reader's
+        cfg["input"]["options"] = {"id_field": "id"}
     out = os.path.join(tmp, "ours")
     cfg["output"]["path"] = out
     cfg["output"]["report"] = False  # datatrove has no report: not timed on either side
