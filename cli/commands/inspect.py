@@ -51,6 +51,8 @@ def validate_config(
         highlight=False,
         soft_wrap=True,
     )
+    for note in checked["whole_files"]:
+        out.print(f"  note: {note}", highlight=False, soft_wrap=True)
 
 
 def stage_kind(cls: Any) -> str:

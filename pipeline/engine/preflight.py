@@ -158,4 +158,39 @@ def preflight(cfg: RunConfig, planned: list[PlannedStage] | None = None) -> dict
     tried = dry_run(cfg, planned, units[0]) if planned is not None else 0
     if planned is None:
         first_records(cfg, units[0])
-    return {"units": len(units), "first_input": units[0], "records_tried": tried}
+    return {
+        "units": len(units),
+        "first_input": units[0],
+        "records_tried": tried,
+        "whole_files": whole_file_notes(cfg, units),
+    }
+
+
+WHOLE_NOTES = 5  # files named one by one; the rest are counted
+
+
+def whole_file_notes(cfg: RunConfig, units: list[str]) -> list[str]:
+    """One line per input larger than ``input.unit_size_mb`` that is read as one unit, with
+    its reader's reason, from file metadata only (a zstd file's frames are walked at run
+    time, so it gets a note of what decides)."""
+    target = int((cfg.input.unit_size_mb or 0) * 1e6)
+    if target <= 0:
+        return []
+    notes = []
+    for path in units:
+        fs, p = fsutil.get_fs(path)
+        size = int(fs.size(p))
+        if size <= target:
+            continue
+        fmt = detect_format(path) if cfg.input.format == "auto" else cfg.input.format
+        reader = get_reader(fmt)
+        name = fsutil.display_name(path)
+        if not reader.plan_parts(path, size, target):
+            reason = reader.whole_file_reason(path) or f"the {fmt} reader cannot cut it"
+            notes.append(f"{name} is read as one unit: {reason}")
+        elif path.lower().endswith((".zst", ".zstd")):
+            notes.append(f"{name} is read in parts only if it holds several zstd frames")
+    if len(notes) > WHOLE_NOTES:
+        more = len(notes) - WHOLE_NOTES
+        notes = [*notes[:WHOLE_NOTES], f"... and {more} more files read as one unit each"]
+    return notes
