@@ -318,8 +318,9 @@ def read_units(
 
     ``readers`` maps format names to reader classes (resolved on the driver, so readers
     defined in user scripts travel with the task). A unit with no records yields nothing: the
-    driver commits it when the phase completes. A part's checksum and size are the file's,
-    taken once by the planner, so parts report none.
+    driver commits it when the phase completes, with counters from :func:`empty_unit_stats`.
+    A part's checksum and size are the file's, taken once by the planner, so parts report
+    none.
     """
     load_plugins()
     import_modules(plugins)
@@ -355,6 +356,20 @@ def read_units(
         stats = json.dumps(getattr(reader, "stats", None) or {}, sort_keys=True)
         pending = pending.append_column(UNIT_STATS, pa.array([stats] * n, pa.string()))
         yield pending
+
+
+def empty_unit_stats(
+    reader_cls: type, reader_params: dict[str, Any], plugins: list[str], path: str, part: str | None
+) -> str:
+    """The reader counters (JSON) of a unit that yielded no rows (a part of only blank lines,
+    or of WARC records that are not documents): such a unit reaches no fragment, so its
+    counters are taken by reading it again, as a task, when the phase ends."""
+    load_plugins()
+    import_modules(plugins)
+    reader = reader_cls(reader_params)
+    for _ in read_guarded(reader, path, ReadPart(**json.loads(part)) if part else None):
+        pass
+    return json.dumps(getattr(reader, "stats", None) or {}, sort_keys=True)
 
 
 def _read_counters(reader: Any, records: int, size: int | None, text: int, seconds: float) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from corpusforge.pipeline.api.errors import RunError
 from corpusforge.pipeline.engine import journal
-from corpusforge.pipeline.engine.execute import StageStats, fragment_first
+from corpusforge.pipeline.engine.execute import StageStats, empty_unit_stats, fragment_first
 from corpusforge.pipeline.engine.executor import Executor, PhaseWork, ReadWork
 from corpusforge.pipeline.engine.fragments import FragmentCounter, fragment_record
 from corpusforge.pipeline.engine.progress import PhaseProgress
@@ -57,20 +57,47 @@ def run_phase0(
         progress.rows(d["rows"])
         if _try_commit(uid, unit, commits, work_dir, work.run_id, unit_of):
             progress.unit_done(unit.size)
-    for uid, unit in pending.items():
-        if uid in commits:
-            continue
-        if unit.rows:
+    _commit_empty(executor, read, work, pending, commits, work_dir, unit_of)
+    return commits
+
+
+def _commit_empty(
+    executor: Executor,
+    read: ReadWork,
+    work: PhaseWork,
+    pending: dict[str, _PendingUnit],
+    commits: dict[str, journal.UnitCommit],
+    work_dir: str,
+    unit_of: _UnitIndex,
+) -> None:
+    """Commit the units with no records at all (an empty file, a part of blank lines), with
+    the counters of their reader (lines read, records skipped), which no fragment carried."""
+    empty = [uid for uid in pending if uid not in commits]
+    for uid in empty:
+        if pending[uid].rows:
             raise RunError(
-                f"{uid}: {unit.rows} rows written but the reader reported {unit.total} records",
+                f"{uid}: {pending[uid].rows} rows written but the reader reported "
+                f"{pending[uid].total} records",
                 hint="a stage duplicated or lost rows",
             )
-        # a unit with no records at all (an empty file) completes with the phase
+    items = {uid: read.parts.get(uid) or {"path": uid, "part": None} for uid in empty}
+    calls = [
+        (
+            read.readers[read.formats[uid]],
+            read.reader_params,
+            work.plugins,
+            items[uid]["path"],
+            items[uid]["part"],
+        )
+        for uid in empty
+    ]
+    results = executor.run_tasks(empty_unit_stats, calls) if calls else []
+    for uid, stats in zip(empty, results, strict=True):
+        unit = pending[uid]
         if uid not in read.parts:
             unit.checksum, unit.size = fsutil.file_checksum(uid)
-        unit.total = 0
+        unit.total, unit.reader_stats = 0, stats
         _try_commit(uid, unit, commits, work_dir, work.run_id, unit_of)
-    return commits
 
 
 class _UnitIndex:

@@ -113,6 +113,27 @@ def test_parts_give_the_ids_lines_and_bytes_of_a_whole_file_run(tmp_path: Path) 
     assert max(r["source_line"] for r in quarantine) > len(lines) // 2
 
 
+@pytest.mark.usefixtures("ray_session")
+def test_a_part_of_only_blank_lines_keeps_its_reader_counters(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    path = folder / "gap.jsonl"
+    records = jsonl_bytes(2500, seed=3)
+    path.write_bytes(records + b"\n" * 1_500_000 + records)  # 1.5 MB of blank lines inside
+    whole = Pipeline(config([path], tmp_path / "whole", 0)).run()
+    split = Pipeline(config([path], tmp_path / "split", 0.5)).run()
+
+    empty = [c for c in part_commits(tmp_path / "split").values() if c["records"] == 0]
+    assert empty and all(json.loads(c["reader_stats"])["blank_lines"] > 0 for c in empty)
+    assert split.records == whole.records
+    inputs_sql = "SELECT path, records, reader_stats FROM inputs"
+    rows = lineage_rows(tmp_path / "split", inputs_sql)
+    assert rows == lineage_rows(tmp_path / "whole", inputs_sql)
+    counters = json.loads(rows[0][2])
+    assert counters["lines"] == records.count(b"\n") * 2 + 1_500_000
+    assert counters["blank_lines"] > 1_500_000
+
+
 def make_compressed(folder: Path) -> dict[str, Path]:
     """Inputs of the compressed kinds that split (zstd frames, BGZF blocks, WARC records), each
     over 1 MB, and two that stay one unit (one zstd frame, plain gzip)."""
