@@ -265,12 +265,15 @@ PENDING = np.uint32(1 << 31)  # a code point already reported as unknown in this
 
 
 @nb.njit(cache=True, inline="always")
-def _chunk_end(data, i, e, table, unknown, n_unk) -> tuple[int, int, bool]:
-    """(end of the chunk at ``i``, unknown count, whether it held an unknown character)."""
+def _chunk_end(data, i, e, table, unknown, n_unk) -> tuple[int, int, int]:
+    """(end of the chunk at ``i``, unknown count, the flags all its characters share or -1
+    when it holds an unknown character)."""
     unk = False
+    shared = np.int64(0xFFFFFFFF)
     while i < e:
         cp, n = decode(data, i)
         f = table[cp]
+        shared &= f
         if f & KNOWN == 0:
             unk = True
             if not f & PENDING and n_unk < len(unknown):
@@ -280,13 +283,17 @@ def _chunk_end(data, i, e, table, unknown, n_unk) -> tuple[int, int, bool]:
         elif f & SPACE:
             break
         i += n
-    return i, n_unk, unk
+    return i, n_unk, -1 if unk else shared
 
 
 @nb.njit(cache=True, inline="always")
-def _chunk_tokens(data, cs, ce, table, specials, pairs, memo, out_s, out_e, k, info, starts, ends):
+def _chunk_tokens(data, cs, ce, shared, table, specials, pairs, memo, out_s, out_e, k, info,
+                  starts, ends):  # fmt: skip
     """(new k or -1 when the chunk is in no memo; 1 when spaCy's tokens show a split special
-    case, 2 when the document must go to spaCy whole)."""
+    case, 2 when the document must go to spaCy whole). ``shared``: flags of every character."""
+    if shared & CORE and not in_sorted(specials, hash_bytes(data, cs, ce)):
+        out_s[k], out_e[k] = cs, ce  # the common case: one plain word, no affixes
+        return k + 1, 0
     k2 = plain_tokens(data, cs, ce, table, specials, pairs, out_s, out_e, k, info, starts, ends)
     if k2 >= 0:
         return k2, 0
@@ -324,12 +331,12 @@ def scan_batch(data, offsets, todo, table, specials, pairs, memo, out_s, out_e, 
                 i += n
                 continue
             cs = i
-            i, n_unk, unk = _chunk_end(data, i, e0, table, unknown, n_unk)
-            if st == WHOLE_DOC or st == UNKNOWN_CHAR or unk:
+            i, n_unk, shared = _chunk_end(data, i, e0, table, unknown, n_unk)
+            if st == WHOLE_DOC or st == UNKNOWN_CHAR or shared < 0:
                 st = st if st == WHOLE_DOC else UNKNOWN_CHAR
                 continue
-            k2, sp = _chunk_tokens(data, cs, i, table, specials, pairs, memo, out_s, out_e, k, info,
-                                   starts, ends)  # fmt: skip
+            k2, sp = _chunk_tokens(data, cs, i, shared, table, specials, pairs, memo, out_s,
+                                   out_e, k, info, starts, ends)  # fmt: skip
             if k2 < 0:
                 if n_miss < len(miss):
                     miss[n_miss, 0], miss[n_miss, 1] = cs, i
