@@ -314,6 +314,19 @@ jobs_app = typer.Typer(help="Jobs submitted with `corpusforge submit`.", no_args
 app.add_typer(jobs_app, name="jobs")
 
 
+@jobs_app.command("list")
+def jobs_list(address: AddressOpt = None) -> None:
+    """List the cluster's jobs: id, status and config, oldest first."""
+    from corpusforge.pipeline.backends.ray import submit as submit_module
+
+    try:
+        rows = submit_module.list_jobs(address)
+    except CorpusforgeError as exc:
+        _fail(exc)
+    for jid, status, config in rows:
+        sys.stdout.write(f"{jid}\t{status}\t{config}\n")
+
+
 @jobs_app.command("status")
 def jobs_status(
     job_id: Annotated[str, typer.Argument(help="Job id printed by submit.")],

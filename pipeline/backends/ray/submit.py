@@ -30,13 +30,15 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from corpusforge.pipeline.api.errors import ConfigError, CorpusforgeError
+from corpusforge.pipeline.backends.ray import job_auth
 
 JOB_CONFIG = "corpusforge-job.yaml"
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
@@ -218,6 +220,11 @@ def build_job_package(
             )
         if name not in environ:
             raise ConfigError(f"--env {name}: not set in this environment")
+        if name == job_auth.TOKEN_ENV:
+            raise ConfigError(
+                f"--env {name}: the cluster's token is not shipped with a job",
+                hint="the job's driver runs on the head, which holds the token already",
+            )
         env_vars[name] = environ[name]
     runtime_env["working_dir"] = str(package_dir)
     if modules:
@@ -259,11 +266,24 @@ def load_runtime_env(spec: str | None) -> dict[str, Any]:
     return data
 
 
+@contextmanager
+def _authenticated(address: str | None) -> Iterator[None]:
+    """Ray's authentication errors (a head with token auth) as one line naming what to set."""
+    try:
+        yield
+    except Exception as exc:
+        mapped = job_auth.auth_failure(exc, address)
+        if mapped is None:
+            raise
+        raise mapped from None
+
+
 def client(address: str | None) -> Any:
     from ray.job_submission import JobSubmissionClient
 
     try:
-        return JobSubmissionClient(address)
+        with _authenticated(address):
+            return JobSubmissionClient(address, headers=job_auth.auth_headers())
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise CorpusforgeError(
             f"cannot reach the Ray job server at {address or '$RAY_ADDRESS'}: {type(exc).__name__}",
@@ -291,24 +311,46 @@ def submit(
         renv = build_job_package(
             config_path, cfg_data, Path(tmp), py_modules=py_modules, env=env, base_runtime_env=base
         )
-        return jc.submit_job(
-            entrypoint=entrypoint(resume),
-            runtime_env=renv,
-            submission_id=job_id,
-            metadata={"corpusforge_config": config_path.name, "name": str(cfg_data.get("name"))},
-        )
+        with _authenticated(address):
+            return jc.submit_job(
+                entrypoint=entrypoint(resume),
+                runtime_env=renv,
+                submission_id=job_id,
+                metadata={
+                    "corpusforge_config": config_path.name,
+                    "name": str(cfg_data.get("name")),
+                },
+            )
 
 
 def status(address: str | None, job_id: str) -> str:
-    return str(client(address).get_job_status(job_id).value)
+    with _authenticated(address):
+        return str(client(address).get_job_status(job_id).value)
 
 
 def logs(address: str | None, job_id: str) -> str:
-    return client(address).get_job_logs(job_id)
+    with _authenticated(address):
+        return client(address).get_job_logs(job_id)
+
+
+def list_jobs(address: str | None) -> list[tuple[str, str, str]]:
+    """(job id, status, config name) of the cluster's submitted jobs, oldest first."""
+    with _authenticated(address):
+        jobs = client(address).list_jobs()
+    jobs = sorted(jobs, key=lambda j: j.start_time or 0)
+    return [
+        (
+            str(j.submission_id or j.job_id),
+            str(j.status.value),
+            (j.metadata or {}).get("corpusforge_config", ""),
+        )
+        for j in jobs
+    ]
 
 
 def stop(address: str | None, job_id: str) -> bool:
-    return bool(client(address).stop_job(job_id))
+    with _authenticated(address):
+        return bool(client(address).stop_job(job_id))
 
 
 def follow(address: str | None, job_id: str, write: Callable[[str], Any]) -> str:
@@ -319,7 +361,8 @@ def follow(address: str | None, job_id: str, write: Callable[[str], Any]) -> str
         async for chunk in jc.tail_job_logs(job_id):
             write(chunk)
 
-    asyncio.run(tail())
+    with _authenticated(address):
+        asyncio.run(tail())
     # the log stream closes when the job ends; its status may lag a moment behind
     import time
 
