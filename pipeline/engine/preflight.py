@@ -172,12 +172,15 @@ WHOLE_NOTES = 5  # files named one by one; the rest are counted
 def whole_file_notes(cfg: RunConfig, units: list[str]) -> list[str]:
     """One line per input larger than ``input.unit_size_mb`` that is read as one unit, with
     its reader's reason, from file metadata only (a zstd file's frames are walked at run
-    time, so it gets a note of what decides)."""
+    time, so it gets a note of what decides). Local files only: a stat per remote object
+    would make ``validate`` slow on large buckets; the run logs the same lines."""
     target = int((cfg.input.unit_size_mb or 0) * 1e6)
     if target <= 0:
         return []
     notes = []
     for path in units:
+        if fsutil.is_remote(path):
+            continue
         fs, p = fsutil.get_fs(path)
         size = int(fs.size(p))
         if size <= target:
