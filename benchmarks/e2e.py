@@ -118,21 +118,6 @@ def ours(inputs: str, variant: str, workers: int, tmp: str) -> dict:
 # ---------------------------------------------------------------------------- datatrove
 
 
-def _accept_fasttext_predict() -> None:
-    """datatrove checks for the `fasttext` module *and* the `fasttext-numpy2-wheel`
-    distribution; this venv's `fasttext` module comes from `fasttext-predict` (the same
-    `_FastText.predict`, and the two clash), so only the distribution-name check is skipped."""
-    import datatrove.pipeline.base as dt_base
-
-    check = dt_base.check_required_dependencies
-
-    def check_without_fasttext_wheel(step: str, deps: list) -> None:
-        keep = [d for d in deps if (d[0] if isinstance(d, tuple) else d) != "fasttext"]
-        check(step, keep)
-
-    dt_base.check_required_dependencies = check_without_fasttext_wheel
-
-
 class _NumpyScores:
     """fasttext-predict returns scores as Python floats, fasttext as a NumPy array (which
     datatrove's FT176LID calls ``.item()`` on): the same model, the array restored."""
@@ -149,7 +134,6 @@ class _NumpyScores:
 
 def datatrove_main(inputs: str, variant: str, workers: int, base: str) -> None:
     """The peer pipeline (runs in a subprocess: ``--peer``)."""
-    _accept_fasttext_predict()
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.dedup.minhash import (
         MinhashConfig,
@@ -194,7 +178,17 @@ def datatrove_main(inputs: str, variant: str, workers: int, base: str) -> None:
     cfg = MinhashConfig(
         n_grams=5, num_buckets=14, hashes_per_bucket=8, hash_config=HashConfig(precision=64)
     )
-    lang = LanguageFilter(languages=["en"], language_threshold=0.65)
+
+    class LanguageFilterOnFasttextPredict(LanguageFilter):
+        """datatrove's step as is, minus its check for the `fasttext-numpy2-wheel`
+        distribution: this venv's `fasttext` module is `fasttext-predict` (the same
+        `_FastText.predict`; the two clash). Overriding ``__new__`` keeps the check off in
+        the executor's worker processes too, where the step is unpickled."""
+
+        def __new__(cls, *args, **kwargs):
+            return object.__new__(cls)
+
+    lang = LanguageFilterOnFasttextPredict(languages=["en"], language_threshold=0.65)
     lang.model = LocalFT176(["en"])
     if variant == "warc":
         read = [WarcReader(inputs, glob_pattern="*.warc.gz"), Trafilatura(favour_precision=True)]
