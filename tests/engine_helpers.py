@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
+import duckdb
 import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -128,3 +133,26 @@ class FirstOfEachText(GlobalStage):
             return reject(group, dup, "same_text", first)
 
         return docs.groupby_map(Col.TEXT, keep_first)
+
+
+def lineage_rows(out: Path, sql: str) -> list[tuple]:
+    """Rows of ``sql`` over the run's lineage database in OUT (opened read-only)."""
+    con = duckdb.connect(str(out / "lineage.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def start_cli_run(cfg: Path) -> subprocess.Popen:
+    """``corpusforge run CFG -q`` as a child in its own session (a test may kill -9 its group)
+    on its own local Ray, with these test stages importable by the driver and Ray's workers."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent), "RAY_USAGE_STATS_ENABLED": "0"}
+    env.pop("RAY_ADDRESS", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "corpusforge.cli.main", "run", str(cfg), "-q"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )

@@ -5,20 +5,16 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from engine_helpers import write_lines
+from engine_helpers import start_cli_run, write_lines
 
 from corpusforge.pipeline.api.errors import StageContractError
 from corpusforge.pipeline.engine.runner import Pipeline
-
-TESTS = Path(__file__).parents[1]  # the shared test helpers
 
 
 def make_inputs(folder: Path, files: int = 3, lines: int = 40) -> None:
@@ -159,18 +155,6 @@ ray:
 """
 
 
-def _cli(cfg: Path, **kw) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(TESTS)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "corpusforge.cli.main", "run", str(cfg), "-q"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        **kw,
-    )
-
-
 @pytest.mark.slow
 def test_kill_9_of_the_driver_then_rerun_equals_a_clean_run(tmp_path: Path) -> None:
     make_inputs(tmp_path / "in", files=8, lines=30)
@@ -178,7 +162,7 @@ def test_kill_9_of_the_driver_then_rerun_equals_a_clean_run(tmp_path: Path) -> N
     for name, out in (("clean", clean), ("crashed", crashed)):
         (tmp_path / f"{name}.yaml").write_text(SLOW_CONFIG.format(inp=tmp_path / "in", out=out))
 
-    proc = _cli(tmp_path / "crashed.yaml")
+    proc = start_cli_run(tmp_path / "crashed.yaml")
     journal = crashed / "_work" / "phase0" / "_journal"
     deadline = time.time() + 120
     while time.time() < deadline and len(list(journal.glob("*.json"))) < 2:
@@ -188,12 +172,12 @@ def test_kill_9_of_the_driver_then_rerun_equals_a_clean_run(tmp_path: Path) -> N
     proc.wait()
     assert 2 <= committed < 8, "the kill must land mid-run"
 
-    rerun = _cli(tmp_path / "crashed.yaml")
+    rerun = start_cli_run(tmp_path / "crashed.yaml")
     log, _ = rerun.communicate(timeout=240)
     assert rerun.returncode == 0, log.decode()[-2000:]
     assert b"done earlier" in log
 
-    ref = _cli(tmp_path / "clean.yaml")
+    ref = start_cli_run(tmp_path / "clean.yaml")
     log, _ = ref.communicate(timeout=240)
     assert ref.returncode == 0, log.decode()[-2000:]
 

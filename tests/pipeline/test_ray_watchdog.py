@@ -10,15 +10,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
 import pytest
-from engine_helpers import write_lines
+from engine_helpers import start_cli_run, write_lines
 
-TESTS = Path(__file__).parents[1]
 GONE_WITHIN_S = 12  # below the 15 s the agents lived on without the watchdog
 
 CONFIG = """\
@@ -44,15 +42,7 @@ def start_run(tmp_path: Path, sleep: float) -> subprocess.Popen:
         write_lines(inp / f"p{k}.lines", [f"line {i} of file {k}" for i in range(20)])
     cfg = tmp_path / "run.yaml"
     cfg.write_text(CONFIG.format(inp=inp, out=tmp_path / "out", sleep=sleep))
-    env = {**os.environ, "PYTHONPATH": str(TESTS), "RAY_USAGE_STATS_ENABLED": "0"}
-    env.pop("RAY_ADDRESS", None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "corpusforge.cli.main", "run", str(cfg), "-q"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    return start_cli_run(cfg)
 
 
 def ray_processes(driver: psutil.Process, timeout: float = 180) -> list[psutil.Process]:

@@ -6,10 +6,9 @@ import json
 from html.parser import HTMLParser
 from pathlib import Path
 
-import duckdb
 import pytest
 import report_helpers  # noqa: F401  (registers the stand-in stages and sink)
-from engine_helpers import write_lines
+from engine_helpers import lineage_rows, write_lines
 from typer.testing import CliRunner
 
 from corpusforge.cli.main import app
@@ -68,14 +67,6 @@ def full_run(tmp_path_factory: pytest.TempPathFactory, ray_session: None) -> Pat
     return out
 
 
-def q(out: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(out / "lineage.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 class _Charts(HTMLParser):
     """Counts chart figures and the SVG elements inside them; checks the page is balanced."""
 
@@ -107,14 +98,14 @@ def parse(path: Path) -> _Charts:
 
 def test_json_matches_lineage(full_run: Path) -> None:
     d = report_data(full_run)
-    fates = dict(q(full_run, "SELECT fate, count(*) FROM documents GROUP BY 1"))
+    fates = dict(lineage_rows(full_run, "SELECT fate, count(*) FROM documents GROUP BY 1"))
     t = d["totals"]
     assert (t["kept"], t["rejected"], t["quarantined"]) == (
         fates.get("kept", 0),
         fates.get("rejected", 0),
         fates.get("quarantined", 0),
     )
-    assert t["records"] == q(full_run, "SELECT sum(records) FROM inputs")[0][0] == 122
+    assert t["records"] == lineage_rows(full_run, "SELECT sum(records) FROM inputs")[0][0] == 122
     assert t["quarantined"] == 2
 
     # funnel: each stage removes exactly its lineage rejects; steps chain
@@ -126,14 +117,18 @@ def test_json_matches_lineage(full_run: Path) -> None:
         "test_report_dedup",
     ]
     for name, s in steps.items():
-        n = q(full_run, f"SELECT count(*) FROM documents WHERE fate <> 'kept' AND stage = '{name}'")
+        n = lineage_rows(
+            full_run, f"SELECT count(*) FROM documents WHERE fate <> 'kept' AND stage = '{name}'"
+        )
         assert s["rejected"] == n[0][0]
         assert s["docs_out"] == s["docs_in"] - s["rejected"]
     for a, b in zip(d["funnel"], d["funnel"][1:], strict=False):
         assert b["docs_in"] == a["docs_out"]
     assert d["funnel"][-1]["docs_out"] == t["kept"]
     stats = dict(
-        q(full_run, "SELECT stage, docs_rejected_total FROM stage_stats WHERE stage <> 'read'")
+        lineage_rows(
+            full_run, "SELECT stage, docs_rejected_total FROM stage_stats WHERE stage <> 'read'"
+        )
     )
     for name, total in stats.items():
         assert steps[name]["rejected"] == total
@@ -144,18 +139,19 @@ def test_json_matches_lineage(full_run: Path) -> None:
     langs = {r["language"]: r for r in d["languages"]}
     assert set(langs) == {"en", "de"}
     for lang, r in langs.items():
-        kept = q(
+        kept = lineage_rows(
             full_run, f"SELECT count(*) FROM documents WHERE language='{lang}' AND fate='kept'"
         )
         assert r["kept"] == kept[0][0]
     pii = {r["type"]: r for r in d["pii"]}
     assert set(pii) == {"email"}
     assert (
-        pii["email"]["entities"] == q(full_run, "SELECT sum(pii_email_count) FROM documents")[0][0]
+        pii["email"]["entities"]
+        == lineage_rows(full_run, "SELECT sum(pii_email_count) FROM documents")[0][0]
     )
     assert (
         d["tokens"]["kept_tokens"]
-        == q(full_run, "SELECT sum(n_tokens) FROM documents WHERE fate = 'kept'")[0][0]
+        == lineage_rows(full_run, "SELECT sum(n_tokens) FROM documents WHERE fate = 'kept'")[0][0]
     )
     shard_tokens = sum(s["tokens"] for s in d["token_shards"])
     assert shard_tokens == d["tokens"]["kept_tokens"]
@@ -163,7 +159,7 @@ def test_json_matches_lineage(full_run: Path) -> None:
     # histograms hold every document with a value exactly once
     hist = d["signals"]["alpha_ratio"]
     assert sum(b["kept"] + b["rejected"] for b in hist["bins"]) == hist["count"]
-    assert hist["count"] == q(full_run, "SELECT count(alpha_ratio) FROM documents")[0][0]
+    assert hist["count"] == lineage_rows(full_run, "SELECT count(alpha_ratio) FROM documents")[0][0]
     assert sum(b["rejected"] for b in hist["bins"]) > 0
     assert "language_score" in d["signals"] and "n_tokens" not in d["signals"]
     lengths = d["lengths"]["n_chars"]
@@ -183,7 +179,7 @@ def test_samples_are_bounded_and_labelled(full_run: Path) -> None:
     assert ("test_report_signals", "low_alpha") in groups
     assert ("test_report_dedup", "exact_duplicate") in groups
     rejected_ids = {
-        r[0] for r in q(full_run, "SELECT doc_id FROM documents WHERE fate = 'rejected'")
+        r[0] for r in lineage_rows(full_run, "SELECT doc_id FROM documents WHERE fate = 'rejected'")
     }
     for g in s["groups"]:
         assert 1 <= len(g["docs"]) <= 3
@@ -264,7 +260,7 @@ def test_samples_off_by_config_leave_no_text_in_the_page(tmp_path: Path) -> None
 @pytest.fixture(scope="module")
 def other_run(full_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A shorter recipe over the same inputs, to compare against."""
-    inp = next(iter(q(full_run, "SELECT path FROM inputs")))[0].rsplit("/", 1)[0]
+    inp = next(iter(lineage_rows(full_run, "SELECT path FROM inputs")))[0].rsplit("/", 1)[0]
     other = tmp_path_factory.mktemp("report_other") / "other"
     Pipeline(config(Path(inp), other, ["test_min_words"])).run()
     return other
@@ -279,7 +275,7 @@ def test_stage_table_numbers_equal_lineage(full_run: Path) -> None:
     assert [s["stage"] for s in stages] == [s for s in funnel if s != "read"]
     for s in stages:
         name = s["stage"]
-        rejected = q(
+        rejected = lineage_rows(
             full_run, f"SELECT count(*) FROM documents WHERE fate <> 'kept' AND stage = '{name}'"
         )[0][0]
         assert s["docs_rejected"] == rejected, name
@@ -426,7 +422,7 @@ def test_report_and_compare_render_in_headless_chromium(
 def test_run_summary_prints_report_highlights(full_run: Path, tmp_path: Path) -> None:
     import yaml
 
-    inp = next(iter(q(full_run, "SELECT path FROM inputs")))[0].rsplit("/", 1)[0]
+    inp = next(iter(lineage_rows(full_run, "SELECT path FROM inputs")))[0].rsplit("/", 1)[0]
     cfg_path = tmp_path / "run.yaml"
     cfg_path.write_text(yaml.safe_dump(config(Path(inp), tmp_path / "out", FULL_STAGES)))
     res = CliRunner().invoke(app, ["run", str(cfg_path), "-q"])

@@ -12,22 +12,18 @@ import logging
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import zstandard
-from engine_helpers import write_lines  # noqa: F401  (registers the test stages)
+from engine_helpers import lineage_rows, start_cli_run  # importing registers the test stages
 
 from corpusforge.pipeline.engine.runner import Pipeline
 from tests.parts_data import bgzf, jsonl_bytes, warc_gz, warc_records, words, zstd_frames
 
-TESTS = Path(__file__).parents[1]
 OUTPUTS = ("data", "rejected", "quarantine")
 
 
@@ -59,14 +55,6 @@ def digests(out: Path) -> dict[str, str]:
         for sub in OUTPUTS
         for p in sorted((out / sub).glob("*.parquet"))
     }
-
-
-def lineage_rows(out: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(out / "lineage.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def part_commits(out: Path) -> dict[str, dict]:
@@ -204,17 +192,6 @@ ray:
 """
 
 
-def _cli(cfg: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(TESTS)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "corpusforge.cli.main", "run", str(cfg), "-q"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["big.jsonl", "big.jsonl.zst"])
 def test_kill_9_mid_file_redoes_only_the_unfinished_parts(tmp_path: Path, name: str) -> None:
@@ -227,7 +204,7 @@ def test_kill_9_mid_file_redoes_only_the_unfinished_parts(tmp_path: Path, name: 
     for name, out in (("clean", clean), ("crashed", crashed)):
         (tmp_path / f"{name}.yaml").write_text(SLOW_CONFIG.format(inp=jsonl, out=out))
 
-    proc = _cli(tmp_path / "crashed.yaml")
+    proc = start_cli_run(tmp_path / "crashed.yaml")
     deadline = time.time() + 400
     while time.time() < deadline and len(part_commits(crashed)) < 2:
         time.sleep(0.2)
@@ -239,7 +216,7 @@ def test_kill_9_mid_file_redoes_only_the_unfinished_parts(tmp_path: Path, name: 
     total = len(json.loads(plans[0].read_text())["parts"])
     assert 2 <= len(before) < total, "the kill must land mid-file"
 
-    rerun = _cli(tmp_path / "crashed.yaml")
+    rerun = start_cli_run(tmp_path / "crashed.yaml")
     log, _ = rerun.communicate(timeout=500)
     assert rerun.returncode == 0, log.decode()[-2000:]
     after = part_commits(crashed)
@@ -251,7 +228,7 @@ def test_kill_9_mid_file_redoes_only_the_unfinished_parts(tmp_path: Path, name: 
     assert len(redone) == total - len(before)
     assert all(c["run_id"] not in first_run for c in redone)
 
-    ref = _cli(tmp_path / "clean.yaml")
+    ref = start_cli_run(tmp_path / "clean.yaml")
     log, _ = ref.communicate(timeout=500)
     assert ref.returncode == 0, log.decode()[-2000:]
     assert digests(crashed) == digests(clean)

@@ -9,9 +9,9 @@ import sys
 import warnings
 from pathlib import Path
 
-import duckdb
 import pyarrow.parquet as pq
 import pytest
+from engine_helpers import lineage_rows
 from typer.testing import CliRunner
 
 from corpusforge.cli.main import app
@@ -31,14 +31,6 @@ ALL = {r["id"] for r in pages()}
 @pytest.fixture(scope="module")
 def base_run(tmp_path_factory, ray_session) -> Path:
     return build_run(tmp_path_factory.mktemp("governance"))
-
-
-def _lineage(out: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(out / "lineage.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def _files(out: Path) -> dict[str, bytes]:
@@ -82,7 +74,7 @@ def check_output(out: Path, gone: set[str]) -> None:
     assert not gone & rejected
     report = (out / "report.html").read_text(encoding="utf-8")
     assert not any(f">{d}<" in report or f'"{d}"' in report for d in gone)
-    fates = dict(_lineage(out, "SELECT doc_id, fate FROM documents"))
+    fates = dict(lineage_rows(out, "SELECT doc_id, fate FROM documents"))
     assert {d for d, f in fates.items() if f == "forgotten"} == gone
     assert sorted(kept_ids) == sorted(d for d, f in fates.items() if f == "kept")
     assert check_conservation(str(out / "lineage.duckdb")) == []
@@ -117,7 +109,7 @@ def test_forget_by_selector(base_run: Path, tmp_path: Path, kind: str) -> None:
     before = _files(out)
     affected = {
         f"{'data' if o == 'data' else {'megatron': 'tokens', 'parquet_tokens': 'tokens_pq'}[o]}/{s}"
-        for o, s in _lineage(
+        for o, s in lineage_rows(
             out,
             "SELECT DISTINCT output, shard FROM doc_outputs WHERE doc_id IN ("
             + ",".join(f"'{d}'" for d in gone)
@@ -137,7 +129,7 @@ def test_forget_by_selector(base_run: Path, tmp_path: Path, kind: str) -> None:
     data_touched = {f for f in touched if not f.startswith("rejected/") and not f.endswith(".idx")}
     assert data_touched == affected
     check_output(out, gone)
-    rows = _lineage(out, "SELECT reason, selector_kinds, documents, selectors FROM takedowns")
+    rows = lineage_rows(out, "SELECT reason, selector_kinds, documents, selectors FROM takedowns")
     assert [r[:3] for r in rows] == [("legal", kind if kind != "domain" else "domains", len(gone))]
     assert EMAIL.lower() not in json.dumps(rows).lower()  # selector values are never stored
     assert forget(str(out), sel).documents == 0  # the same request again: nothing left
@@ -152,7 +144,7 @@ def test_forget_cli_and_audit_failures(base_run: Path, tmp_path: Path) -> None:
     assert res.exit_code == 0 and "would forget 7 documents" in res.output, res.output
     res = runner.invoke(app, ["forget", str(out), "--domain", "news.alpha.example"])
     assert res.exit_code == 0, res.output
-    (rid,) = _lineage(out, "SELECT request_id FROM takedowns")[0]
+    (rid,) = lineage_rows(out, "SELECT request_id FROM takedowns")[0]
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "Governance" in page and rid in page  # the report was rebuilt with the takedown
     res = runner.invoke(app, ["audit", str(out), "--format", "json"])
@@ -173,7 +165,7 @@ def test_forget_cli_and_audit_failures(base_run: Path, tmp_path: Path) -> None:
     (out / "tokens_pq" / "part-00001.parquet").unlink()
     res = runner.invoke(app, ["audit", str(out)])
     assert res.exit_code == 1 and "tokens_pq/part-00001.parquet" in res.output
-    last = _lineage(out, "SELECT status FROM audits ORDER BY audited_at DESC LIMIT 1")
+    last = lineage_rows(out, "SELECT status FROM audits ORDER BY audited_at DESC LIMIT 1")
     assert last == [("failed",)]
 
 
@@ -214,10 +206,10 @@ def test_kill_9_then_rerun_gives_the_same_result(
     forget(str(out), sel)  # the same command again
     assert _files(out) == _files(clean)
     query = "SELECT doc_id, fate, stage, reason, detail FROM documents ORDER BY doc_id"
-    assert _lineage(out, query) == _lineage(clean, query)
+    assert lineage_rows(out, query) == lineage_rows(clean, query)
     query = "SELECT * FROM doc_outputs ORDER BY output, shard, start"
-    assert _lineage(out, query) == _lineage(clean, query)
-    assert len(_lineage(out, "SELECT * FROM takedowns")) == 1
+    assert lineage_rows(out, query) == lineage_rows(clean, query)
+    assert len(lineage_rows(out, "SELECT * FROM takedowns")) == 1
     gone = {i for i in ALL if i.startswith("beta")} | DUPLICATE | TINY
     check_output(out, gone)
     assert not list((out / "takedowns").glob("*.staging"))
