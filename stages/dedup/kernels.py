@@ -399,3 +399,9 @@ def text_hashes(texts: pa.Array | pa.ChunkedArray, mode: str = "full") -> pa.Arr
     chars = _HEX[nibbles.astype(np.intp)].reshape(-1)
     offs = np.arange(0, 16 * len(h) + 1, 16, dtype=np.int32)
     return pa.StringArray.from_buffers(len(h), pa.py_buffer(offs), pa.py_buffer(chars.tobytes()))
+
+
+def string_hashes(values: pa.Array | pa.ChunkedArray, seed: int = 0) -> np.ndarray:
+    """A 64-bit hash of each string as it is (no normalization): salts and spread keys."""
+    data, offsets = utf8_buffers(values)
+    return _hash_slices(data, offsets, seed)

@@ -65,6 +65,7 @@ from corpusforge.stages.dedup.minhash import (
     signature_matrix,
     text_hashes,
 )
+from corpusforge.stages.dedup.split import split_keepers
 from corpusforge.stages.dedup.verify import (
     OLD_COLUMN,
     VERIFY_MODES,
@@ -405,7 +406,7 @@ class NearDedup(GlobalStage):
             edges, verified = verify_candidates(
                 candidates, all_sigs, docs, self._verifier(parts), local
             )
-        results, rounds, members = _clusters(edges, ranks, p.max_rounds, parts)
+        results, rounds, members = _clusters(edges, ranks, p.max_rounds, parts, local)
         self.last_stats = {
             "documents": n,
             "bands": bands,
@@ -500,17 +501,24 @@ def _with_previous(
 
 
 def _clusters(
-    edges: Frame, ranks: Frame, max_rounds: int, parts: int
+    edges: Frame, ranks: Frame, max_rounds: int, parts: int, local: bool
 ) -> tuple[Frame | None, int, int]:
-    """Keeper results of the connected components of verified edges (None: no duplicates)."""
+    """Keeper results of the connected components of verified edges (None: no duplicates).
+
+    On the shuffle path the keepers are chosen over salted pieces of each cluster
+    (:func:`split_keepers`): a giant cluster never sits whole in one task."""
     if not edges.count():
         return None, 0, 0
     stars, rounds = connected_components(edges, num_partitions=parts, max_rounds=max_rounds)
     members = stars.map_blocks(star_members)
     ranked = members.join(ranks, on=[Col.ID], how="inner", num_partitions=parts)
-    results = ranked.partition_map(
-        "cluster", lambda t: choose_keepers(t, "cluster"), num_partitions=parts
-    ).materialize()
+    if local:
+        results = ranked.partition_map(
+            "cluster", lambda t: choose_keepers(t, "cluster"), num_partitions=parts
+        )
+    else:
+        results = split_keepers(ranked, "cluster", parts)
+    results = results.materialize()
     results, n_members = _nonempty(results)
     return results, rounds, n_members
 
