@@ -62,6 +62,8 @@ class Scanner:
         self.specials = np.unique(np.array([_hash(k) for k in chunked.specials], np.uint64))
         pairs = [wordkernel.pair_hash(_hash(a), _hash(b)) for a, b in chunked.pairs]
         self.pairs = np.unique(np.array(pairs, dtype=np.uint64))
+        bits = wordkernel.bloom
+        self.sets = (self.specials, bits(self.specials, 16), self.pairs, bits(self.pairs, 14))
         self._reset_memo()
 
     def _reset_memo(self) -> None:
@@ -152,8 +154,8 @@ class Scanner:
         status = np.zeros(n_docs, np.int64)
         miss = np.empty((min(len(data), 1 << 20) + 1, 2), np.int64)
         n_miss, _ = wordkernel.scan_batch(
-            data, offsets, todo, self.chars.table, self.specials, self.pairs,
-            tuple(self.memo), out_s, out_e, doc_off, status, miss, np.empty(1, np.int64),
+            data, offsets, todo, self.chars.table, self.sets, tuple(self.memo), out_s, out_e,
+            doc_off, status, miss, np.empty(1, np.int64),
         )  # fmt: skip
         k = doc_off[-1]
         return doc_off, out_s[:k], out_e[:k], status, miss[:n_miss]

@@ -93,11 +93,32 @@ def in_sorted(arr: np.ndarray, h: np.uint64) -> bool:
     return lo < len(arr) and arr[lo] == h
 
 
+@nb.njit(cache=True)
+def bloom(hashes: np.ndarray, bits: int) -> np.ndarray:
+    """A one-probe Bloom filter of ``hashes`` (2**bits bits): most lookups of a hash that is
+    not there stop at one bit instead of a binary search."""
+    out = np.zeros(max((1 << bits) >> 6, 1), np.uint64)
+    mask = len(out) * 64 - 1
+    for h in hashes:
+        j = slot_of(h, mask)
+        out[j >> 6] |= np.uint64(1) << np.uint64(j & 63)
+    return out
+
+
 @nb.njit(cache=True, inline="always")
-def _has_special(data, starts, n_starts, ends, n_ends, specials) -> bool:
+def in_set(bits: np.ndarray, arr: np.ndarray, h: np.uint64) -> bool:
+    """``h`` in the sorted ``arr`` (``bits``: its :func:`bloom`)."""
+    j = slot_of(h, len(bits) * 64 - 1)
+    if not (bits[j >> 6] >> np.uint64(j & 63)) & np.uint64(1):
+        return False
+    return in_sorted(arr, h)
+
+
+@nb.njit(cache=True, inline="always")
+def _has_special(data, starts, n_starts, ends, n_ends, sets) -> bool:
     for a in range(n_starts):
         for b in range(n_ends):
-            if in_sorted(specials, hash_bytes(data, starts[a], ends[b])):
+            if in_set(sets[1], sets[0], hash_bytes(data, starts[a], ends[b])):
                 return True
     return False
 
@@ -160,7 +181,7 @@ def _affix_ends(data, i, e, table, info, ends) -> int:
 
 
 @nb.njit(cache=True, inline="always")
-def plain_tokens(data, s, e, table, specials, pairs, out_s, out_e, k, info, starts, ends) -> int:
+def plain_tokens(data, s, e, table, sets, out_s, out_e, k, info, starts, ends) -> int:
     """Tokens of the chunk ``[s, e)`` written at ``out[k:]``; the new ``k``, or -1 when the
     chunk is not plain, -2 when it holds a character not classified yet."""
     starts[0] = s
@@ -186,7 +207,7 @@ def plain_tokens(data, s, e, table, specials, pairs, out_s, out_e, k, info, star
     n_ends = _affix_ends(data, j, e, table, info, ends)
     if n_ends < 0:
         return -1 if n_ends == -1 else -2
-    if _has_special(data, starts, n_starts, ends, n_ends, specials):
+    if _has_special(data, starts, n_starts, ends, n_ends, sets):
         return -1
     k0 = k
     for t in range(n_starts - 1):
@@ -203,11 +224,11 @@ def plain_tokens(data, s, e, table, specials, pairs, out_s, out_e, k, info, star
     for t in range(n_ends - 1):
         out_s[k], out_e[k] = ends[t], ends[t + 1]
         k += 1
-    return k if _no_phrase(data, out_s, out_e, k0, k, pairs) else -1
+    return k if _no_phrase(data, out_s, out_e, k0, k, sets) else -1
 
 
 @nb.njit(cache=True, inline="always")
-def _no_phrase(data, out_s, out_e, a, b, pairs) -> bool:
+def _no_phrase(data, out_s, out_e, a, b, sets) -> bool:
     """No two neighbouring tokens of ``[a, b)`` could start spaCy's special-case phrase
     matcher (it would merge them, e.g. ")" ":" into "):")."""
     if b - a < 2:
@@ -215,7 +236,7 @@ def _no_phrase(data, out_s, out_e, a, b, pairs) -> bool:
     h = hash_bytes(data, out_s[a], out_e[a])
     for t in range(a + 1, b):
         h2 = hash_bytes(data, out_s[t], out_e[t])
-        if in_sorted(pairs, pair_hash(h, h2)):
+        if in_set(sets[3], sets[2], pair_hash(h, h2)):
             return False
         h = h2
     return True
@@ -265,15 +286,16 @@ PENDING = np.uint32(1 << 31)  # a code point already reported as unknown in this
 
 
 @nb.njit(cache=True, inline="always")
-def _chunk_end(data, i, e, table, unknown, n_unk) -> tuple[int, int, int]:
+def _chunk_end(data, i, e, table, unknown, n_unk):
     """(end of the chunk at ``i``, unknown count, the flags all its characters share or -1
-    when it holds an unknown character)."""
+    when it holds an unknown character, :func:`hash_bytes` of the chunk), in one pass."""
     unk = False
-    shared = np.int64(0xFFFFFFFF)
+    shared = np.uint32(0xFFFFFFFF)
+    h = _FNV0
     while i < e:
-        cp, n = decode(data, i)
+        b = data[i]
+        cp, n = (np.int64(b), 1) if b < 0x80 else decode(data, i)
         f = table[cp]
-        shared &= f
         if f & KNOWN == 0:
             unk = True
             if not f & PENDING and n_unk < len(unknown):
@@ -281,20 +303,21 @@ def _chunk_end(data, i, e, table, unknown, n_unk) -> tuple[int, int, int]:
                 unknown[n_unk] = cp
                 n_unk += 1
         elif f & SPACE:
-            break
+            break  # the space ending the chunk is not one of its characters
+        shared &= f
+        for t in range(i, i + n):
+            h = (h ^ np.uint64(data[t])) * _FNV1
         i += n
-    return i, n_unk, -1 if unk else shared
+    return i, n_unk, np.int64(-1) if unk else np.int64(shared), h
 
 
-@nb.njit(cache=True, inline="always")
-def _chunk_tokens(data, cs, ce, shared, table, specials, pairs, memo, out_s, out_e, k, info,
-                  starts, ends):  # fmt: skip
-    """(new k or -1 when the chunk is in no memo; 1 when spaCy's tokens show a split special
-    case, 2 when the document must go to spaCy whole). ``shared``: flags of every character."""
-    if shared & CORE and not in_sorted(specials, hash_bytes(data, cs, ce)):
-        out_s[k], out_e[k] = cs, ce  # the common case: one plain word, no affixes
-        return k + 1, 0
-    k2 = plain_tokens(data, cs, ce, table, specials, pairs, out_s, out_e, k, info, starts, ends)
+@nb.njit(cache=True)
+def _other_chunk(data, cs, ce, table, sets, memo, out_s, out_e, k, info, starts,
+                 ends):  # fmt: skip
+    """Tokens of a chunk that is not one plain word: (new k or -1 when the chunk is in no
+    memo; 1 when spaCy's tokens show a split special case, 2 when the document must go to
+    spaCy whole). Not inlined: the memo is touched only here, off the common path."""
+    k2 = plain_tokens(data, cs, ce, table, sets, out_s, out_e, k, info, starts, ends)
     if k2 >= 0:
         return k2, 0
     mk_hash, mk_start, mk_len, mt_start, mt_n, m_split, m_arena, m_toks = memo
@@ -310,11 +333,13 @@ def _chunk_tokens(data, cs, ce, shared, table, specials, pairs, memo, out_s, out
 
 
 @nb.njit(cache=True)
-def scan_batch(data, offsets, todo, table, specials, pairs, memo, out_s, out_e, doc_off, status,
-               miss, unknown) -> tuple[int, int]:  # fmt: skip
+def scan_batch(data, offsets, todo, table, sets, memo, out_s, out_e, doc_off, status, miss,
+               unknown) -> tuple[int, int]:  # fmt: skip
     """Words of every document as byte spans ``out_s/out_e``, ``doc_off`` per document;
-    ``status`` per document (OK or why not). Returns the counts of missing chunks (rows of
-    start, end in ``miss``) and unknown code points (in ``unknown``)."""
+    ``status`` per document (OK or why not). ``sets``: (specials, their bloom, pairs, their
+    bloom). Returns the counts of missing chunks (rows of start, end in ``miss``) and
+    unknown code points (in ``unknown``)."""
+    specials, special_bits, pairs, pair_bits = sets
     info = np.zeros(3, np.int64)
     starts = np.empty(MAX_AFFIX + 3, np.int64)
     ends = np.empty(MAX_AFFIX + 3, np.int64)
@@ -326,30 +351,38 @@ def scan_batch(data, offsets, todo, table, specials, pairs, memo, out_s, out_e, 
         if not todo[d]:
             continue
         while i < e0:
+            if data[i] < 0x80 and table[data[i]] & KNOWN and table[data[i]] & SPACE:
+                i += 1  # the common case of a space, without decoding
+                continue
             cp, n = decode(data, i)
             if table[cp] & KNOWN and table[cp] & SPACE:
                 i += n
                 continue
             cs = i
-            i, n_unk, shared = _chunk_end(data, i, e0, table, unknown, n_unk)
+            i, n_unk, shared, h = _chunk_end(data, i, e0, table, unknown, n_unk)
             if st == WHOLE_DOC or st == UNKNOWN_CHAR or shared < 0:
                 st = st if st == WHOLE_DOC else UNKNOWN_CHAR
                 continue
-            k2, sp = _chunk_tokens(data, cs, i, shared, table, specials, pairs, memo, out_s,
-                                   out_e, k, info, starts, ends)  # fmt: skip
-            if k2 < 0:
-                if n_miss < len(miss):
-                    miss[n_miss, 0], miss[n_miss, 1] = cs, i
-                    n_miss += 1
-                st = MISSING_CHUNK
-                continue
+            if shared & CORE and not in_set(special_bits, specials, h):
+                out_s[k], out_e[k] = cs, i  # the common case: one plain word, no affixes
+                k2, sp, h_first, h_end = k + 1, 0, h, h
+            else:
+                k2, sp = _other_chunk(data, cs, i, table, sets, memo, out_s, out_e, k, info,
+                                      starts, ends)  # fmt: skip
+                if k2 < 0:
+                    if n_miss < len(miss):
+                        miss[n_miss, 0], miss[n_miss, 1] = cs, i
+                        n_miss += 1
+                    st = MISSING_CHUNK
+                    continue
+                h_first = hash_bytes(data, out_s[k], out_e[k])
+                h_end = hash_bytes(data, out_s[k2 - 1], out_e[k2 - 1])
             split = split or sp == 1
             if sp == 2:
                 st = WHOLE_DOC
-            h_first = hash_bytes(data, out_s[k], out_e[k])
-            if k > k_doc and in_sorted(pairs, pair_hash(h_last, h_first)):
+            if k > k_doc and in_set(pair_bits, pairs, pair_hash(h_last, h_first)):
                 crossing = True
-            h_last = hash_bytes(data, out_s[k2 - 1], out_e[k2 - 1])
+            h_last = h_end
             k = k2
         if st == OK and crossing and split:
             st = WHOLE_DOC
