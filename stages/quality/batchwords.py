@@ -182,6 +182,38 @@ def _stop_table(stop_words: frozenset[str]) -> tuple[np.ndarray, np.ndarray, np.
     return hashes, np.frombuffer(b"".join(blobs) or b"\0", np.uint8), off
 
 
+def _buffers_key(texts: pa.Array | pa.ChunkedArray) -> tuple:
+    """Identity of a text column's memory: Arrow buffers are immutable, and the cache below
+    holds the column, so equal keys mean equal bytes (no address is reused while cached)."""
+    chunks = texts.chunks if isinstance(texts, pa.ChunkedArray) else [texts]
+    return tuple(
+        (c.offset, len(c), str(c.type), *(b.address if b else 0 for b in c.buffers()))
+        for c in chunks
+    )
+
+
+_LAST: dict[str, tuple] = {}  # language -> (key, column, scan): the previous batch's words
+
+
+def _scan_words(texts: pa.Array | pa.ChunkedArray, language: str, scanner: Scanner) -> tuple:
+    """(data, offsets, ok, doc_off, ws, we, ids, first) of the batch. The quality stages that
+    run one after the other on the same batch (Ray fuses them into one task) split its words
+    once: the last batch's result is kept, keyed by its buffers."""
+    key = _buffers_key(texts)
+    hit = _LAST.get(language)
+    if hit is not None and hit[0] == key:
+        return hit[2]
+    data, offsets = utf8_buffers(texts)
+    status, doc_off, ws, we = scanner.scan(data, offsets)
+    ok = status == wordkernel.OK
+    if len(texts):
+        ok &= ~np.asarray(pc.fill_null(pc.match_substring(texts, "IS_ALPHA"), False))
+    ids, first = wordids.intern_words(data, ws, we)
+    scan = (data, offsets, ok, doc_off, ws, we, ids, first)
+    _LAST[language] = (key, texts, scan)
+    return scan
+
+
 def batch_words(
     texts: pa.Array | pa.ChunkedArray, language: str, stop_words: frozenset[str] = frozenset()
 ) -> BatchWords | None:
@@ -189,12 +221,7 @@ def batch_words(
     scanner = scanner_for(language)
     if scanner is None:
         return None
-    data, offsets = utf8_buffers(texts)
-    status, doc_off, ws, we = scanner.scan(data, offsets)
-    ok = status == wordkernel.OK
-    if len(texts):
-        ok &= ~np.asarray(pc.fill_null(pc.match_substring(texts, "IS_ALPHA"), False))
-    ids, first = wordids.intern_words(data, ws, we)
+    data, offsets, ok, doc_off, ws, we, ids, first = _scan_words(texts, language, scanner)
     props = wordids.word_props(data, ws, we, first, scanner.chars.table, *_stop_table(stop_words))
     COUNTS["docs"] += len(ok)
     COUNTS["fallback_docs"] += int((~ok).sum())

@@ -196,3 +196,26 @@ def test_kernel_decisions_match_datatrove(stage_cls, filter_cls) -> None:
         keep, reason = res if isinstance(res, tuple) else (res, None)
         theirs.append(None if keep else reason)
     assert ours == theirs
+
+
+def test_chained_stages_share_words_without_changing_signals() -> None:
+    """The word split of a batch is reused by the next stage on the same batch (same Arrow
+    buffers); every signal and reason equals each stage's own run with nothing kept."""
+    from corpusforge.stages.quality import batchwords
+
+    texts = KERNEL_CORPUS[:200]
+    table = pa.table({"id": [str(i) for i in range(len(texts))], "text": texts})
+    stages = [GopherRepetition(), GopherQuality(), FineWebQuality()]
+    chained = table
+    for stage in stages:
+        chained = stage(chained)
+    alone = table
+    for stage in stages:
+        batchwords._LAST.clear()
+        alone = stage(alone)
+    assert chained.equals(alone)
+    other = pa.table({"id": ["0"], "text": [texts[1] + " more words"]})
+    batchwords._LAST.clear()
+    expect = GopherQuality()(other)
+    GopherQuality()(table)  # a different batch in the cache
+    assert GopherQuality()(other).equals(expect)
