@@ -288,10 +288,13 @@ PENDING = np.uint32(1 << 31)  # a code point already reported as unknown in this
 @nb.njit(cache=True, inline="always")
 def _chunk_end(data, i, e, table, unknown, n_unk):
     """(end of the chunk at ``i``, unknown count, the flags all its characters share or -1
-    when it holds an unknown character, :func:`hash_bytes` of the chunk), in one pass."""
+    when it holds an unknown character, :func:`hash_bytes` of the chunk, and for its last
+    character: (the flags the others share, the hash of the others, its start, its flags)),
+    in one pass."""
     unk = False
     shared = np.uint32(0xFFFFFFFF)
     h = _FNV0
+    last = (shared, h, i, np.uint32(0))
     while i < e:
         b = data[i]
         cp, n = (np.int64(b), 1) if b < 0x80 else decode(data, i)
@@ -304,11 +307,30 @@ def _chunk_end(data, i, e, table, unknown, n_unk):
                 n_unk += 1
         elif f & SPACE:
             break  # the space ending the chunk is not one of its characters
+        last = (shared, h, i, f)
         shared &= f
         for t in range(i, i + n):
             h = (h ^ np.uint64(data[t])) * _FNV1
         i += n
-    return i, n_unk, np.int64(-1) if unk else np.int64(shared), h
+    return i, n_unk, np.int64(-1) if unk else np.int64(shared), h, last
+
+
+@nb.njit(cache=True, inline="always")
+def _word_suffix(data, cs, ce, last, sets, out_s, out_e, k) -> tuple[int, np.uint64]:
+    """A chunk of ``CORE`` letters and one final ``SUF`` character ("word,"): its two
+    tokens, as :func:`plain_tokens` gives them (no prefix; the core ends at the suffix; the
+    suffix is split off; neither the core nor the chunk is a special case; the two tokens
+    are no phrase pair). (new k, hash of the suffix), or -1 for any other chunk."""
+    shared_rest, h_rest, ls, f_last = last
+    if not (ls > cs and shared_rest & CORE and f_last & SUF):
+        return -1, np.uint64(0)
+    if in_set(sets[1], sets[0], h_rest) or in_set(sets[1], sets[0], hash_bytes(data, cs, ce)):
+        return -1, np.uint64(0)
+    h_suf = hash_bytes(data, ls, ce)
+    if in_set(sets[3], sets[2], pair_hash(h_rest, h_suf)):
+        return -1, np.uint64(0)
+    out_s[k], out_e[k], out_s[k + 1], out_e[k + 1] = cs, ls, ls, ce
+    return k + 2, h_suf
 
 
 @nb.njit(cache=True)
@@ -359,7 +381,7 @@ def scan_batch(data, offsets, todo, table, sets, memo, out_s, out_e, doc_off, st
                 i += n
                 continue
             cs = i
-            i, n_unk, shared, h = _chunk_end(data, i, e0, table, unknown, n_unk)
+            i, n_unk, shared, h, last = _chunk_end(data, i, e0, table, unknown, n_unk)
             if st == WHOLE_DOC or st == UNKNOWN_CHAR or shared < 0:
                 st = st if st == WHOLE_DOC else UNKNOWN_CHAR
                 continue
@@ -367,6 +389,9 @@ def scan_batch(data, offsets, todo, table, sets, memo, out_s, out_e, doc_off, st
                 out_s[k], out_e[k] = cs, i  # the common case: one plain word, no affixes
                 k2, sp, h_first, h_end = k + 1, 0, h, h
             else:
+                k2, h_end = _word_suffix(data, cs, i, last, sets, out_s, out_e, k)
+                sp, h_first = 0, last[1]
+            if k2 < 0:
                 k2, sp = _other_chunk(data, cs, i, table, sets, memo, out_s, out_e, k, info,
                                       starts, ends)  # fmt: skip
                 if k2 < 0:
