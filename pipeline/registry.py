@@ -1,13 +1,16 @@
 """Stages and readers by name, as YAML refers to them.
 
-Built-in stages register when ``corpusforge.stages`` is imported. Third-party packages register
-through the ``corpusforge.stages`` entry-point group: each entry point names a module (imported
-for its ``@stage``/``register_stage`` side effects) or a callable returning stage classes.
+A built-in registers when its module is imported; ``corpusforge.stages`` names those modules,
+and a lookup imports only the one it needs (a process that runs no ``pii`` never imports
+Presidio). Third-party packages register through the ``corpusforge.stages`` entry-point group:
+each entry point names a module (imported for its ``@stage``/``register_stage`` side effects)
+or a callable returning stage classes; they load at the first lookup.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -15,6 +18,7 @@ from corpusforge.pipeline.api.errors import ConfigError
 from corpusforge.pipeline.api.stage import Stage
 
 ENTRY_POINT_GROUP = "corpusforge.stages"
+BUILTIN_PACKAGE = "corpusforge.stages"
 
 _STAGES: dict[str, type[Stage]] = {}
 _READERS: dict[str, type[Any]] = {}
@@ -46,17 +50,41 @@ def register_sink(cls: type[Any]) -> type[Any]:
 
 
 def load_plugins() -> None:
-    """Import the built-in stages and every entry point of the group, once."""
+    """Import every entry point of the group (third-party stages), once."""
     global _loaded
     if _loaded:
         return
     _loaded = True
-    importlib.import_module("corpusforge.stages")
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         obj = ep.load()
         if callable(obj) and not isinstance(obj, type):
             for cls in obj() or ():
                 register_stage(cls)
+
+
+def _builtins() -> Any:
+    """``corpusforge.stages``: its tables name the built-ins' modules (the package imports
+    nothing else; the engine knows the stages only by these names)."""
+    return importlib.import_module(BUILTIN_PACKAGE)
+
+
+def _import_all(modules: Iterable[str]) -> None:
+    for module in modules:
+        importlib.import_module(module)
+
+
+def load_builtins() -> None:
+    """Import every built-in stage, reader and sink (listings, unknown names)."""
+    stages = _builtins()
+    _import_all(sorted(set(stages.STAGE_MODULES.values())))
+    _import_all(stages.READER_MODULES + stages.SINK_MODULES)
+
+
+def load_report_sections() -> None:
+    """Import the stage families' report sections, which register themselves."""
+    stages = _builtins()
+    load_plugins()
+    _import_all(stages.REPORT_SECTION_MODULES)
 
 
 def import_modules(modules: list[str]) -> None:
@@ -72,25 +100,38 @@ def import_modules(modules: list[str]) -> None:
 
 
 def get_stage(name: str) -> type[Stage]:
+    stages = _builtins()
     load_plugins()
+    if name not in _STAGES and name in stages.STAGE_MODULES:
+        importlib.import_module(stages.STAGE_MODULES[name])
     try:
         return _STAGES[name]
     except KeyError:
+        load_builtins()
         known = ", ".join(sorted(_STAGES)) or "(none)"
         raise ConfigError(f"unknown stage {name!r}", hint=f"registered stages: {known}") from None
 
 
-def get_reader(fmt: str) -> type[Any]:
+def _readers() -> dict[str, type[Any]]:
+    stages = _builtins()
     load_plugins()
+    _import_all(stages.READER_MODULES)
+    return _READERS
+
+
+def get_reader(fmt: str) -> type[Any]:
+    readers = _readers()
     try:
-        return _READERS[fmt]
+        return readers[fmt]
     except KeyError:
-        known = ", ".join(sorted(_READERS)) or "(none)"
+        known = ", ".join(sorted(readers)) or "(none)"
         raise ConfigError(f"unknown input format {fmt!r}", hint=f"known formats: {known}") from None
 
 
 def get_sink(name: str) -> type[Any]:
+    stages = _builtins()
     load_plugins()
+    _import_all(stages.SINK_MODULES)
     try:
         return _SINKS[name]
     except KeyError:
@@ -100,7 +141,7 @@ def get_sink(name: str) -> type[Any]:
 
 def detect_format(path: str) -> str:
     """The reader whose file ending matches ``path`` best (longest ending wins)."""
-    load_plugins()
+    _readers()
     # the file name of a path or URL, without a query string (signed object-store URLs)
     name = path.split("?", 1)[0].lower().rsplit("/", 1)[-1]
     best, best_len = None, 0
@@ -119,14 +160,15 @@ def detect_format(path: str) -> str:
 
 def all_stages() -> dict[str, type[Stage]]:
     load_plugins()
+    load_builtins()
     return dict(sorted(_STAGES.items()))
 
 
 def all_readers() -> dict[str, type[Any]]:
-    load_plugins()
-    return dict(sorted(_READERS.items()))
+    return dict(sorted(_readers().items()))
 
 
 def all_sinks() -> dict[str, type[Any]]:
     load_plugins()
+    load_builtins()
     return dict(sorted(_SINKS.items()))

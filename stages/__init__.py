@@ -1,37 +1,41 @@
-"""corpusforge.stages: built-in readers, stages and sinks. Importing registers them."""
+"""corpusforge.stages: built-in readers, stages and sinks.
 
-import sys
+Importing this package imports none of them. A built-in stage's module is imported when a
+config (or a worker unpickling a stage) first names it, through the tables below and
+``corpusforge.pipeline.registry``: a process that never runs ``pii`` never pays Presidio's
+import (seconds and ~55 MB), one that never runs ``c4_quality`` never imports datatrove, and
+``corpusforge audit`` or ``forget`` start without loading any model library.
+``tests/pipeline/test_registry_tables.py`` checks that these tables name every built-in.
+"""
 
-# Presidio imports spaCy, whose thinc imports PyTorch whenever it is installed: about 250 MB
-# in every worker, for pattern recognizers and CPU spaCy models that never use it. Presidio
-# is therefore imported with `import torch` failing (only if torch is not loaded already);
-# torch imports normally afterwards.
-if "torch" not in sys.modules:
-    sys.modules["torch"] = None  # type: ignore[assignment]
-    try:
-        import presidio_analyzer  # noqa: F401
-    finally:
-        del sys.modules["torch"]
+# stage name -> the module that registers it
+STAGE_MODULES: dict[str, str] = {
+    "c4_badwords": "corpusforge.stages.quality.c4",
+    "c4_quality": "corpusforge.stages.quality.c4",
+    "exact_dedup": "corpusforge.stages.dedup.stages",
+    "fasttext_classifier": "corpusforge.stages.classify.fasttext_classifier",
+    "fineweb_quality": "corpusforge.stages.quality.fineweb",
+    "gopher_quality": "corpusforge.stages.quality.gopher",
+    "gopher_repetition": "corpusforge.stages.quality.gopher",
+    "langid": "corpusforge.stages.classify.langid",
+    "length_filter": "corpusforge.stages.quality.basic",
+    "minhash": "corpusforge.stages.dedup.minhash",
+    "near_dedup": "corpusforge.stages.dedup.stages",
+    "passthrough": "corpusforge.stages.quality.basic",
+    "pii": "corpusforge.stages.pii.stage",
+    "tokenize": "corpusforge.stages.tokenize.stage",
+}
 
-from corpusforge.stages import (  # noqa: F401
-    classify,
-    dedup,
-    pii,
-    quality,
-    readers,
-    sinks,
-    tokenize,
+# readers are few and light: any reader lookup (or format detection) imports them all
+READER_MODULES: tuple[str, ...] = ("corpusforge.stages.readers",)
+
+SINK_MODULES: tuple[str, ...] = ("corpusforge.stages.sinks.tokens",)
+
+# the families' report sections (light: they import only the API)
+REPORT_SECTION_MODULES: tuple[str, ...] = (
+    "corpusforge.stages.classify.report_section",
+    "corpusforge.stages.dedup.report_section",
+    "corpusforge.stages.pii.report_section",
+    "corpusforge.stages.sinks.report_section",
+    "corpusforge.stages.tokenize.report_section",
 )
-from corpusforge.stages.classify import fasttext_classifier, langid  # noqa: F401
-
-# report sections of the families (registered on import, used by corpusforge.pipeline.report)
-from corpusforge.stages.classify import report_section as _languages_section  # noqa: F401
-from corpusforge.stages.dedup import minhash, stages  # noqa: F401
-from corpusforge.stages.dedup import report_section as _dedup_section  # noqa: F401
-from corpusforge.stages.pii import report_section as _pii_section  # noqa: F401
-from corpusforge.stages.pii import stage as pii_stage  # noqa: F401
-from corpusforge.stages.quality import basic, c4, fineweb, gopher  # noqa: F401
-from corpusforge.stages.sinks import report_section as _shards_section  # noqa: F401
-from corpusforge.stages.sinks import tokens  # noqa: F401
-from corpusforge.stages.tokenize import report_section as _tokens_section  # noqa: F401
-from corpusforge.stages.tokenize import stage as tokenize_stage  # noqa: F401

@@ -19,7 +19,7 @@ import duckdb
 
 from corpusforge.pipeline.api.report import presented_by_section, report_sections
 from corpusforge.pipeline.lineage.query import connect
-from corpusforge.pipeline.registry import load_plugins
+from corpusforge.pipeline.registry import load_report_sections
 
 HIST_BINS = 30
 # engine columns of `documents`: never signals
@@ -353,7 +353,7 @@ def report_data(out_dir: str | Path, samples: bool | None = None) -> dict[str, A
     """
     from corpusforge.pipeline.report.samples import rejected_samples
 
-    load_plugins()  # stage families register their sections
+    load_report_sections()
 
     con = connect(out_dir)
     try:

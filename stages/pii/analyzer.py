@@ -9,6 +9,7 @@ from presidio_analyzer.nlp_engine import NoOpNlpEngine, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import IpRecognizer, SpacyRecognizer, UrlRecognizer
 
 from corpusforge.pipeline.api.errors import ConfigError
+from corpusforge.stages.pii.entities import PATTERN_LANG
 from corpusforge.stages.pii.recognizers import (
     CorpusCardRecognizer,
     CorpusIbanRecognizer,
@@ -16,10 +17,6 @@ from corpusforge.stages.pii.recognizers import (
     CorpusSsnRecognizer,
     OfflineEmailRecognizer,
 )
-
-# Pattern recognizers are language-independent regexes; Presidio files them under a
-# language, so every document goes through them as this one.
-PATTERN_LANG = "en"
 
 _PATTERN_RECOGNIZERS = {
     "EMAIL": OfflineEmailRecognizer,

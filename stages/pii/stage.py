@@ -10,12 +10,11 @@ Counts per entity type become ``pii_<type>_count`` columns; values are never log
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine
 from pydantic import Field, model_validator
 
 from corpusforge.pipeline.api import (
@@ -27,15 +26,19 @@ from corpusforge.pipeline.api import (
     set_column,
 )
 from corpusforge.schemas import LANGUAGE, Col
-from corpusforge.stages.pii.analyzer import PATTERN_LANG, ner_analyzer, pattern_analyzer
+from corpusforge.stages.no_torch import import_spacy_without_torch
 from corpusforge.stages.pii.entities import (
     DEFAULT_NER_MODELS,
     ENTITIES,
     FROM_PRESIDIO,
     PATTERN_DEFAULT,
+    PATTERN_LANG,
 )
 from corpusforge.stages.pii.spans import Span, redact, resolve
 from corpusforge.stages.pii.windows import Piece, batch_prefilter, pieces_for, trigger_regexes
+
+if TYPE_CHECKING:
+    from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine
 
 Policy = Literal["tag", "mask", "drop", "keep"]
 
@@ -112,6 +115,11 @@ class PiiStage(Stage):
     params: PiiParams
 
     def setup(self) -> None:
+        import_spacy_without_torch()  # Presidio imports spaCy
+        from presidio_analyzer import BatchAnalyzerEngine
+
+        from corpusforge.stages.pii.analyzer import ner_analyzer, pattern_analyzer
+
         p = self.params
         self._pattern_keys = [e for e in p.entities if not ENTITIES[e].ner]
         self._ner_keys = [e for e in p.entities if ENTITIES[e].ner]
