@@ -6,7 +6,9 @@
 
 Both run as a subprocess of this script on the same input with the same worker count; peak
 memory is the largest summed RSS of the subprocess's whole process tree (psutil, polled every
-0.2 s: Ray's raylet, GCS and workers for ours; the executor's pool workers for datatrove).
+0.2 s: Ray's raylet, GCS and workers for ours; the executor's pool workers for datatrove), and
+the largest summed PSS (shared pages split among the processes that map them), with a
+per-process breakdown at the RSS peak.
 
 datatrove side (LocalPipelineExecutor, tasks = shards, workers = --workers):
   1. read (+ Trafilatura for WARC) -> LanguageFilter(en, 0.65; lid.176.ftz from
@@ -40,25 +42,51 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RECIPE = os.path.join(HERE, "..", "examples", "web_recipe.yaml")
 
 
+def _process_label(p: psutil.Process) -> str:
+    """A short name for the breakdown: Ray's process title (``ray::_StatsActor``) or the
+    script or binary the process runs."""
+    cmd = p.cmdline()
+    if not cmd:
+        return p.name()
+    if cmd[0].startswith("ray::"):
+        return cmd[0].split()[0]
+    if "python" not in os.path.basename(cmd[0]):
+        return os.path.basename(cmd[0])[:40]
+    scripts = [c for c in cmd[1:3] if not c.startswith("-")]
+    return os.path.basename(scripts[0] if scripts else cmd[0])[:40]
+
+
+def _tree_memory(root: psutil.Process) -> tuple[int, int, list[tuple[str, int, int]]]:
+    """Summed RSS and PSS of ``root`` and its descendants, and (label, RSS, PSS) per process.
+
+    RSS counts a shared page once per process that maps it (Ray's core library, forked
+    pages), so the RSS sum over-counts a tree; PSS splits each shared page among its users and
+    sums to the memory the tree really holds."""
+    rows = []
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            info = p.memory_full_info()
+            rows.append((_process_label(p), info.rss, getattr(info, "pss", info.rss)))
+        except psutil.Error:
+            pass
+    return sum(r[1] for r in rows), sum(r[2] for r in rows), rows
+
+
 def run_measured(cmd: list[str], env: dict | None = None) -> dict:
-    """Run ``cmd``; wall time and peak RSS of its process tree."""
+    """Run ``cmd``; wall time, peak RSS and PSS of its process tree, breakdown at the peak."""
     t0 = time.time()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    peak = [0]
+    peak = {"rss": 0, "pss": 0, "rows": []}
     done = threading.Event()
 
     def poll() -> None:
         root = psutil.Process(proc.pid)
         while not done.is_set():
             try:
-                procs = [root, *root.children(recursive=True)]
-                total = 0
-                for p in procs:
-                    try:
-                        total += p.memory_info().rss
-                    except psutil.Error:
-                        pass
-                peak[0] = max(peak[0], total)
+                rss, pss, rows = _tree_memory(root)
+                if rss > peak["rss"]:
+                    peak.update(rss=rss, rows=rows)
+                peak["pss"] = max(peak["pss"], pss)
             except psutil.Error:
                 pass
             time.sleep(0.2)
@@ -72,7 +100,14 @@ def run_measured(cmd: list[str], env: dict | None = None) -> dict:
     if proc.returncode != 0:
         sys.stdout.write(out.decode(errors="replace")[-4000:])
         raise SystemExit(f"{cmd[:3]} failed with {proc.returncode}")
-    return {"wall_s": wall, "peak_mb": peak[0] / 2**20, "log": out.decode(errors="replace")}
+    breakdown = sorted(peak["rows"], key=lambda r: -r[1])
+    return {
+        "wall_s": wall,
+        "peak_mb": peak["rss"] / 2**20,
+        "peak_pss_mb": peak["pss"] / 2**20,
+        "breakdown": [(label, rss / 2**20, pss / 2**20) for label, rss, pss in breakdown],
+        "log": out.decode(errors="replace"),
+    }
 
 
 # ---------------------------------------------------------------------------- ours
@@ -301,6 +336,9 @@ def main() -> None:
                 flush=True,
             )
             print(f"{name} steps:", r["steps"], flush=True)
+            print(f"{name} peak PSS {r['peak_pss_mb']:.0f} MB; at the RSS peak (RSS / PSS MB):")
+            for label, rss, pss in r["breakdown"]:
+                print(f"  {rss:7.0f} {pss:7.0f}  {label}")
             for line in r.get("phases", []):
                 print(f"  {line}")
     if len(results) < 2:
@@ -314,7 +352,10 @@ def main() -> None:
             f"kept {len(r['kept'])}  tokens {r['tokens']}"
         )
     print(f"ratio datatrove/ours wall time: {d['wall_s'] / o['wall_s']:.2f}x")
-    print(f"peak memory ours/datatrove: {o['peak_mb'] / d['peak_mb']:.2f}")
+    print(
+        f"peak memory ours/datatrove: RSS {o['peak_mb'] / d['peak_mb']:.2f}, "
+        f"PSS {o['peak_pss_mb'] / d['peak_pss_mb']:.2f}"
+    )
     both = o["kept"] & d["kept"]
     union = o["kept"] | d["kept"]
     print(
