@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -105,13 +108,43 @@ def run(
         pipeline = Pipeline(
             cfg, inputs=input, output=output, ray_address=ray_address, resume=resume
         )
-        result = pipeline.run()
+        with _sigterm_interrupts():
+            result = pipeline.run()
     except (CorpusforgeError, OSError) as exc:
         _fail(exc)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         err.print("interrupted: finished units are kept; run the same command again to resume")
-        raise typer.Exit(130) from None
+        raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
     print_summary(result)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's stop, `kill`, a container's shutdown), raised as an interrupt."""
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While a run is going, SIGTERM stops it the way Ctrl-C does: the runs row says
+    ``interrupted``, the embedded Ray is stopped, and a re-run resumes. Python's default
+    for SIGTERM is to die at once, leaving the row ``running``."""
+    if sys.platform == "win32" or not _in_main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise Terminated()
+
+    before = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 class _CurrentStderrHandler(logging.StreamHandler):

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from engine_helpers import start_cli_run, write_lines
+from engine_helpers import lineage_rows, start_cli_run, write_lines
 
 from corpusforge.pipeline.api.errors import StageContractError
 from corpusforge.pipeline.engine.runner import Pipeline
@@ -186,6 +186,33 @@ def test_kill_9_of_the_driver_then_rerun_equals_a_clean_run(tmp_path: Path) -> N
         assert parquet_rows(crashed / sub) == parquet_rows(clean / sub), sub
     assert len(set(ids(crashed / "data"))) == len(ids(crashed / "data"))
     shutil.rmtree(tmp_path / "in")
+
+
+@pytest.mark.slow
+def test_sigterm_marks_the_run_interrupted_and_a_rerun_resumes(tmp_path: Path) -> None:
+    make_inputs(tmp_path / "in", files=8, lines=30)
+    out = tmp_path / "out"
+    (tmp_path / "run.yaml").write_text(SLOW_CONFIG.format(inp=tmp_path / "in", out=out))
+
+    proc = start_cli_run(tmp_path / "run.yaml")
+    journal = out / "_work" / "phase0" / "_journal"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(journal.glob("*.json"))) < 2:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)  # the driver alone, as a scheduler or `kill` sends it
+    log, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 143, log.decode()[-2000:]
+    assert b"interrupted: finished units are kept" in log
+    assert b"Traceback" not in log
+    [(status, finished)] = lineage_rows(out, "SELECT status, finished_at FROM runs")
+    assert status == "interrupted" and finished is not None
+
+    rerun = start_cli_run(tmp_path / "run.yaml")
+    log, _ = rerun.communicate(timeout=240)
+    assert rerun.returncode == 0, log.decode()[-2000:]
+    assert b"done earlier" in log
+    statuses = lineage_rows(out, "SELECT status FROM runs ORDER BY started_at")
+    assert [s for (s,) in statuses] == ["interrupted", "ok"]
 
 
 @pytest.mark.usefixtures("ray_session")

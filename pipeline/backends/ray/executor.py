@@ -12,7 +12,9 @@ import logging
 import math
 import os
 import re
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -290,6 +292,19 @@ def ensure_ray(cfg: RunConfig) -> bool:
         "logging_level": logging.ERROR if quiet else logging.WARNING,
         "configure_logging": True,
     }
+    with _driver_sigterm_kept():
+        _init(ray, cfg, kwargs)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = cfg.ray.progress
+    ctx.print_on_execution_start = False
+    # quiet: Ray Data's operator-name warnings and its ERROR echo of a failing task (our one
+    # line reports that error) stay out of the terminal
+    logging.getLogger("ray").setLevel(logging.ERROR if quiet else logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.CRITICAL if quiet else logging.WARNING)
+    return True
+
+
+def _init(ray: Any, cfg: RunConfig, kwargs: dict[str, Any]) -> None:
     if cfg.ray.address:
         ray.init(address=cfg.ray.address, **kwargs)
     elif os.environ.get("RAY_ADDRESS"):
@@ -305,14 +320,20 @@ def ensure_ray(cfg: RunConfig) -> bool:
         path = os.pathsep.join(p for p in [os.getcwd(), *sys.path] if p)
         kwargs["runtime_env"] = {"env_vars": {"PYTHONPATH": path}}
         ray.init(**kwargs)
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = cfg.ray.progress
-    ctx.print_on_execution_start = False
-    # quiet: Ray Data's operator-name warnings and its ERROR echo of a failing task (our one
-    # line reports that error) stay out of the terminal
-    logging.getLogger("ray").setLevel(logging.ERROR if quiet else logging.WARNING)
-    logging.getLogger("ray.data").setLevel(logging.CRITICAL if quiet else logging.WARNING)
-    return True
+
+
+@contextlib.contextmanager
+def _driver_sigterm_kept() -> Iterator[None]:
+    """``ray.init()`` replaces the driver's SIGTERM handler (Ray's own exits at once, its core
+    library's aborts with a stack dump). A handler the driver installed itself (the CLI turns
+    SIGTERM into an interrupt, so the run is recorded ``interrupted``) is put back."""
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    finally:
+        if callable(before):
+            signal.signal(signal.SIGTERM, before)
 
 
 _NOTE_LINE = re.compile(
