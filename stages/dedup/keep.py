@@ -77,6 +77,21 @@ def previous_ranks(ids: pa.Array) -> dict[str, pa.Array]:
     }
 
 
+def best_first(key: str) -> list[tuple[str, str]]:
+    """Sort order: by ``key``, and within it the best-ranked member (then the smallest id)
+    first, so the first row of each run of ``key`` is its keeper."""
+    return [(key, "ascending")] + [(c, "ascending") for c in (*RANK_COLUMNS, Col.ID)]
+
+
+def run_starts(key: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Start positions of the runs of equal values of a sorted ``key``, and each row's run."""
+    key = key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key
+    new = np.ones(len(key), dtype=bool)
+    if len(key) > 1:
+        new[1:] = pc.not_equal(key[1:], key[:-1]).to_numpy(zero_copy_only=False)
+    return np.flatnonzero(new), np.cumsum(new) - 1
+
+
 def choose_keepers(t: pa.Table, cluster_key: str) -> pa.Table:
     """Per cluster (all rows of a cluster are in ``t``): size and keeper id, one row per member.
 
@@ -86,17 +101,10 @@ def choose_keepers(t: pa.Table, cluster_key: str) -> pa.Table:
     if t.num_rows == 0:
         return RESULT_SCHEMA.empty_table()
     t = t.group_by([cluster_key, Col.ID, *RANK_COLUMNS], use_threads=False).aggregate([])
-    t = t.sort_by(
-        [(cluster_key, "ascending")] + [(c, "ascending") for c in (*RANK_COLUMNS, Col.ID)]
-    )
+    t = t.sort_by(best_first(cluster_key))
     key = t[cluster_key].combine_chunks()
-    n = t.num_rows
-    new = np.ones(n, dtype=bool)
-    if n > 1:
-        new[1:] = pc.not_equal(key[1:], key[:-1]).to_numpy(zero_copy_only=False)
-    starts = np.flatnonzero(new)
-    sizes = np.diff(np.append(starts, n))
-    group = np.cumsum(new) - 1
+    starts, group = run_starts(key)
+    sizes = np.diff(np.append(starts, t.num_rows))
     size = sizes[group]
     keeper = t[Col.ID].take(starts[group])
     multi = size > 1

@@ -21,10 +21,11 @@ from corpusforge.schemas import Col
 from corpusforge.stages.dedup.keep import (
     CLUSTER_COLUMN,
     KEEPER_COLUMN,
-    RANK_COLUMNS,
     RANK_SCHEMA,
     RESULT_SCHEMA,
     SIZE_COLUMN,
+    best_first,
+    run_starts,
 )
 from corpusforge.stages.dedup.kernels import string_hashes
 
@@ -32,16 +33,6 @@ PIECE = "_piece"
 PIECES = 16  # pieces per cluster: a giant cluster's largest task holds ~1/16 of it
 _N = "_n"
 _SALT_SEED = 0x5A17
-
-
-def _group_firsts(key: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Start positions of runs of equal ``key`` (sorted input) and each row's run number."""
-    key = key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key
-    n = len(key)
-    new = np.ones(n, dtype=bool)
-    if n > 1:
-        new[1:] = pc.not_equal(key[1:], key[:-1]).to_numpy(zero_copy_only=False)
-    return np.flatnonzero(new), np.cumsum(new) - 1
 
 
 def with_pieces(cluster_key: str, pieces: int = PIECES):
@@ -69,8 +60,8 @@ def piece_summaries(cluster_key: str):
             return schema.empty_table()
         cols = [PIECE, cluster_key, *RANK_SCHEMA.names]
         t = t.select(cols).group_by(cols, use_threads=False).aggregate([])
-        t = t.sort_by([(PIECE, "ascending")] + [(c, "ascending") for c in (*RANK_COLUMNS, Col.ID)])
-        starts, group = _group_firsts(t[PIECE])
+        t = t.sort_by(best_first(PIECE))
+        starts, group = run_starts(t[PIECE])
         counts = np.bincount(group, minlength=len(starts)).astype(np.int64)
         best = t.take(pa.array(starts))
         return best.append_column(_N, pa.array(counts)).cast(schema)
@@ -84,9 +75,8 @@ def cluster_results(cluster_key: str):
     def fn(t: pa.Table) -> pa.Table:
         if t.num_rows == 0:
             return _RESULT_PIECES.empty_table()
-        order = [(cluster_key, "ascending")] + [(c, "ascending") for c in (*RANK_COLUMNS, Col.ID)]
-        t = t.sort_by(order)
-        starts, group = _group_firsts(t[cluster_key])
+        t = t.sort_by(best_first(cluster_key))
+        starts, group = run_starts(t[cluster_key])
         sizes = np.bincount(group, weights=t[_N].to_numpy(), minlength=len(starts))
         return pa.table(
             {
