@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
+from tree_memory import tree_memory
 
 from corpusforge.pipeline.api import GlobalContext
 from corpusforge.stages.dedup.minhash import SIGNATURE_COLUMN, TEXT_HASH_COLUMN
@@ -172,16 +173,12 @@ class TreeSampler(threading.Thread):
             if tick % 10 == 0:  # spilled objects are deleted once freed: sample the peak
                 self.spilled = max(self.spilled, _du(self.spill_dir))
             tick += 1
-            rss = pss = 0
-            for p in [self.me, *self.me.children(recursive=True)]:
-                try:
-                    info = p.memory_full_info()
-                except (psutil.NoSuchProcess, psutil.AccessDenied):
-                    continue
-                rss, pss = rss + info.rss, pss + getattr(info, "pss", 0)
-                if p.pid == self.me.pid:
-                    self.driver = max(self.driver, info.rss)
-            self.rss, self.pss = max(self.rss, rss), max(self.pss, pss)
+            rows = tree_memory(self.me)
+            for pid, _, rss, _ in rows:
+                if pid == self.me.pid:
+                    self.driver = max(self.driver, rss)
+            self.rss = max(self.rss, sum(r[2] for r in rows))
+            self.pss = max(self.pss, sum(r[3] for r in rows))
             self.stop.wait(self.interval)
 
 

@@ -36,40 +36,11 @@ import threading
 import time
 
 import psutil
+from tree_memory import tree_memory
 
 _PROGRESS = re.compile(r"phase \d|outputs: |lineage and checks")
 HERE = os.path.dirname(os.path.abspath(__file__))
 RECIPE = os.path.join(HERE, "..", "examples", "web_recipe.yaml")
-
-
-def _process_label(p: psutil.Process) -> str:
-    """A short name for the breakdown: Ray's process title (``ray::_StatsActor``) or the
-    script or binary the process runs."""
-    cmd = p.cmdline()
-    if not cmd:
-        return p.name()
-    if cmd[0].startswith("ray::"):
-        return cmd[0].split()[0]
-    if "python" not in os.path.basename(cmd[0]):
-        return os.path.basename(cmd[0])[:40]
-    scripts = [c for c in cmd[1:3] if not c.startswith("-")]
-    return os.path.basename(scripts[0] if scripts else cmd[0])[:40]
-
-
-def _tree_memory(root: psutil.Process) -> tuple[int, int, list[tuple[str, int, int]]]:
-    """Summed RSS and PSS of ``root`` and its descendants, and (label, RSS, PSS) per process.
-
-    RSS counts a shared page once per process that maps it (Ray's core library, forked
-    pages), so the RSS sum over-counts a tree; PSS splits each shared page among its users and
-    sums to the memory the tree really holds."""
-    rows = []
-    for p in [root, *root.children(recursive=True)]:
-        try:
-            info = p.memory_full_info()
-            rows.append((_process_label(p), info.rss, getattr(info, "pss", info.rss)))
-        except psutil.Error:
-            pass
-    return sum(r[1] for r in rows), sum(r[2] for r in rows), rows
 
 
 def run_measured(cmd: list[str], env: dict | None = None) -> dict:
@@ -83,7 +54,8 @@ def run_measured(cmd: list[str], env: dict | None = None) -> dict:
         root = psutil.Process(proc.pid)
         while not done.is_set():
             try:
-                rss, pss, rows = _tree_memory(root)
+                rows = [(label, rss, pss) for _, label, rss, pss in tree_memory(root)]
+                rss, pss = sum(r[1] for r in rows), sum(r[2] for r in rows)
                 if rss > peak["rss"]:
                     peak.update(rss=rss, rows=rows)
                 peak["pss"] = max(peak["pss"], pss)
