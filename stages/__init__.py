@@ -3,8 +3,9 @@
 Importing this package imports none of them. A built-in stage's module is imported when a
 config (or a worker unpickling a stage) first names it, through the tables below and
 ``corpusforge.pipeline.registry``: a process that never runs ``pii`` never pays Presidio's
-import (seconds and ~55 MB), one that never runs ``c4_quality`` never imports datatrove, and
-``corpusforge audit`` or ``forget`` start without loading any model library.
+import (seconds and ~55 MB), one that runs no stage of ``stages/quality`` never imports
+datatrove or spaCy, and ``corpusforge audit`` or ``forget`` start without loading any model
+library.
 ``tests/pipeline/test_registry_tables.py`` checks that these tables name every built-in.
 """
 
