@@ -23,7 +23,6 @@ from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic import Field
 
 from corpusforge.pipeline.api import (
@@ -36,7 +35,13 @@ from corpusforge.pipeline.api import (
 )
 from corpusforge.schemas import LANGUAGE, Col
 from corpusforge.stages.classify.fasttext_model import FastTextModel, default_model_path
-from corpusforge.stages.classify.lid_ensemble import Ensemble, Mode, label_keys, sample
+from corpusforge.stages.classify.lid_ensemble import (
+    SCRIPT_CHECK_BELOW,
+    Ensemble,
+    Mode,
+    label_keys,
+    sample,
+)
 
 LANGUAGE_SCORE = "language_score"
 LANGUAGE_SCRIPT = "language_script"
@@ -79,16 +84,6 @@ def normalize(text: str | None, max_chars: int) -> str:
     if not text:
         return ""
     return sample(text, max_chars).replace("\n", " ")
-
-
-def normalized_lines(col: pa.ChunkedArray | pa.Array, max_chars: int) -> list[str]:
-    """``normalize`` over a text column, in Arrow compute for the whole-text default."""
-    if max_chars > 0:
-        return [normalize(t, max_chars) for t in col.to_pylist()]
-    col = pc.fill_null(col, "")
-    blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(col)), 0)
-    col = pc.if_else(blank, "", pc.replace_substring(col, "\n", " "))
-    return col.to_pylist()
 
 
 class LangIdParams(StageParams):
@@ -140,6 +135,9 @@ class LangId(Stage):
         self.ensemble = Ensemble(p.mode, keys, p.lingua_chars)
         self._k = p.top_k if p.mode == "fasttext" else max(p.top_k, 5)
         self._names: dict[str, tuple[str, str | None]] = {}
+        self._raw = raw
+        # labels the ensemble keeps as they are when the model is sure of them
+        self._settled = np.array([self.ensemble.settles(lab) for lab in raw] or [True], bool)
 
     def _name(self, label: str) -> tuple[str, str | None]:
         got = self._names.get(label)
@@ -147,52 +145,65 @@ class LangId(Stage):
             got = self._names[label] = split_label(label, self.params.iso639_1)
         return got
 
-    def predict(self, col: pa.ChunkedArray | pa.Array) -> list[tuple[str, float] | None]:
-        """(raw label, score) per text after the mode's decision; None for an empty text."""
+    def predict(
+        self, col: pa.ChunkedArray | pa.Array
+    ) -> tuple[list[str | None], np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(raw label after the mode's decision or None for an empty text, its score, the
+        model's top-k as label indices, probabilities and counts) per text."""
         p: LangIdParams = self.params  # type: ignore[assignment]
-        lines = normalized_lines(col, p.max_chars)
-        labels, probs = self.model.predict(lines, k=self._k, on_unicode_error="replace")
-        self._last_topk = (labels, probs)
-        decide = self.ensemble.decide
-        out: list[tuple[str, float] | None] = []
-        for line, labs, prs in zip(lines, labels, probs, strict=True):
-            if not line or not labs:
-                out.append(None)
-                continue
-            out.append(decide(line, [lab[9:] for lab in labs], prs))
-        return out
+        if isinstance(col, pa.ChunkedArray):
+            col = col.combine_chunks() if col.num_chunks else pa.array([], pa.string())
+        if p.max_chars > 0:
+            col = pa.array([sample(t, p.max_chars) if t else t for t in col.to_pylist()])
+        idx, probs, got = self.model.predict_column(col, self._k)
+        top = idx[:, 0] if idx.shape[1] else np.zeros(len(got), np.int32)
+        top_p = np.minimum(probs[:, 0], 1.0) if probs.shape[1] else np.zeros(len(got), np.float32)
+        raw = self._raw
+        labels: list[str | None] = [raw[j] if n else None for j, n in zip(top, got, strict=True)]
+        scores = np.where(got > 0, top_p, 0.0).astype(np.float32)
+        # the ensemble decides only where the model's answer is not settled (low confidence,
+        # a close language group); there it needs the text, as one line
+        sure = top_p >= SCRIPT_CHECK_BELOW if p.mode != "fasttext" else True
+        open_ = (got > 0) & ~(self._settled[top] & sure)
+        for i in np.flatnonzero(open_).tolist():
+            line = normalize(col[i].as_py(), 0)
+            labs = [raw[j] for j in idx[i, : got[i]]]
+            labels[i], score = self.ensemble.decide(line, labs, probs[i, : got[i]].tolist())
+            scores[i] = score
+        return labels, scores, (idx, probs, got)
 
     def process(self, batch: pa.Table) -> pa.Table:
         p: LangIdParams = self.params  # type: ignore[assignment]
-        decided = self.predict(batch.column(Col.TEXT))
-        n = len(decided)
-        langs: list[str | None] = [None] * n
-        scripts: list[str | None] = [None] * n
-        scores = np.zeros(n, dtype=np.float32)
-        for i, d in enumerate(decided):
-            if d is not None:
-                langs[i], scripts[i] = self._name(d[0])
-                scores[i] = d[1]
+        decided, scores, topk = self.predict(batch.column(Col.TEXT))
+        names = [self._name(d) if d is not None else (None, None) for d in decided]
+        langs = [n[0] for n in names]
         batch = set_column(batch, LANGUAGE, pa.array(langs, type=pa.string()))
         batch = set_column(batch, LANGUAGE_SCORE, pa.array(scores, type=pa.float32()))
         if self._with_script:
+            scripts = [n[1] for n in names]
             batch = set_column(batch, LANGUAGE_SCRIPT, pa.array(scripts, type=pa.string()))
         if p.top_k > 1:
-            batch = set_column(batch, LANGUAGE_TOPK, self._topk(decided))
+            batch = set_column(batch, LANGUAGE_TOPK, self._topk(decided, scores, topk))
         return self._filter(batch, langs, scores)
 
-    def _topk(self, decided: list[tuple[str, float] | None]) -> pa.Array:
+    def _topk(
+        self,
+        decided: list[str | None],
+        scores: np.ndarray,
+        topk: tuple[np.ndarray, np.ndarray, np.ndarray],
+    ) -> pa.Array:
         """The decided label first, then the model's next labels (top_k in all)."""
         k = self.params.top_k
+        idx, probs, got = topk
         rows: list[list[dict] | None] = []
-        for d, labs, prs in zip(decided, *self._last_topk, strict=True):
+        for i, d in enumerate(decided):
             if d is None:
                 rows.append(None)
                 continue
-            row = [{"language": self._name(d[0])[0], "score": d[1]}]
-            for lab, s in zip(labs, prs, strict=True):
-                if len(row) < k and lab[9:] != d[0]:
-                    row.append({"language": self._name(lab[9:])[0], "score": min(float(s), 1.0)})
+            row = [{"language": self._name(d)[0], "score": float(scores[i])}]
+            for j, s in zip(idx[i, : got[i]].tolist(), probs[i, : got[i]].tolist(), strict=True):
+                if len(row) < k and self._raw[j] != d:
+                    row.append({"language": self._name(self._raw[j])[0], "score": min(s, 1.0)})
             rows.append(row)
         topk_type = pa.list_(pa.struct([("language", pa.string()), ("score", pa.float32())]))
         return pa.array(rows, type=topk_type)

@@ -103,6 +103,11 @@ class Ensemble:
     def label(self, key: str) -> str:
         return self._label_of.get(key, key)
 
+    def settles(self, label: str) -> bool:
+        """True when ``decide`` returns ``label`` and its probability unchanged whenever the
+        model gives it at least ``SCRIPT_CHECK_BELOW`` (no script check, no close group)."""
+        return self.mode == "fasttext" or self._group_of.get(self._key(label)) is None
+
     def decide(self, text: str, labels: list[str], probs: list[float]) -> tuple[str, float]:
         best, score = labels[0], min(float(probs[0]), 1.0)
         if self.mode == "fasttext":
