@@ -77,7 +77,7 @@ def mixes(rows: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
 def run_raw(model, rows: list[tuple[str, str]]) -> tuple[list[str], float]:
     lines = [s.replace("\n", " ") for s, _ in rows]
     t0 = time.process_time()
-    labels, _ = model.predict(lines, k=1)
+    labels, _ = model.predict_library(lines, 1, "strict")  # the C++ library
     return [lab[0].removeprefix("__label__") for lab in labels], time.process_time() - t0
 
 
@@ -128,7 +128,7 @@ def corpus_speed(folder: Path) -> None:
     for b in batches:
         lines = [t.replace("\n", " ") for t in b["text"].to_pylist()]
         t0 = time.process_time()
-        model.predict(lines, k=1)
+        model.predict_library(lines, 1, "strict")
         raw += time.process_time() - t0
     mb = sum(len(t.encode()) for t in texts) / 1e6
     print(f"{len(texts)} docs, {mb:.1f} MB: raw predict {raw:.2f} CPU s")

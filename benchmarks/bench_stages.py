@@ -146,7 +146,7 @@ def _langid_peers() -> tuple[Peer | None, Peer]:
     model = FastTextModel(default_model_path())
 
     def raw(texts: list[str]) -> None:
-        model.predict([t.replace("\n", " ") for t in texts], k=1)
+        model.predict_library([t.replace("\n", " ") for t in texts], 1, "strict")
 
     try:  # datatrove's LanguageFilter needs the `fasttext` package (bench extra)
         from datatrove.pipeline.filters import LanguageFilter

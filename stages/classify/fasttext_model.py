@@ -114,7 +114,7 @@ class FastTextModel:
         """None when the kernel gives the library's labels and probabilities on probe texts."""
         texts = probe_texts()
         k = min(5, len(self.labels))
-        want_labels, want_probs = self._predict_library(
+        want_labels, want_probs = self.predict_library(
             [t.replace("\n", " ") for t in texts], k, "replace"
         )
         column = pa.array(texts)
@@ -148,7 +148,7 @@ class FastTextModel:
         index = {lab: i for i, lab in enumerate(self.labels)}
         rows = np.flatnonzero(live)
         lines = [texts[int(i)].as_py().replace("\n", " ") for i in rows]
-        for i, labs, prs in zip(rows, *self._predict_library(lines, k, "replace"), strict=True):
+        for i, labs, prs in zip(rows, *self.predict_library(lines, k, "replace"), strict=True):
             got[i] = len(labs)
             labels[i, : len(labs)] = [index[lab] for lab in labs]
             probs[i, : len(prs)] = prs
@@ -163,7 +163,7 @@ class FastTextModel:
             return labels[0], probs[0]
         k = len(self.labels) if k < 0 else k
         if self.compiled is None:
-            return self._predict_library(lines, k, on_unicode_error)
+            return self.predict_library(lines, k, on_unicode_error)
         first = [line.split("\n", 1)[0] if "\n" in line else line for line in lines]
         idx, probs, got = self.compiled.predict(
             *utf8_buffers(pa.array(first, pa.string())), np.ones(len(first), bool), k
@@ -174,7 +174,7 @@ class FastTextModel:
             [tuple(float(p) for p in probs[i, : got[i]]) for i in range(len(first))],
         )
 
-    def _predict_library(
+    def predict_library(
         self, lines: list[str], k: int, on_unicode_error: str
     ) -> tuple[list[tuple[str, ...]], list[tuple[float, ...]]]:
         predict = self._f.predict

@@ -39,7 +39,7 @@ def library_view(model: FastTextModel, texts: list[str], k: int) -> list[tuple]:
     """What the C++ library predicts for each text scored as one line (blank texts: none)."""
     live = live_mask(pa.array(texts))
     lines = [t.replace("\n", " ") for t in texts]
-    labels, probs = model._predict_library(lines, k, "replace")
+    labels, probs = model.predict_library(lines, k, "replace")
     return [(lab, pr) if ok else ((), ()) for lab, pr, ok in zip(labels, probs, live, strict=True)]
 
 
@@ -97,7 +97,7 @@ def test_predict_lines_keeps_fasttext_semantics() -> None:
     model = FastTextModel(default_model_path())
     lines = ["Das ist ein Haus\nthis is a house", "un texte en français", ""]
     labels, probs = model.predict(lines, k=2)
-    want_labels, want_probs = model._predict_library(
+    want_labels, want_probs = model.predict_library(
         [lines[0].split("\n")[0], *lines[1:]], 2, "strict"
     )
     assert labels == want_labels and probs == want_probs
