@@ -42,9 +42,9 @@ _MASK32 = 0xFFFFFFFF
 _NGRAM_MUL = 116049371
 _EOS = np.frombuffer(EOS, np.uint8).copy()  # module arrays: numba freezes them as constants
 _LABEL = np.frombuffer(LABEL_PREFIX, np.uint8).copy()
-MEMO_SLOTS = 1 << 19  # token memo: open-addressing slots (entries kept under half)
-MEMO_KEY_BYTES = 1 << 22  # token bytes held by the memo
-MEMO_IDS = 1 << 21  # input-row ids held by the memo (about four per token)
+MEMO_SLOTS = 1 << 21  # token memo: open-addressing slots (entries kept under half)
+MEMO_KEY_BYTES = 1 << 24  # token bytes held by the memo
+MEMO_IDS = 1 << 23  # input-row ids held by the memo (about four per token)
 MEMO_MAX_TOKEN = 64  # longer tokens are computed each time (rare, and would crowd it)
 
 
@@ -140,47 +140,42 @@ def _mod32(h: np.uint64, d: int, magic: np.uint64) -> int:
 
 
 @nb.njit(cache=True, inline="always")
-def _byte(data: np.ndarray, s: int, n_word: int, p: int) -> np.uint8:
-    """Byte ``p`` of ``'<' + token + '>'`` (fastText's BOW + word + EOW), token at ``s``."""
-    if p == 0:
-        return np.uint8(60)
-    if p == n_word - 1:
-        return np.uint8(62)
-    return data[s + p - 1]
-
-
-@nb.njit(cache=True, inline="always")
-def _subword_ids(data, s, e, out, at, nwords, minn, maxn, bucket, magic, prune) -> int:
+def _subword_ids(data, s, e, out, at, nwords, minn, maxn, bucket, magic, prune, buf, starts):
     """fastText's computeSubwords of ``<token>``: the rows of its character n-grams of
     minn..maxn characters (none of one character at an end), in fastText's order, written
-    to ``out`` from ``at``; returns how many."""
+    to ``out`` from ``at``; returns how many. ``buf`` and ``starts`` are scratch space of at
+    least the token's length + 3."""
     prune_size, bits, p_slots, p_keys, p_values = prune
     n_word = e - s + 2
+    buf[0] = 60  # BOW '<'
+    buf[1 : n_word - 1] = data[s:e]
+    buf[n_word - 1] = 62  # EOW '>'
+    n_chars = 0  # characters start at a byte that is not a UTF-8 continuation byte
+    for p in range(n_word):
+        if (buf[p] & 0xC0) != 0x80:
+            starts[n_chars] = p
+            n_chars += 1
+    starts[n_chars] = n_word
     count = 0
-    for i in range(n_word):
-        if (_byte(data, s, n_word, i) & 0xC0) == 0x80:
-            continue
+    for c in range(n_chars):
         h = np.uint64(_FNV_OFFSET)
-        j = i
-        n = 1
-        while j < n_word and n <= maxn:
-            h = _fnv_step(h, _byte(data, s, n_word, j))
-            j += 1
-            while j < n_word and (_byte(data, s, n_word, j) & 0xC0) == 0x80:
-                h = _fnv_step(h, _byte(data, s, n_word, j))
-                j += 1
-            if n >= minn and not (n == 1 and (i == 0 or j == n_word)):
-                x = _mod32(h, bucket, magic)
-                r = _bucket_row(x, prune_size, bits, p_slots, p_keys, p_values)
+        for n in range(1, min(maxn, n_chars - c) + 1):
+            for p in range(starts[c + n - 1], starts[c + n]):
+                h = _fnv_step(h, buf[p])
+            # fastText: no 1-gram of the first ('<') or last ('>') character
+            if n >= minn and not (n == 1 and (c == 0 or c + 1 == n_chars)):
+                r = _bucket_row(_mod32(h, bucket, magic), prune_size, bits, p_slots, p_keys,
+                                p_values)  # fmt: skip
                 if r >= 0:
                     out[at + count] = nwords + r
                     count += 1
-            n += 1
     return count
 
 
 @nb.njit(cache=True, inline="always")
-def _token_ids(data, s, e, h, out, at, nwords, minn, maxn, bucket, magic, words, types, prune):
+def _token_ids(
+    data, s, e, h, out, at, nwords, minn, maxn, bucket, magic, words, types, prune, buf, starts
+):
     """fastText's getLine for one token: (how many ids written to ``out`` from ``at``, is it
     a label). A word's ids are its dictionary id (if any) then its n-grams; the EOS word has
     no n-grams; a label (a dictionary label, or an unknown token starting with
@@ -200,7 +195,7 @@ def _token_ids(data, s, e, h, out, at, nwords, minn, maxn, bucket, magic, words,
         return count, False
     if wid < 0 or maxn > 0:
         count += _subword_ids(data, s, e, out, at + count, nwords, minn, maxn, bucket, magic,
-                              prune)  # fmt: skip
+                              prune, buf, starts)  # fmt: skip
     return count, False
 
 
@@ -214,13 +209,14 @@ def max_token_ids(n_bytes: int, maxn: int) -> int:
 @nb.njit(cache=True, inline="always")
 def _memo_find(data, s, n, h, slots, meta, keys) -> tuple[int, int]:
     """(entry, slot) of token ``data[s:s+n]`` in the memo; entry -1 and the free slot on a
-    miss. ``meta[entry]`` = (hash, key length, key start, first id, id count, is label)."""
+    miss. ``meta[entry]`` (int32) = (hash, key start, first id, key length << 16 | id count
+    << 1 | is label): 16 bytes an entry, so a large memo stays small."""
     mask = len(slots) - 1
     j = _slot(h, mask)
-    hh = np.int64(h)
+    hh = np.int32(np.uint32(h))
     while slots[j] >= 0:
         k = slots[j]
-        if meta[k, 0] == hh and meta[k, 1] == n and _same(keys, meta[k, 2], data, s, n):
+        if meta[k, 0] == hh and meta[k, 3] >> 16 == n and _same(keys, meta[k, 1], data, s, n):
             return k, j
         j = (j + 1) & mask
     return -1, j
@@ -383,6 +379,8 @@ def predict_batch(data, offsets, live, model, head, memo, k, out_labels, out_pro
     stack_s = np.empty(2 * nlabels + 2, np.float32)
     output = np.empty(nlabels, np.float32)
     scratch = np.empty(max_token_ids(MEMO_MAX_TOKEN, maxn), np.int32)
+    buf = np.empty(256, np.uint8)  # '<' + token + '>' of a token the memo misses
+    starts = np.empty(256, np.int64)  # its characters' first bytes
     n_docs = len(offsets) - 1
     longest = 1
     if word_ngrams > 1:
@@ -411,28 +409,30 @@ def predict_batch(data, offsets, live, model, head, memo, k, out_labels, out_pro
             h = _fnv(data, s, i)
             hit, free = _memo_find(data, s, n, h, slots, meta, keys)
             if hit >= 0:
-                _add_rows(hidden, rows, ids, meta[hit, 3], meta[hit, 3] + meta[hit, 4])
-                n_rows += meta[hit, 4]
-                is_label = meta[hit, 5] != 0
+                count = (meta[hit, 3] >> 1) & 0x7FFF
+                _add_rows(hidden, rows, ids, meta[hit, 2], meta[hit, 2] + count)
+                n_rows += count
+                is_label = (meta[hit, 3] & 1) != 0
             else:
                 bound = max_token_ids(n, maxn)
-                memoize = n <= MEMO_MAX_TOKEN and used[0] < len(meta)
+                memoize = n <= MEMO_MAX_TOKEN and used[0] < len(meta) and bound < 0x8000
                 memoize = memoize and used[1] + n <= len(keys) and used[2] + bound <= len(ids)
                 out = ids if memoize else (scratch if n <= MEMO_MAX_TOKEN else
                                            np.empty(bound, np.int32))  # fmt: skip
                 at = used[2] if memoize else 0
-                count, is_label = _token_ids(data, s, i, h, out, at, nwords, minn, maxn,
-                                             bucket, magic, words, types, prune)  # fmt: skip
+                if n + 3 > len(buf):
+                    buf = np.empty(2 * n + 3, np.uint8)
+                    starts = np.empty(2 * n + 3, np.int64)
+                count, is_label = _token_ids(data, s, i, h, out, at, nwords, minn, maxn, bucket,
+                                             magic, words, types, prune, buf, starts)  # fmt: skip
                 _add_rows(hidden, rows, out, at, at + count)
                 n_rows += count
                 if memoize:
                     e = used[0]
-                    meta[e, 0] = np.int64(h)
-                    meta[e, 1] = n
-                    meta[e, 2] = used[1]
-                    meta[e, 3] = at
-                    meta[e, 4] = count
-                    meta[e, 5] = is_label
+                    meta[e, 0] = np.int32(np.uint32(h))
+                    meta[e, 1] = used[1]
+                    meta[e, 2] = at
+                    meta[e, 3] = (n << 16) | (count << 1) | np.int32(is_label)
                     keys[used[1] : used[1] + n] = data[s:i]
                     used[0] += 1
                     used[1] += n
@@ -599,7 +599,7 @@ class CompiledModel:
         self.nlabels = ft.nlabels
         self.memo = (
             np.full(MEMO_SLOTS, -1, np.int32),  # open addressing, entries under half full
-            np.zeros((MEMO_SLOTS // 2, 6), np.int64),  # per entry: see _memo_find
+            np.zeros((MEMO_SLOTS // 2, 4), np.int32),  # per entry: see _memo_find
             np.zeros(MEMO_KEY_BYTES, np.uint8),  # the tokens' bytes
             np.zeros(MEMO_IDS, np.int32),  # their input-row ids
             np.zeros(3, np.int64),  # entries, key bytes and ids in use
