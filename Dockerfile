@@ -25,7 +25,15 @@ RUN python -m venv /opt/corpusforge/venv \
     && rm -rf /tmp/wheels
 
 ENV PATH=/opt/corpusforge/venv/bin:$PATH \
-    VIRTUAL_ENV=/opt/corpusforge/venv
+    VIRTUAL_ENV=/opt/corpusforge/venv \
+    NUMBA_CACHE_DIR=/opt/corpusforge/numba-cache
+
+# compile the numba kernels once, into the image: without this every Ray worker of every pod
+# compiles them on its first batch (tens of CPU seconds each); a warm-up is a run of the web
+# recipe's stages on generated documents (`corpusforge warmup`)
+COPY examples/web_recipe.yaml /opt/corpusforge/warmup.yaml
+RUN corpusforge warmup /opt/corpusforge/warmup.yaml \
+    && chmod -R a+rwX /opt/corpusforge/numba-cache
 
 USER 1000:1000
 WORKDIR /home/ray

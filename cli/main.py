@@ -528,6 +528,35 @@ def init(
     out.print(f"wrote {path}; edit input.paths and run `corpusforge run {path}`", highlight=False)
 
 
+@app.command()
+def warmup(
+    config: Annotated[Path, typer.Argument(help="YAML config whose stages to compile.")],
+) -> None:
+    """Compile the config's kernels ahead of its first run (a run on generated documents).
+
+    The compiled stages cache their machine code on disk (numba); the first run on a machine
+    compiles it in every worker that starts at once. Run this once after installing, or
+    when building an image (with NUMBA_CACHE_DIR set to a folder the image keeps)."""
+    from corpusforge.pipeline.config import load_config
+    from corpusforge.pipeline.engine.warmup import cache_location, warm_up
+
+    _log_progress(plain=True)
+    logging.getLogger("corpusforge").setLevel(logging.WARNING)  # the generated run's lines
+    try:
+        result = warm_up(load_config(config))
+    except (CorpusforgeError, OSError) as exc:
+        _fail(exc)
+    idle = [name for name, n in result.docs_in.items() if n == 0]
+    out.print(
+        f"warm: {len(result.docs_in)} stages ran on {result.documents} generated documents in "
+        f"{result.seconds:.1f} s; compiled code is cached {cache_location()}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if idle:  # their filters before them kept none of the generated documents
+        err.print(f"note: no document reached {', '.join(idle)}; they stay cold", highlight=False)
+
+
 app.command("tokens", help="Inspect token shards: counts, decoded samples, token sources.")(
     tokens_command
 )

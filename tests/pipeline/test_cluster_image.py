@@ -63,7 +63,10 @@ def wheel_name() -> str:
 def test_image_installs_the_wheel_ci_builds_with_real_extras() -> None:
     """The image installs the file .ci/wheel_quickstart.sh builds and tests, nothing else."""
     copied = [rest.split() for word, rest in instructions() if word == "COPY"]
-    assert copied == [[f"dist/{wheel_name()}", "/tmp/wheels/"]]
+    assert copied == [
+        [f"dist/{wheel_name()}", "/tmp/wheels/"],
+        ["examples/web_recipe.yaml", "/opt/corpusforge/warmup.yaml"],
+    ]
     ci = (ROOT / ".ci" / "wheel_quickstart.sh").read_text(encoding="utf-8")
     assert "-m build --sdist --wheel --outdir dist ." in ci
     assert "bash .ci/wheel_quickstart.sh" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
@@ -73,6 +76,19 @@ def test_image_installs_the_wheel_ci_builds_with_real_extras() -> None:
     assert set(spec.group(1).split(",")) <= set(PYPROJECT["project"]["optional-dependencies"])
     ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert "*" in ignore and "!dist/corpusforge-*.whl" in ignore
+    assert "!examples/web_recipe.yaml" in ignore
+
+
+def test_image_compiles_the_kernels_into_a_cache_it_keeps() -> None:
+    """The numba cache is built at image build time, in a folder the image sets and the
+    non-root user may use, by a warm-up on a config that parses."""
+    env = " ".join(rest for word, rest in instructions() if word == "ENV")
+    cache = re.search(r"NUMBA_CACHE_DIR=(\S+)", env)
+    assert cache is not None, env
+    run = [rest for word, rest in instructions() if word == "RUN"]
+    warm = next(r for r in run if "corpusforge warmup" in r)
+    assert "/opt/corpusforge/warmup.yaml" in warm and f"chmod -R a+rwX {cache.group(1)}" in warm
+    parse_config(yaml.safe_load((ROOT / "examples" / "web_recipe.yaml").read_text()))
 
 
 def test_the_wheel_ci_built_is_the_one_the_image_copies() -> None:
