@@ -1,9 +1,15 @@
-"""Which recognizers a window goes to: one cheap necessary condition per entity type.
+"""What of a window each recognizer sees: a cheap necessary condition per entity type, and
+for types whose hits never hold whitespace, only the words that meet it.
 
 A window exists because some trigger matched in it, but most windows can hold only one or
 two kinds of PII: a run of digits cannot be an e-mail address, ``12:30:45`` cannot be a card.
 Each gate below is implied by every hit its recognizer can report, so a recognizer that is not
 shown a window whose gate fails would have found nothing in it: decisions do not change.
+
+E-mail addresses, IP addresses and URLs hold no whitespace, and their patterns look at most at
+``\\b`` or one character around a hit (which whitespace satisfies as the edge of a text does):
+their recognizers see only the whitespace-delimited words of the window in which the gate
+matches, which hold all of their hits, each found exactly as in the whole window.
 
 Presidio runs its patterns with the ``regex`` module, whose ``\\d`` knows digits of newer
 Unicode versions than Python's ``re``: a gate with ``\\d`` is a ``regex`` pattern too. Gates
@@ -30,36 +36,48 @@ from collections.abc import Callable
 
 import regex
 
-Gate = Callable[[str], bool]
+from corpusforge.stages.pii.windows import next_space, token_start
 
+Pattern = re.Pattern[str] | regex.Pattern[str]
+# the spans (start, end) of a window a recognizer is shown; empty: none of it
+Focus = Callable[[str], list[tuple[int, int]]]
 
-def _found(*patterns: re.Pattern[str] | regex.Pattern[str]) -> Gate:
-    return lambda text: any(p.search(text) is not None for p in patterns)
-
-
-def _at_least_digits(n: int) -> Gate:
-    # anchored: one pass over the window, never a retry from every position
-    compiled = regex.compile(rf"(?:\D*\d){{{n}}}")
-    return lambda text: compiled.match(text) is not None
-
-
-GATES: dict[str, Gate] = {
-    "EMAIL": lambda text: "@" in text,
-    "IP": _found(
-        re.compile(r"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]"), re.compile(r":[0-9a-fA-F]{0,4}:")
-    ),
-    "PHONE": _at_least_digits(7),
-    "CREDIT_CARD": _found(regex.compile(r"\d(?:[ \-]?\d){11}")),
-    "US_SSN": _found(re.compile(r"[0-9](?:[- .]?[0-9]){8}")),
-    "IBAN": _found(re.compile(r"[A-Za-z]{2}\d{2}")),
-    "URL": _found(regex.compile(r"\.\w\w")),
+_GATES: dict[str, list[Pattern]] = {
+    "EMAIL": [re.compile("@")],
+    "IP": [re.compile(r"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]"), re.compile(r":[0-9a-fA-F]{0,4}:")],
+    "CREDIT_CARD": [regex.compile(r"\d(?:[ \-]?\d){11}")],
+    "US_SSN": [re.compile(r"[0-9](?:[- .]?[0-9]){8}")],
+    "IBAN": [re.compile(r"[A-Za-z]{2}\d{2}")],
+    "URL": [regex.compile(r"\.\w\w")],
 }
+# anchored: one pass over the window, never a retry from every position
+_SEVEN_DIGITS = regex.compile(r"(?:\D*\d){7}")
+# hits without whitespace, and patterns that see at most one character around a hit
+_WORD_TYPES = frozenset({"EMAIL", "IP", "URL"})
 
 
-def gate(entity: str) -> Gate:
-    """The gate of a pattern entity (one without a gate goes to its recognizer always)."""
-    return GATES.get(entity, _always)
+def focus(entity: str) -> Focus:
+    """What of a window the recognizer of ``entity`` is shown (all of it for a type this
+    module has no gate for)."""
+    if entity == "PHONE":
+        return lambda text: [(0, len(text))] if _SEVEN_DIGITS.match(text) else []
+    gates = _GATES.get(entity)
+    if gates is None:
+        return lambda text: [(0, len(text))]
+    if entity in _WORD_TYPES:
+        return lambda text: _words_with(text, gates)
+    return lambda text: [(0, len(text))] if any(g.search(text) for g in gates) else []
 
 
-def _always(text: str) -> bool:
-    return True
+def _words_with(text: str, gates: list[Pattern]) -> list[tuple[int, int]]:
+    """The whitespace-delimited words of ``text`` in which a gate matches, in order. A gate
+    match holds no whitespace, so it lies in one word; every word with a match holds one
+    that ``finditer`` finds."""
+    starts = sorted(m.start() for g in gates for m in g.finditer(text))
+    out: list[tuple[int, int]] = []
+    for s in starts:
+        if out and s < out[-1][1]:
+            continue  # in the word already taken
+        lo = out[-1][1] if out else 0
+        out.append((token_start(text, s, lo), next_space(text, s)))
+    return out

@@ -3,19 +3,19 @@ entity type on all of that type's windows at once.
 
 Per document and per window, Presidio's own bookkeeping (the registry lookup, the NLP
 artifacts, the context enhancer's deep copies, de-duplication) cost more than its regexes on
-corpus text. Here each entity type's recognizer is called once per ~256k characters: the
-windows its gate lets through (``gates.py``), joined by a run of line breaks that no pattern
-can match into or look across. What each window yields is exactly what Presidio finds in it
-alone:
+corpus text. Here each entity type's recognizer is called once per ~256k characters: what
+its gate lets through of the windows (``gates.py``: whole windows, or words of them), joined
+by a run of line breaks that no pattern can match into or look across. What each window
+yields is exactly what Presidio finds in it alone:
 
 - no pattern of the recognizers starts with, contains more than two of, or ends across a run
   of line breaks (their whitespace is at most ``\\s?`` next to a digit group), so no hit
-  spans two windows and every hit lies where it would in the window alone;
-- a line break before a window reads like the start of the text to every look-behind (``\\b``,
+  spans two parts and every hit lies where it would in the window alone;
+- a line break before a part reads like the start of the text to every look-behind (``\\b``,
   ``(?<![\\w...])``) and after it like the end; the context the phone recognizer reads before a
   hit (48 characters at most) falls in the separator, which holds no word;
-- Presidio's de-duplication only merges hits of one type that overlap, which two windows'
-  hits never do; the other steps work hit by hit.
+- Presidio's de-duplication only merges hits of one type that overlap, which two parts' hits
+  never do; the other steps work hit by hit.
 
 ``tests/stages/pii/test_pii_parity.py`` checks this against plain Presidio on each window.
 """
@@ -25,15 +25,18 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-from presidio_analyzer import AnalyzerEngine, RecognizerResult
 
 from corpusforge.stages.pii.entities import ENTITIES, FROM_PRESIDIO, PATTERN_LANG
-from corpusforge.stages.pii.gates import gate
+from corpusforge.stages.pii.gates import focus
 from corpusforge.stages.pii.spans import Span
 from corpusforge.stages.pii.windows import Piece, Triggers, pieces_for
+
+if TYPE_CHECKING:  # Presidio is imported in the stage's setup(), after no_torch's guard
+    from presidio_analyzer import AnalyzerEngine, RecognizerResult
 
 SEPARATOR = "\n" * 64
 JOIN_CHARS = 256_000
@@ -46,6 +49,15 @@ class Window:
     row: int  # index into the batch's texts
     piece: Piece
     text: str  # texts[row][piece.start:piece.end]
+
+
+@dataclass(frozen=True)
+class Part:
+    """What one recognizer is shown of one window: ``window.text[offset:offset + len(text)]``."""
+
+    window: int  # index into the batch's windows
+    offset: int
+    text: str
 
 
 @dataclass(frozen=True)
@@ -82,9 +94,13 @@ def scan(
     window, then as Presidio sorts its results), which ``resolve`` relies on for ties."""
     found: list[tuple[tuple[int, str, int, int, float], int, Span]] = []
     for key in keys:
-        passes = gate(key)
-        chosen = [k for k, w in enumerate(windows) if passes(w.text)]
-        for group in _groups(chosen, windows, p.join_chars):
+        shown = focus(key)
+        parts = [
+            Part(k, start, w.text[start:end])
+            for k, w in enumerate(windows)
+            for start, end in shown(w.text)
+        ]
+        for group in _groups(parts, p.join_chars):
             found.extend(_analyze_group(engine, list(ENTITIES[key].presidio), windows, group, p))
     found.sort(key=lambda f: f[0])
     spans: dict[int, list[Span]] = {}
@@ -93,16 +109,16 @@ def scan(
     return spans
 
 
-def _groups(chosen: list[int], windows: list[Window], limit: int) -> Iterator[list[int]]:
-    """Runs of windows whose joined text stays under ``limit`` (a longer window alone)."""
-    group: list[int] = []
+def _groups(parts: list[Part], limit: int) -> Iterator[list[Part]]:
+    """Runs of parts whose joined text stays under ``limit`` (a longer part alone)."""
+    group: list[Part] = []
     size = 0
-    for k in chosen:
-        n = len(windows[k].text) + len(SEPARATOR)
+    for part in parts:
+        n = len(part.text) + len(SEPARATOR)
         if group and size + n > limit:
             yield group
             group, size = [], 0
-        group.append(k)
+        group.append(part)
         size += n
     if group:
         yield group
@@ -112,17 +128,16 @@ def _analyze_group(
     engine: AnalyzerEngine,
     types: list[str],
     windows: list[Window],
-    group: list[int],
+    group: list[Part],
     p: ScanParams,
 ) -> Iterator[tuple[tuple[int, str, int, int, float], int, Span]]:
     starts: list[int] = []
     pos = 0
-    for k in group:
+    for part in group:
         starts.append(pos)
-        pos += len(windows[k].text) + len(SEPARATOR)
-    joined = SEPARATOR.join(windows[k].text for k in group)
+        pos += len(part.text) + len(SEPARATOR)
     results = engine.analyze(
-        text=joined,
+        text=SEPARATOR.join(part.text for part in group),
         language=PATTERN_LANG,
         entities=types,
         score_threshold=p.score_threshold,
@@ -130,12 +145,13 @@ def _analyze_group(
     )
     for r in results:
         at = bisect_right(starts, r.start) - 1
-        w = windows[group[at]]
-        start, end = r.start - starts[at], r.end - starts[at]
-        if end > len(w.text):  # cannot happen (module docstring); never a silent change
-            raise RuntimeError(f"a {r.entity_type} match crossed a window separator")
+        part = group[at]
+        if r.end - starts[at] > len(part.text):  # cannot happen (module docstring)
+            raise RuntimeError(f"a {r.entity_type} match crossed a separator of the scan")
+        w = windows[part.window]
+        start, end = r.start - starts[at] + part.offset, r.end - starts[at] + part.offset
         if kept := _span(w, start, end, r):
-            yield (group[at], r.entity_type, start, start - end, -r.score), w.row, kept
+            yield (part.window, r.entity_type, start, start - end, -r.score), w.row, kept
 
 
 def _span(w: Window, start: int, end: int, r: RecognizerResult) -> Span | None:

@@ -119,6 +119,19 @@ def _space_right(text: str, i: int, limit: int) -> int | None:
     return n if stop == n else None
 
 
+def token_start(text: str, i: int, lo: int = 0) -> int:
+    """Where the whitespace-delimited word holding ``text[i]`` starts (no earlier than
+    ``lo``)."""
+    m = _LAST_SPACE.match(text, lo, i)
+    return m.end() if m is not None else lo
+
+
+def next_space(text: str, i: int) -> int:
+    """The first whitespace at or after ``i`` (the end of the text if none)."""
+    m = _SPACE.search(text, i)
+    return m.start() if m is not None else len(text)
+
+
 def windows(text: str, triggers: list[re.Pattern[str]], margin: int) -> list[Piece]:
     """Merged windows around trigger matches, widened to whitespace (an edge that finds no
     whitespace within ``margin`` more characters is marked as a cut)."""
