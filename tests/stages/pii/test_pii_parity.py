@@ -52,7 +52,8 @@ def _digits(text: str, zero: int) -> str:
 
 
 def _fakes() -> dict[str, Faker]:
-    fakes = {loc: Faker(loc) for loc in {*PHONE_LOCALES, *IBAN_LOCALES, *TEXT_LOCALES, "en_US"}}
+    locales = sorted({*PHONE_LOCALES, *IBAN_LOCALES, *TEXT_LOCALES, "en_US"})
+    fakes = {loc: Faker(loc) for loc in locales}
     for i, fake in enumerate(fakes.values()):
         fake.seed_instance(100 + i)
     return fakes
@@ -82,8 +83,10 @@ def _numbers(fakes: dict[str, Faker], rng: random.Random) -> str:
     fake = fakes["en_US"]
     cells = [
         lambda: f"{rng.randint(0, 10 ** rng.randint(1, 12)):,}",
-        lambda: fake.time("%H:%M:%S"),
-        lambda: fake.date(rng.choice(("%Y-%m-%d", "%d.%m.%Y", "%m/%d/%Y"))),
+        lambda: f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}",
+        lambda: rng.choice(
+            ("{y}-{m:02d}-{d:02d}", "{d:02d}.{m:02d}.{y}", "{m:02d}/{d:02d}/{y}")
+        ).format(y=rng.randint(1900, 2030), m=rng.randint(1, 12), d=rng.randint(1, 28)),
         lambda: ".".join(str(rng.randint(0, 400)) for _ in range(rng.randint(2, 5))),
         lambda: ":".join(f"{rng.randint(0, 65535):x}" for _ in range(rng.randint(1, 8))),
         lambda: "::" + f"{rng.randint(0, 65535):x}",
