@@ -1,12 +1,12 @@
 """The pattern recognizers over a whole batch: windows found per batch, Presidio called per
 entity type on all of that type's windows at once.
 
-Per document and per window, Presidio's own bookkeeping (the registry lookup, the NLP
-artifacts, the context enhancer's deep copies, de-duplication) cost more than its regexes on
-corpus text. Here each entity type's recognizer is called once per ~256k characters: what
-its gate lets through of the windows (``gates.py``: whole windows, or words of them), joined
-by a run of line breaks that no pattern can match into or look across. What each window
-yields is exactly what Presidio finds in it alone:
+Called per window, Presidio's own bookkeeping (the registry lookup, the NLP artifacts, the
+context enhancer's deep copies, de-duplication) took about a third of its time on corpus text
+(measured), and every recognizer read every window. Here each entity type's recognizer is
+called once per ~256k characters: what its gate lets through of the windows (``gates.py``:
+whole windows, or words of them), joined by a run of line breaks that no pattern can match
+into or look across. What each window yields is exactly what Presidio finds in it alone:
 
 - no pattern of the recognizers starts with, contains more than two of, or ends across a run
   of line breaks (their whitespace is at most ``\\s?`` next to a digit group), so no hit
