@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -28,6 +28,9 @@ from corpusforge.pipeline.io import fsutil
 from corpusforge.pipeline.registry import import_modules, load_plugins
 from corpusforge.schemas import FATE_REJECTED, Col
 
+if TYPE_CHECKING:
+    from corpusforge.pipeline.engine.privacy import RejectedText
+
 # engine columns that ride along a unit's last batch and never reach the outputs
 UNIT_TOTAL = "_unit_total"
 UNIT_CHECKSUM = "_unit_checksum"
@@ -37,6 +40,10 @@ UNIT_STATS = "_unit_stats"
 N_CHARS = "_n_chars"
 N_BYTES = "_n_bytes"
 TEXT_HASH = "_text_hash"
+# the PII stage a rejected row's text went through (privacy.RejectedText.redact_fragment)
+TEXT_REDACTED_BY = "_text_redacted_by"
+# columns of fragments only: never in a later phase's rows or in the outputs
+FRAGMENT_ONLY = (N_CHARS, N_BYTES, TEXT_HASH, TEXT_REDACTED_BY)
 
 UNIT_COLUMNS = (UNIT_TOTAL, UNIT_CHECKSUM, UNIT_SIZE, UNIT_STATS)
 
@@ -425,12 +432,19 @@ def fragment_descriptors_schema() -> pa.Schema:
 
 
 def write_fragments(
-    batch: pa.Table, phase_dir: str, compression: str = "zstd", guard: Any = None
+    batch: pa.Table,
+    phase_dir: str,
+    compression: str = "zstd",
+    guard: Any = None,
+    rejected_text: RejectedText | None = None,
+    run_id: str = "",
 ) -> pa.Table:
     """Write ``batch`` as one Parquet fragment per unit; return one descriptor row each.
 
     Names derive from the unit and the record indices they hold, so a retried task rewrites
-    the same files instead of adding copies.
+    the same files instead of adding copies. With ``rejected_text`` (``redacted``), rejected
+    rows the PII stage has not seen are redacted first, in this task (see ``privacy``); the
+    lineage columns (``_n_chars``, ``_text_hash``) still describe the text as rejected.
     """
     rows: list[dict[str, Any]] = []
     if batch.num_rows == 0:
@@ -452,6 +466,8 @@ def write_fragments(
         piece = set_column(piece, N_CHARS, pc.cast(pc.utf8_length(texts), pa.int64()))
         piece = set_column(piece, N_BYTES, pc.cast(pc.binary_length(texts), pa.int64()))
         piece = set_column(piece, TEXT_HASH, _hash_texts(texts))
+        if rejected_text is not None and rejected_text.redacts_fragments:
+            piece = rejected_text.redact_fragment(piece, lambda: _redactor(rejected_text, run_id))
         first = int(piece.column(Col.SOURCE_INDEX)[0].as_py())
         name = f"{fsutil.unit_key(source_path)}-{first:010d}-{piece.num_rows:07d}.parquet"
         size = fsutil.atomic_write_parquet(fsutil.join(phase_dir, name), piece, compression)
@@ -477,6 +493,13 @@ def write_fragments(
             }
         )
     return pa.Table.from_pylist(rows, schema=fragment_descriptors_schema())
+
+
+def _redactor(rule: RejectedText, run_id: str) -> Stage:
+    """The PII stage instance this worker process already runs for the run, when the phase's
+    chain holds it (one setup, one model in memory), else the privacy rule's own."""
+    runner = _TASK_STAGES.get((run_id, rule.redactor_name or ""))
+    return runner.stage if runner is not None else rule.stage()
 
 
 def _first_valid(piece: pa.Table, *columns: str) -> list[Any]:
@@ -510,7 +533,7 @@ def read_live_fragments(batch: pa.Table, schema: pa.Schema) -> Iterator[pa.Table
             table = pq.read_table(f)
         table = table.filter(live_mask(table))
         if table.num_rows:
-            drop = [c for c in (N_CHARS, N_BYTES, TEXT_HASH) if c in table.column_names]
+            drop = [c for c in FRAGMENT_ONLY if c in table.column_names]
             yield cast_to(table.drop_columns(drop), schema)
 
 
@@ -535,7 +558,7 @@ def live_schema(urls: list[str]) -> pa.Schema:
         with fs.open(path, "rb") as f:
             schemas.append(pq.read_schema(f))
     schema = pa.unify_schemas(schemas, promote_options="permissive")
-    return pa.schema([f for f in schema if f.name not in (N_CHARS, N_BYTES, TEXT_HASH)])
+    return pa.schema([f for f in schema if f.name not in FRAGMENT_ONLY])
 
 
 def mark_global_rejects(table: pa.Table, name: str) -> pa.Table:

@@ -6,9 +6,10 @@ process pool. Everything an executor runs is one of the Ray-free worker function
 :mod:`corpusforge.pipeline.engine.execute`, so every backend computes the same rows.
 
 A phase is a read (phase 0) or a global stage (later phases), then per-batch stages, then
-fragment writing. Executors return the fragment descriptors the writers emit (one row per
-written fragment, see ``execute.fragment_descriptors_schema``); a descriptor may come twice
-when a task is retried, and the engine counts each fragment once.
+fragment writing (which redacts the text of rejected rows: ``PhaseWork.rejected_text``).
+Executors return the fragment descriptors the writers emit (one row per written fragment,
+see ``execute.fragment_descriptors_schema``); a descriptor may come twice when a task is
+retried, and the engine counts each fragment once.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 
 from corpusforge.pipeline.api import Frame, FrameSource
 from corpusforge.pipeline.engine.plan import PlannedStage
+from corpusforge.pipeline.engine.privacy import RejectedText
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class PhaseWork:
     run_id: str
     plugins: list[str] = field(default_factory=list)
     guard: Any = None  # phase 0: refuses forgotten documents (governance.guard.ForgetGuard)
+    # the fragment writer redacts rejected rows as the rejected output will keep them
+    rejected_text: RejectedText | None = None
 
 
 @dataclass(frozen=True)

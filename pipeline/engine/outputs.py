@@ -17,9 +17,7 @@ import pyarrow.parquet as pq
 
 from corpusforge.pipeline.api.sink import SINK_INDEX_SCHEMA
 from corpusforge.pipeline.engine.execute import (
-    N_BYTES,
-    N_CHARS,
-    TEXT_HASH,
+    FRAGMENT_ONLY,
     cast_to,
     fragment_span,
     live_mask,
@@ -30,7 +28,7 @@ from corpusforge.schemas import FATE_QUARANTINED, FATE_REJECTED, Col
 
 KEPT, REJECTED, QUARANTINED = "kept", "rejected", "quarantined"
 OUTPUT_DIRS = {KEPT: "data", REJECTED: "rejected", QUARANTINED: "quarantine"}
-ENGINE_ONLY = (Col.FATE, Col.STAGE, Col.REASON, Col.DETAIL, Col.ERROR, N_CHARS, N_BYTES, TEXT_HASH)
+ENGINE_ONLY = (Col.FATE, Col.STAGE, Col.REASON, Col.DETAIL, Col.ERROR, *FRAGMENT_ONLY)
 QUARANTINE_COLUMNS = [
     Col.ID,
     Col.SOURCE_PATH,
@@ -105,7 +103,7 @@ def shape_for_output(table: pa.Table, category: str, drop: tuple[str, ...]) -> p
         return out.rename_columns(["reason" if c == Col.REASON else c.lstrip("_") for c in present])
     if category == KEPT:
         return table.drop_columns([c for c in (*ENGINE_ONLY, *drop) if c in table.column_names])
-    remove = [c for c in (Col.FATE, Col.ERROR, N_CHARS, N_BYTES, TEXT_HASH, *drop)]
+    remove = [c for c in (Col.FATE, Col.ERROR, *FRAGMENT_ONLY, *drop)]
     table = table.drop_columns([c for c in remove if c in table.column_names])
     return table.rename_columns([REJECT_RENAMES.get(c, c) for c in table.column_names])
 

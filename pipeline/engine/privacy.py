@@ -1,16 +1,22 @@
 """What text the rejected output keeps: privacy by default.
 
 A document rejected before the pipeline's PII stage (``Stage.redacts_text``) ran, or at read,
-still holds its original text. By default (``output.rejected_text: redacted``) the writer of
-the rejected shards runs that PII stage on those documents first, so ``rejected/`` and the
-report's samples never hold a value the PII stage would have redacted. ``none`` stores
-rejected documents without text; ``raw`` (explicit) keeps the original text, and
-``corpusforge validate`` warns about it. The column ``text_redacted_by`` of ``rejected/``
-names the stage that redacted each document's text (null: original text).
+still holds its original text. By default (``output.rejected_text: redacted``) that PII stage
+runs on those documents in the task that rejected them, when the phase writes its fragments
+(:meth:`RejectedText.redact_fragment`): the work is spread over every worker as the phase
+runs, and their raw text never lands in ``OUT/_work`` either. The fragment column
+``_text_redacted_by`` records which rejected rows went through the PII stage (redacted there,
+or rejected after it), so the writer of ``rejected/`` only copies them; a row without it (a
+fragment of an older version, or written under ``raw``) is redacted by the writer, as before.
+So ``rejected/`` and the report's samples never hold a value the PII stage would have
+redacted. ``none`` stores rejected documents without text; ``raw`` (explicit) keeps the
+original text, and ``corpusforge validate`` warns about it. The column ``text_redacted_by``
+of ``rejected/`` names the stage that redacted each document's text (null: original text).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,11 +24,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpusforge.pipeline.api import Stage, StageParams, set_column
-from corpusforge.schemas import Col
+from corpusforge.pipeline.engine.execute import TEXT_REDACTED_BY
+from corpusforge.schemas import FATE_REJECTED, Col
 
 REDACTED_BY = "text_redacted_by"
 ENGINE_COLUMNS = (Col.FATE, Col.STAGE, Col.REASON, Col.DETAIL, Col.ERROR)
-_STAGES: dict[tuple[str, int], Stage] = {}  # one redacting instance per worker process
+# one redacting instance per worker process and stage configuration, kept across tasks
+_STAGES: dict[tuple[str, str], Stage] = {}
 
 
 @dataclass(frozen=True)
@@ -35,45 +43,82 @@ class RejectedText:
     def redactor_name(self) -> str | None:
         return self.redactor[2] if self.redactor else None
 
+    @property
+    def redacts_fragments(self) -> bool:
+        """Whether phases redact the rejected rows of their fragments (see the module)."""
+        return self.mode == "redacted" and self.redactor is not None
+
+    def redact_fragment(self, table: pa.Table, stage: Callable[[], Stage]) -> pa.Table:
+        """A fragment's rows with the rejected ones' text redacted where the PII stage has not
+        seen it, and ``_text_redacted_by`` naming it on every rejected row that went through
+        it. ``stage`` gives the PII stage instance, asked only when a row needs it."""
+        rejected = pc.fill_null(pc.equal(table.column(Col.FATE), FATE_REJECTED), False)
+        done = pc.and_(rejected, self._after(table))
+        todo = pc.and_(pc.and_(rejected, pc.invert(done)), pc.is_valid(table[Col.TEXT]))
+        if pc.any(todo).as_py():
+            table = self._redact(table, todo, stage())
+            done = pc.or_(done, todo)
+        mark = pc.if_else(done, pa.scalar(self.redactor_name, pa.string()), _NULL)
+        return set_column(table, TEXT_REDACTED_BY, mark)
+
     def apply(self, table: pa.Table) -> pa.Table:
         """Rejected rows as the rejected output stores them, with ``text_redacted_by``."""
+        marked = table.column(TEXT_REDACTED_BY) if TEXT_REDACTED_BY in table.column_names else None
+        if marked is not None:
+            table = table.drop_columns([TEXT_REDACTED_BY])
         if self.mode == "none":
             table = set_column(table, Col.TEXT, pa.nulls(table.num_rows, pa.string()))
             return set_column(table, REDACTED_BY, pa.nulls(table.num_rows, pa.string()))
-        after = pa.array(sorted(self.redacted_by_pipeline), pa.string())
-        done = pc.is_in(table.column(Col.STAGE), after)
-        done = pc.fill_null(done, False)
-        name = self.redactor_name
+        done = self._after(table)
+        if marked is not None:
+            done = pc.or_(done, pc.is_valid(marked))
         if self.mode == "redacted" and self.redactor is not None:
-            table = self._redact(table, pc.and_(pc.invert(done), pc.is_valid(table[Col.TEXT])))
+            todo = pc.and_(pc.invert(done), pc.is_valid(table[Col.TEXT]))
+            if pc.any(todo).as_py():
+                table = self._redact(table, todo, self.stage())
             done = pa.array(np.ones(table.num_rows, dtype=bool))
-        by = pc.if_else(done, pa.scalar(name, pa.string()), pa.scalar(None, pa.string()))
+        by = pc.if_else(done, pa.scalar(self.redactor_name, pa.string()), _NULL)
         return set_column(table, REDACTED_BY, by)
 
-    def _redact(self, table: pa.Table, todo: pa.Array) -> pa.Table:
+    def _after(self, table: pa.Table) -> pa.Array:
+        """Rows rejected by a stage after the PII stage: their text went through it."""
+        after = pa.array(sorted(self.redacted_by_pipeline), pa.string())
+        return pc.fill_null(pc.is_in(table.column(Col.STAGE), after), False)
+
+    def _redact(self, table: pa.Table, todo: pa.Array, stage: Stage) -> pa.Table:
+        """``table`` with the text of the ``todo`` rows as the PII stage rewrites it."""
         rows = np.flatnonzero(np.asarray(todo.to_numpy(zero_copy_only=False), dtype=bool))
-        if not len(rows):
-            return table
-        stage = self._stage()
         # the PII stage sees these rows as live documents, as it would have in the pipeline
         sub = table.take(pa.array(rows))
         sub = sub.drop_columns([c for c in ENGINE_COLUMNS if c in sub.column_names])
-        redacted = stage.process(sub).column(Col.TEXT).to_pylist()
-        texts = table.column(Col.TEXT).to_pylist()
-        for i, text in zip(rows.tolist(), redacted, strict=True):
-            texts[i] = text
-        return set_column(table, Col.TEXT, pa.array(texts, pa.string()))
+        step = stage.resources.batch_size or len(rows)  # bounded process() calls, as in phases
+        redacted = pa.concat_arrays(
+            [
+                stage.process(sub.slice(i, step)).column(Col.TEXT).combine_chunks()
+                for i in range(0, len(rows), step)
+            ]
+        )
+        mask = np.zeros(table.num_rows, dtype=bool)
+        mask[rows] = True
+        texts = table.column(Col.TEXT).combine_chunks().cast(pa.string())
+        new = pc.replace_with_mask(texts, pa.array(mask), redacted.cast(pa.string()))
+        return set_column(table, Col.TEXT, new)
 
-    def _stage(self) -> Stage:
+    def stage(self) -> Stage:
+        """This worker process's instance of the PII stage, set up once and kept across
+        tasks (a task receives its own copy of the params: the key is their content)."""
         assert self.redactor is not None
         cls, params, name = self.redactor
-        key = (name, id(params))
+        key = (name, params.model_dump_json())
         if key not in _STAGES:
             _STAGES.clear()
             _STAGES[key] = cls(params, instance_name=name)
         stage = _STAGES[key]
         stage.ensure_setup()
         return stage
+
+
+_NULL = pa.scalar(None, pa.string())
 
 
 def rejected_text(mode: str, stages: list[Stage]) -> RejectedText:

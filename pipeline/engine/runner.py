@@ -23,7 +23,7 @@ from corpusforge.pipeline.api import Stage
 from corpusforge.pipeline.api.errors import ConfigError, CorpusforgeError
 from corpusforge.pipeline.api.reader import ReaderParams
 from corpusforge.pipeline.config import RunConfig, load_config, parse_config
-from corpusforge.pipeline.engine import journal, preflight, unreadable
+from corpusforge.pipeline.engine import journal, preflight, privacy, unreadable
 from corpusforge.pipeline.engine.execute import StageStats
 from corpusforge.pipeline.engine.executor import Executor, PhaseWork, ReadWork
 from corpusforge.pipeline.engine.finalize import (
@@ -247,7 +247,17 @@ class Pipeline:
             run_id=run_id,
             plugins=self.config.plugins,
             guard=getattr(self, "_guard", None) if phase.index == 0 else None,
+            rejected_text=self._fragment_privacy(),
         )
+
+    def _fragment_privacy(self) -> privacy.RejectedText | None:
+        """How phases store rejected text: redacted as the rejected output keeps it, when
+        that output is written with redacted text (else as the pipeline left it)."""
+        out = self.config.output
+        if not out.write_rejected:
+            return None
+        rule = privacy.rejected_text(out.rejected_text, [p.stage for p in self.planned])
+        return rule if rule.redacts_fragments else None
 
     def _format_of(self, path: str) -> str:
         fmt = self.config.input.format

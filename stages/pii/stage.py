@@ -1,16 +1,18 @@
 """The ``pii`` stage: find PII with Presidio and redact it per entity type.
 
-Speed comes from not showing Presidio what cannot hold PII: a cheap trigger regex picks
-windows around candidates (most documents have none and never reach the analyzer), long
-texts are analyzed in overlapping chunks with offsets mapped back, the analyzers are built
-once per worker in ``setup()``, and all pieces of a batch go through Presidio's batch API.
-Counts per entity type become ``pii_<type>_count`` columns; values are never logged.
+Speed comes from not showing Presidio what cannot hold PII: RE2 scans of the whole Arrow
+batch pick the texts (and in them the trigger regexes) that can hold a candidate, windows
+around the trigger matches are what the pattern recognizers see (most documents have none
+and never reach the analyzer), each recognizer gets only the windows its gate lets through,
+all at once per batch (``scan.py``), long texts are analyzed in overlapping chunks with
+offsets mapped back, and the analyzers are built once per worker in ``setup()``. Counts per
+entity type become ``pii_<type>_count`` columns; values are never logged.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -32,10 +34,10 @@ from corpusforge.stages.pii.entities import (
     ENTITIES,
     FROM_PRESIDIO,
     PATTERN_DEFAULT,
-    PATTERN_LANG,
 )
+from corpusforge.stages.pii.scan import ScanParams, batch_windows, scan
 from corpusforge.stages.pii.spans import Span, redact, resolve
-from corpusforge.stages.pii.windows import Piece, batch_prefilter, pieces_for, trigger_regexes
+from corpusforge.stages.pii.windows import Piece, Triggers, batch_prefilter, pieces_for
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine
@@ -123,12 +125,18 @@ class PiiStage(Stage):
         p = self.params
         self._pattern_keys = [e for e in p.entities if not ENTITIES[e].ner]
         self._ner_keys = [e for e in p.entities if ENTITIES[e].ner]
-        self._triggers = trigger_regexes(self._pattern_keys)
+        self._triggers = Triggers(self._pattern_keys)
         self._prefilter = batch_prefilter(self._pattern_keys)
-        self._patterns: BatchAnalyzerEngine | None = None
+        self._patterns: AnalyzerEngine | None = None
         if self._pattern_keys:
-            self._patterns = BatchAnalyzerEngine(pattern_analyzer(self._pattern_keys))
-            self._pattern_types = _presidio_types(self._pattern_keys)
+            self._patterns = pattern_analyzer(self._pattern_keys)
+        self._scan = ScanParams(
+            margin=p.window_margin,
+            size=p.chunk_chars,
+            overlap=p.chunk_overlap,
+            score_threshold=p.score_threshold,
+            allow_list=p.allow_values or None,
+        )
         self._ner: BatchAnalyzerEngine | None = None
         if self._ner_keys:
             self._ner_types = _presidio_types(self._ner_keys)
@@ -140,7 +148,7 @@ class PiiStage(Stage):
     def analyzer(self) -> AnalyzerEngine | None:
         """The pattern AnalyzerEngine (for benchmarks and inspection)."""
         self.ensure_setup()
-        return self._patterns.analyzer_engine if self._patterns else None
+        return self._patterns
 
     def output_columns(self) -> list[str]:
         """The count columns this stage adds (for lineage: ids and numbers only)."""
@@ -148,25 +156,24 @@ class PiiStage(Stage):
 
     # ------------------------------------------------------------------ detection
 
-    def detect(self, texts: list[str | None], langs: list[str | None]) -> list[list[Span]]:
-        """Resolved spans per text (offsets in code points, as Python slices)."""
+    def detect(
+        self,
+        texts: list[str | None],
+        langs: list[str | None],
+        arrow_texts: pa.Array | pa.ChunkedArray | None = None,
+    ) -> list[list[Span]]:
+        """Resolved spans per text (offsets in code points, as Python slices).
+        ``arrow_texts``: the same texts as Arrow, when the caller has them."""
         self.ensure_setup()
         found: list[list[Span]] = [[] for _ in texts]
         p = self.params
-        if self._patterns is not None and self._triggers:
-            jobs = [
-                (i, pc_)
-                for i, t in enumerate(texts)
-                if t
-                for pc_ in pieces_for(
-                    t,
-                    self._triggers,
-                    margin=p.window_margin,
-                    size=p.chunk_chars,
-                    overlap=p.chunk_overlap,
-                )
-            ]
-            self._run(self._patterns, PATTERN_LANG, self._pattern_types, texts, jobs, found, 1)
+        if self._patterns is not None and self._triggers.patterns:
+            if arrow_texts is None:
+                arrow_texts = pa.array(texts, pa.string())
+            windows = batch_windows(texts, arrow_texts, self._triggers, self._scan)
+            spans = scan(self._patterns, self._pattern_keys, windows, self._scan)
+            for row, row_spans in spans.items():
+                found[row].extend(row_spans)
         if self._ner is not None:
             by_lang: dict[str, list[tuple[int, Piece]]] = defaultdict(list)
             for i, t in enumerate(texts):
@@ -177,19 +184,18 @@ class PiiStage(Stage):
                     ):
                         by_lang[lang].append((i, pc_))
             for lang, jobs in by_lang.items():
-                self._run(self._ner, lang, self._ner_types, texts, jobs, found, 0)
+                self._run_ner(self._ner, lang, texts, jobs, found)
         return [resolve(self._allowed(texts[i] or "", s)) for i, s in enumerate(found)]
 
-    def _run(
+    def _run_ner(
         self,
         engine: BatchAnalyzerEngine,
         lang: str,
-        types: list[str],
         texts: list[str | None],
         jobs: list[tuple[int, Piece]],
         found: list[list[Span]],
-        rank: int,
     ) -> None:
+        """NER over whole-text chunks, one piece per call (spaCy reads every character)."""
         if not jobs:
             return
         slices = [texts[i][pc_.start : pc_.end] for i, pc_ in jobs]  # type: ignore[index]
@@ -197,7 +203,7 @@ class PiiStage(Stage):
             slices,
             language=lang,
             batch_size=self.params.ner_batch_size,
-            entities=types,
+            entities=self._ner_types,
             score_threshold=self.params.score_threshold,
             allow_list=self.params.allow_values or None,
         )
@@ -209,9 +215,7 @@ class PiiStage(Stage):
                     continue
                 key = FROM_PRESIDIO.get(r.entity_type)
                 if key in self._actions:
-                    found[i].append(
-                        Span(pc_.start + r.start, pc_.start + r.end, key, r.score, rank)
-                    )
+                    found[i].append(Span(pc_.start + r.start, pc_.start + r.end, key, r.score, 0))
 
     def _allowed(self, text: str, spans: list[Span]) -> list[Span]:
         if not self._allow_domains:
@@ -242,16 +246,15 @@ class PiiStage(Stage):
         n = batch.num_rows
         col = batch.column(Col.TEXT)
         rows = self._candidates(col)
-        texts: list[str | None] = (
-            pc.take(col, rows).to_pylist() if len(rows) < n else col.to_pylist()
-        )
+        cand = pc.take(col, rows) if len(rows) < n else col
+        texts: list[str | None] = cand.to_pylist()
         lcol = self.params.language_column
         langs = (
             pc.take(batch.column(lcol), rows).to_pylist()
             if lcol in batch.column_names
             else [None] * len(texts)
         )
-        spans = self.detect(texts, langs)
+        spans = self.detect(texts, langs, cand)
 
         redacted: dict[int, str] = {}
         counts = {k: np.zeros(n, dtype=np.int32) for k in self.params.entities}
@@ -270,10 +273,7 @@ class PiiStage(Stage):
                 redacted[i] = red
 
         if redacted:
-            new_texts: list[Any] = col.to_pylist()
-            for i, t in redacted.items():
-                new_texts[i] = t
-            batch = set_column(batch, Col.TEXT, pa.array(new_texts, type=pa.string()))
+            batch = set_column(batch, Col.TEXT, _with_rows_replaced(col, redacted))
         total = np.zeros(n, dtype=np.int32)
         for k in self.params.entities:
             batch = set_column(batch, ENTITIES[k].column, pa.array(counts[k], type=pa.int32()))
@@ -283,6 +283,16 @@ class PiiStage(Stage):
         if pc.any(pc.is_valid(detail)).as_py():
             batch = reject(batch, pc.is_valid(detail), REJECT_REASON, detail)
         return batch
+
+
+def _with_rows_replaced(col: pa.ChunkedArray, new: dict[int, str]) -> pa.Array:
+    """``col`` with the texts of some rows replaced, in Arrow (the other rows are never
+    turned into Python strings)."""
+    mask = np.zeros(len(col), dtype=bool)
+    order = sorted(new)
+    mask[order] = True
+    values = pa.array([new[i] for i in order], type=pa.string())
+    return pc.replace_with_mask(col.combine_chunks().cast(pa.string()), pa.array(mask), values)
 
 
 def _presidio_types(keys: list[str]) -> list[str]:

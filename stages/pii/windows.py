@@ -5,13 +5,23 @@ corpus hold no PII at all. One compiled trigger regex per entity type finds the 
 recognizer could match, and only windows around them reach Presidio. Every recognizer match
 contains a trigger match (the triggers are deliberately looser than the recognizers), windows
 end at whitespace and reach ``margin`` characters past their trigger, so a match never leaves
-its window. Long texts (and NER, which has no trigger) are cut into overlapping chunks.
+its window. (One known gap: a phone number whose digit groups line breaks separate, such as
+``(0301)\n123456``, holds no digit trigger; it is found only inside another trigger's
+window.) Long texts (and NER, which has no trigger) are cut into overlapping chunks.
+
+Per batch, RE2 (Arrow compute, C++) first tells for every text which triggers can match in
+it at all, so Python runs only those; which recognizers then see a window is ``gates.py``'s
+business.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 # Looser than the recognizers they guard; see the module docstring. Each is its own regex
 # starting with a plain character class: Python's re skips ahead fast on such a prefix, while
@@ -47,10 +57,29 @@ def _to_re2(rx: str) -> str:
     return rx.replace("\0", r"[^\w\n]")
 
 
-def trigger_regexes(entities: list[str]) -> list[re.Pattern[str]]:
-    """The distinct compiled triggers of the pattern entities (empty: nothing to find)."""
-    seen = dict.fromkeys(rx for e in entities for rx in TRIGGERS.get(e, []))
-    return [re.compile(rx) for rx in seen]
+class Triggers:
+    """The distinct triggers of some entities: compiled for Python, and as RE2 patterns that
+    tell, for a whole Arrow batch at once, in which texts each one can match."""
+
+    def __init__(self, entities: list[str]) -> None:
+        self.patterns = list(dict.fromkeys(rx for e in entities for rx in TRIGGERS.get(e, [])))
+        self.compiled = [re.compile(rx) for rx in self.patterns]
+        self._re2 = [_to_re2(rx) for rx in self.patterns]
+
+    def flags(self, texts: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """(texts, triggers) booleans: True where the trigger may match (at least wherever
+        Python's regex does: see ``batch_prefilter``), False for null texts."""
+        columns = [
+            pc.fill_null(pc.match_substring_regex(texts, rx), False).to_numpy(zero_copy_only=False)
+            for rx in self._re2
+        ]
+        if not columns:
+            return np.zeros((len(texts), 0), dtype=bool)
+        return np.column_stack(columns).astype(bool, copy=False)
+
+    def compiled_where(self, row: np.ndarray) -> list[re.Pattern[str]]:
+        """The compiled triggers flagged in one row of :meth:`flags`."""
+        return [rx for rx, on in zip(self.compiled, row.tolist(), strict=True) if on]
 
 
 @dataclass(frozen=True)
@@ -64,22 +93,43 @@ class Piece:
     cut_right: bool = False
 
 
+# Python's ``\s`` is ``str.isspace()`` (both are Py_UNICODE_ISSPACE): the edges found with these
+# are the ones a character loop would find, in C.
+_LAST_SPACE = re.compile(r"(?s).*\s")
+_SPACE = re.compile(r"\s")
+
+
 def _space_left(text: str, i: int, limit: int) -> int | None:
     """The nearest i' <= i, at most ``limit`` back, that starts the text or follows
     whitespace; None if there is none."""
     stop = max(0, i - limit)
-    while i > stop and not text[i - 1].isspace():
-        i -= 1
-    return i if i == 0 or text[i - 1].isspace() else None
+    m = _LAST_SPACE.match(text, max(0, stop - 1), i)  # greedy: the last whitespace
+    if m is not None:
+        return m.end()
+    return 0 if stop == 0 else None
 
 
 def _space_right(text: str, i: int, limit: int) -> int | None:
     """The nearest i' >= i, at most ``limit`` ahead, that ends the text or is whitespace."""
     n = len(text)
     stop = min(n, i + limit)
-    while i < stop and not text[i].isspace():
-        i += 1
-    return i if i == n or text[i].isspace() else None
+    m = _SPACE.search(text, i, stop + 1)  # the character at ``stop`` counts too
+    if m is not None:
+        return m.start()
+    return n if stop == n else None
+
+
+def token_start(text: str, i: int, lo: int = 0) -> int:
+    """Where the whitespace-delimited word holding ``text[i]`` starts (no earlier than
+    ``lo``)."""
+    m = _LAST_SPACE.match(text, lo, i)
+    return m.end() if m is not None else lo
+
+
+def next_space(text: str, i: int) -> int:
+    """The first whitespace at or after ``i`` (the end of the text if none)."""
+    m = _SPACE.search(text, i)
+    return m.start() if m is not None else len(text)
 
 
 def windows(text: str, triggers: list[re.Pattern[str]], margin: int) -> list[Piece]:

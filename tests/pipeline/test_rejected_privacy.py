@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -108,3 +109,63 @@ def test_rejected_text_none_and_raw(tmp_path: Path) -> None:
     planned = build_stages(parse_config(cfg))
     (warning,) = privacy_warnings("raw", True, [p.stage for p in planned])
     assert "length_filter run before pii" in warning
+
+
+def fragment_rows(out: Path) -> list[dict]:
+    frags = sorted((out / "_work" / "phase0").glob("*.parquet"))
+    return [r for f in frags for r in pq.read_table(f).to_pylist()]
+
+
+def test_rejected_rows_are_redacted_in_the_task_that_rejected_them(tmp_path: Path) -> None:
+    """Phase 0's fragments already hold the rejected rows redacted, each marked with the
+    stage its text went through; lineage still describes the text as it was rejected."""
+    Pipeline(config(tmp_path)).run()
+    rows = fragment_rows(tmp_path / "out")
+    rejected_rows = [r for r in rows if r["_fate"] == "rejected"]
+    assert {r["_stage"] for r in rejected_rows} == {"length_filter", "late_filter"}
+    for row in rejected_rows:
+        assert row["_text_redacted_by"] == "pii"
+        assert not [v for v in VALUES.values() if v in row["text"]], row["id"]
+    assert all(r["_text_redacted_by"] is None for r in rows if r["_fate"] is None)
+
+    originals = {d["id"]: d["text"] for d in documents()}
+    con = duckdb.connect(str(tmp_path / "out" / "lineage.duckdb"), read_only=True)
+    n_chars = dict(con.execute("SELECT doc_id, n_chars FROM documents").fetchall())
+    con.close()
+    early = [d for d in originals if d.startswith("short-")]
+    assert early and all(n_chars[d] == len(originals[d]) for d in early)
+    assert "_text_redacted_by" not in pq.read_table(tmp_path / "out" / "data").column_names
+
+
+def test_outputs_do_not_depend_on_where_the_text_was_redacted(tmp_path: Path) -> None:
+    """A run whose phase 0 kept rejected text raw (``rejected_text: raw``), re-run with the
+    default, has its rejected output redacted by the writer: the same table as a run that
+    redacted in phase 0. A re-run after phase 0's commit was lost rewrites identical files."""
+    direct = config(tmp_path)
+    later = config(tmp_path, rejected_text="raw")
+    later["output"]["path"] = str(tmp_path / "later")
+    Pipeline(later).run()
+    later["output"]["rejected_text"] = "redacted"
+    Pipeline(later).run()
+    rows = fragment_rows(tmp_path / "later")  # phase 0 ran once, under raw: unmarked
+    assert rows and not [r for r in rows if r.get("_text_redacted_by")]
+    assert next(r for r in rows if r["id"] == "short-0")["text"] == documents()[0]["text"]
+    Pipeline(direct).run()
+    assert pq.read_table(tmp_path / "later" / "rejected").equals(
+        pq.read_table(tmp_path / "out" / "rejected")
+    )
+
+    before = checksums(tmp_path / "out")
+    for journal in (tmp_path / "out" / "_work" / "phase0" / "_journal").glob("*.json"):
+        journal.unlink()  # as if the run had died before phase 0 committed
+    Pipeline(direct).run()
+    assert checksums(tmp_path / "out") == before
+
+
+def checksums(out: Path) -> dict[str, str]:
+    con = duckdb.connect(str(out / "lineage.duckdb"), read_only=True)
+    rows = con.execute(
+        "SELECT path, checksum FROM outputs WHERE kind IN ('kept', 'rejected', 'quarantined')"
+    ).fetchall()
+    con.close()
+    return dict(rows)

@@ -171,6 +171,8 @@ def _stages_then_write(
             "phase_dir": work.phase_dir,
             "compression": work.compression,
             "guard": work.guard,
+            "rejected_text": work.rejected_text,
+            "run_id": work.run_id,
         },
     )
 

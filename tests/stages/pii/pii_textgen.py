@@ -157,7 +157,8 @@ def generate(n: int = 1200, seed: int = 16) -> list[Record]:
     """``n`` records: about three quarters with one to three PII values, the rest
     distractors. Deterministic for a seed."""
     rng = random.Random(seed)
-    fakes = {loc: Faker(loc) for loc in {*PHONE_LOCALES, *IBAN_LOCALES, "en_US"}}
+    # sorted: a set's order changes with the hash seed, and each locale gets seed + i
+    fakes = {loc: Faker(loc) for loc in sorted({*PHONE_LOCALES, *IBAN_LOCALES, "en_US"})}
     for i, f in enumerate(fakes.values()):
         f.seed_instance(seed + i)
     out: list[Record] = []
