@@ -355,11 +355,13 @@ def compiled_repetition_signals(
     bw = batch_words(texts, p.tokenizer_language)
     if bw is None:
         return None
+    ids, _ = bw.ids()
+    cp_len, _, _, ph, pw, pwi = bw.props()
     top_ns = np.array([n for n, _ in p.top_n_grams], np.int64)
     dup_ns = np.array([n for n, _ in p.dup_n_grams], np.int64)
     stats, top, dup = repetition_batch(
-        bw.data, bw.offsets, bw.ok, bw.doc_off, bw.ids, bw.cp_len, bw.ph, bw.pw, bw.pwi,
-        bw.table, top_ns, dup_ns,
+        bw.data, bw.offsets, bw.ok, bw.doc_off, ids, cp_len, ph, pw, pwi, bw.table, top_ns,
+        dup_ns,
     )  # fmt: skip
     out: list[dict | None] = []
     for ok, st, tp, dp in zip(bw.ok.tolist(), stats.tolist(), top.tolist(), dup.tolist(),
@@ -382,12 +384,14 @@ def compiled_quality_signals(
     p: GopherQualityParams, texts: pa.ChunkedArray, stop_words: frozenset[str]
 ) -> list[dict | None] | None:
     """Gopher quality signals per document from the compiled kernels (None: Python path)."""
-    bw = batch_words(texts, p.tokenizer_language, stop_words)
+    bw = batch_words(texts, p.tokenizer_language)
     if bw is None:
         return None
+    ids, _ = bw.ids()
+    cp_len, flags, stop, _, _, _ = bw.props(stop_words)
     counts = gopher_quality_batch(
-        bw.data, bw.offsets, bw.ok, bw.doc_off, bw.ids, bw.cp_len, bw.flags, bw.stop,
-        len(stop_words), bw.table,
+        bw.data, bw.offsets, bw.ok, bw.doc_off, ids, cp_len, flags, stop, len(stop_words),
+        bw.table,
     )  # fmt: skip
     out: list[dict | None] = []
     for ok, row in zip(bw.ok.tolist(), counts.tolist(), strict=True):

@@ -104,9 +104,51 @@ def test_word_splitting_matches_datatrove_document_for_document() -> None:
 def test_chunk_path_refuses_cross_chunk_phrase_matches() -> None:
     chunked = quality_words.chunk_words_for("en")
     assert chunked is not None
+    # ":" ")" across two chunks is a no-op match of ":)": nothing for it to block
     text = "He's here : ) and there"
+    assert chunked.words(text) == split_into_words(text, "en")
+    # "[" ":" across two chunks matches "[:" and keeps spaCy from merging ":" "(" in ":(x"
+    text = "a [ :(x b"
     assert chunked.words(text) is None  # spaCy sees this document whole
     assert quality_words.split_words([text], "en") == [split_into_words(text, "en")]
+    assert split_into_words(text, "en") != [w for c in text.split() for w in chunked._chunk(c)[0]]
+
+
+# token-like pieces of spaCy's English special cases, glued into chunks at random: emoticons,
+# abbreviations, contractions, so that special-case patterns meet across and inside chunks
+PIECES = [
+    ":", "-", ")", "(", "Mr", ".", "x", "it", "'s", "\u2019s", "o", "O", "8", "D", ";", "=",
+    "]", "[", "a", "m", "10", "*", "_", "<", "3", "/", "e.g", "'", "\u2019", "Co", "p",
+]  # fmt: skip
+
+
+def adversarial_texts(seed: int, n: int) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        chunks = ["".join(rng.choice(PIECES) for _ in range(rng.randint(1, 3))) for _ in range(6)]
+        out.append(" ".join(chunks))
+    return out
+
+
+def test_chunk_words_and_sentences_exact_where_patterns_meet() -> None:
+    """Texts built to put special-case patterns across chunk boundaries: the chunk path's
+    words and sentence counts equal spaCy's on the whole text, or it declines."""
+    from datatrove.utils.text import split_into_sentences
+
+    chunked = quality_words.chunk_words_for("en")
+    assert chunked is not None
+    texts = adversarial_texts(seed=3, n=3000)
+    declined = 0
+    for text in texts:
+        words = chunked.words(text)
+        if words is None:
+            declined += 1
+            continue
+        assert words == split_into_words(text, "en"), text
+        assert chunked.sentence_count(text) == len(split_into_sentences(text, "en")), text
+    # it declines where it must (blocked merges exist in this set), and only rarely
+    assert 0 < declined < len(texts) // 20
 
 
 @pytest.mark.parametrize(
@@ -144,6 +186,13 @@ EDGE = [
     "AB-CD.", "end.)", "\"quoted\".", "„Štai,", "कर्मचारी।", "ΚΕΦΑΛΑΙΑ.", "ЗАГЛАВНЫЕ.", "ca.",
     "1990s", "10km", "a,b", "1-2", "v1.2", "#tag", "...", "…", "word…", "Zürich-Nord)",
     "e\u0301.", "\u0301start", "ǅ.", "ᾈ.", "ⅷ.", "Ⓐ", "ﬁne.", "İstanbul.", "ǈǈ.",
+    # numbers, currencies, apostrophes, dashes, units, infixes (the grammar's newer shapes)
+    "0.1", "$629.04", "€5,000.", "-974.829", "2-5", "2017-03-25", "3\u201327", "1:26am.", "84%",
+    "92.8%,", "0x8783", "0x9fba", "84th", "10km", "5G", "GD2", "m2", "1990's", "90-luvun",
+    "77-year-old", "HR-48350", "nowe-4", "tetanus-", "-ci", "company\u2019s", "Lamb's", "iba't",
+    "boys'", "it's,", "We\u2019ll", "decisive--that", "a—b", "a---b", "und/oder", "twyfel,vrae",
+    "мінез-құлықты", "“quoted”", "word...)", "aku..", 'funny."', "Z.B.", "Follower):",
+    "(see):", "१९९०", "է\u0589", "a\u200cb", "USD$5", "US$5", "#tag", "&amp;", "*Sin", "_x_",
 ]  # fmt: skip
 
 
@@ -167,7 +216,7 @@ KERNEL_CORPUS = kernel_corpus(seed=15, n=600)
 def test_kernel_words_match_datatrove() -> None:
     from corpusforge.stages.quality import batchwords
 
-    corpus = KERNEL_CORPUS + CORPUS
+    corpus = KERNEL_CORPUS + CORPUS + adversarial_texts(seed=4, n=500)
     bw = batchwords.batch_words(pa.array(corpus), "en")
     assert bw is not None
     assert bw.ok.sum() > 0.5 * len(corpus)  # the kernels split most documents themselves
