@@ -268,3 +268,98 @@ def test_chained_stages_share_words_without_changing_signals() -> None:
     expect = GopherQuality()(other)
     GopherQuality()(table)  # a different batch in the cache
     assert GopherQuality()(other).equals(expect)
+
+
+# ---------------------------------------------------------------- the compiled C4 rules
+
+C4_LINES = [
+    "A plain sentence that ends well. And a second one here!",
+    "No terminal punctuation here",
+    "Ends with an ellipsis...",
+    "Two words.",
+    'Quoted end of a sentence with four words"',
+    "Cited claim with enough words [1]",  # cut to "... words " (no longer terminal)
+    "Cited claim with enough words.[12]",
+    "[edit] A heading that was edited, and more words.",
+    "Needs [citation needed] a source for these words.",
+    "Eastern digits in a mark [\u0663\u0664] still count as one.",
+    "Not a mark [x] stays in the line with words.",
+    "Enable JavaScript to see the comments on this page.",
+    "JAVASCRIPT shouted in capitals on this line.",
+    "Read the privacy policy before you continue.",
+    "This site uses cookies to improve your visit.",
+    "The COO\u212aIE POLICY (a KELVIN SIGN for the K) applies here.",
+    "Terms\u00a0of use are not matched across a no-break space.",
+    "\u0130psum lorem is not lorem ipsum, even lower-cased.",
+    "Lorem ipsum dolor sit amet, consectetur adipiscing.",
+    "The function returns {value} to its caller.",
+    "x" * 1100 + " is a very long word.",
+    "   Leading and trailing spaces are stripped.   ",
+    "Mr. Smith went to Washington. He came back?  Yes!\tReally.",
+    # a whitespace token after a sentence mark starts a sentence even if only marks follow
+    'A closing quote after a tab and words.\t"',
+    "It stops here, with two spaces.  '",
+    "Numbers like 3.5 and 2,000 and e.g. abbreviations confuse nobody. Right.",
+    "",
+    "\u3002\u3002 Ideographic marks\u3002 count too\uff01",
+]
+C4_BREAKS = ["\n", "\r\n", "\n\n", "\r", "\x0b", "\x0c", "\x1c", "\x85", "\u2028"]
+
+
+def c4_corpus(seed: int, n: int) -> list[str]:
+    rng = random.Random(seed)
+    docs = []
+    for _ in range(n):
+        lines = [rng.choice(C4_LINES) for _ in range(rng.randint(1, 14))]
+        docs.append("".join(line + rng.choice(C4_BREAKS) for line in lines).rstrip("\n"))
+    return [*docs, "", "\n", "\n\n\n", "   ", "Only one line without an end"]
+
+
+C4_CORPUS = c4_corpus(seed=16, n=500)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"filter_no_terminal_punct": False},
+        {"remove_citations": False, "min_words_per_line": -1, "max_word_length": -1},
+        {"min_num_sentences": -1, "filter_javascript": False, "filter_policy": False},
+        {"filter_lorem_ipsum": False, "filter_curly_bracket": False, "min_num_sentences": 3},
+    ],
+)
+def test_c4_kernel_matches_datatrove_and_python_path(kwargs: dict) -> None:
+    """The compiled C4 rules: reasons and rewritten texts equal datatrove's, every signal
+    equals the per-document Python path's (which the kernel hands some documents to)."""
+    from corpusforge.stages.quality.c4 import _SIGNALS, c4_scan
+
+    corpus = C4_CORPUS + KERNEL_CORPUS[:100] + CORPUS[:100]
+    stage = C4Quality(**kwargs)
+    out = stage(pa.table({"id": [str(i) for i in range(len(corpus))], "text": corpus}))
+    ours = out["_reason"].to_pylist() if "_reason" in out.column_names else [None] * len(corpus)
+    filt = C4QualityFilter(**kwargs)
+    for i, text in enumerate(corpus):
+        doc = Document(text=text, id=str(i))
+        res = filt.filter(doc)
+        keep, reason = res if isinstance(res, tuple) else (res, None)
+        assert ours[i] == (None if keep else reason), i
+        assert out["text"][i].as_py() == doc.text, i
+        row, _, _ = c4_scan(stage.params, text, True)
+        assert [out[k][i].as_py() for k in _SIGNALS] == [row[k] for k in _SIGNALS], i
+
+
+def test_c4_keyword_lowering_covers_unicode() -> None:
+    """The kernel lower-cases ASCII letters, U+212A and U+0130 only: no other code point
+    lower-cases to anything ASCII, so no other one can be part of a keyword."""
+    import sys
+
+    from datatrove.pipeline.filters.c4_filters import POLICY_SUBSTRINGS
+
+    from corpusforge.stages.quality.c4kernel import KEYWORDS
+
+    assert set(KEYWORDS) == {"lorem ipsum", "javascript", *POLICY_SUBSTRINGS}
+    to_ascii = [
+        cp for cp in range(0x80, sys.maxunicode + 1) if any(ord(c) < 0x80 for c in chr(cp).lower())
+    ]
+    assert to_ascii == [0x130, 0x212A]
+    assert chr(0x130).lower() == "i\u0307" and chr(0x212A).lower() == "k"
