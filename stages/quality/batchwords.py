@@ -3,8 +3,7 @@
 :func:`batch_words` gives, for a batch's text column, the words of every document the kernels
 could split (datatrove's words, as byte spans) and the indices of the documents they could not
 (``fallback``): those take the stages' Python path, so decisions never depend on the kernels
-covering a document. How often that happens is counted in :data:`COUNTS`. Word ids (equal
-words, equal ids) and per-word properties are computed only for the stages that ask for them.
+covering a document. How often that happens is counted in :data:`COUNTS`.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -20,7 +19,7 @@ import pyarrow.compute as pc
 from spacy.attrs import IDX, LENGTH
 
 from corpusforge.stages.dedup.kernels import utf8_buffers
-from corpusforge.stages.quality import wordids, wordkernel
+from corpusforge.stages.quality import wordkernel
 from corpusforge.stages.quality.charclass import CharTable
 from corpusforge.stages.quality.words import ChunkWords, chunk_words_for, tokens_of
 
@@ -39,24 +38,10 @@ class BatchWords:
     ws: np.ndarray  # byte span of each word: data[ws[w]:we[w]]
     we: np.ndarray
     table: np.ndarray  # the character flags
-    _ids: tuple | None = field(default=None, repr=False)
 
     @property
     def fallback(self) -> list[int]:
         return np.flatnonzero(~self.ok).tolist()
-
-    def ids(self) -> tuple[np.ndarray, np.ndarray]:
-        """(id of each word, index of each id's first word): equal words, equal ids."""
-        if self._ids is None:
-            self._ids = wordids.intern_words(self.data, self.ws, self.we)
-        return self._ids
-
-    def props(self, stop_words: frozenset[str] = frozenset()) -> tuple[np.ndarray, ...]:
-        """Per id: code points, flags, stop-word index, polynomial hash and its powers
-        (:func:`.wordids.word_props`)."""
-        _, first = self.ids()
-        stops = _stop_table(stop_words)
-        return wordids.word_props(self.data, self.ws, self.we, first, self.table, *stops)
 
 
 def _hash(s: str) -> np.uint64:
@@ -313,7 +298,8 @@ def scanner_for(language: str) -> Scanner | None:
 
 
 @functools.lru_cache(maxsize=8)
-def _stop_table(stop_words: frozenset[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def stop_table(stop_words: frozenset[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(hashes, bytes, offsets) of the stop words, sorted by hash (for the kernels)."""
     words = sorted(stop_words, key=lambda w: (int(_hash(w)), w))
     hashes = np.array([_hash(w) for w in words], dtype=np.uint64)
     blob, off = _blob([w.encode("utf-8") for w in words])

@@ -21,7 +21,7 @@ from datatrove.utils.text import PUNCTUATION_SET
 
 from corpusforge.pipeline.api import Resources, Stage, StageParams, register_stage
 from corpusforge.schemas import Col
-from corpusforge.stages.quality.batchwords import batch_words
+from corpusforge.stages.quality.batchwords import batch_words, stop_table
 from corpusforge.stages.quality.common import (
     add_signals,
     apply_rejects,
@@ -355,13 +355,10 @@ def compiled_repetition_signals(
     bw = batch_words(texts, p.tokenizer_language)
     if bw is None:
         return None
-    ids, _ = bw.ids()
-    cp_len, _, _, ph, pw, pwi = bw.props()
     top_ns = np.array([n for n, _ in p.top_n_grams], np.int64)
     dup_ns = np.array([n for n, _ in p.dup_n_grams], np.int64)
     stats, top, dup = repetition_batch(
-        bw.data, bw.offsets, bw.ok, bw.doc_off, ids, cp_len, ph, pw, pwi, bw.table, top_ns,
-        dup_ns,
+        bw.data, bw.offsets, bw.ok, bw.doc_off, bw.ws, bw.we, bw.table, top_ns, dup_ns,
     )  # fmt: skip
     out: list[dict | None] = []
     for ok, st, tp, dp in zip(bw.ok.tolist(), stats.tolist(), top.tolist(), dup.tolist(),
@@ -387,12 +384,9 @@ def compiled_quality_signals(
     bw = batch_words(texts, p.tokenizer_language)
     if bw is None:
         return None
-    ids, _ = bw.ids()
-    cp_len, flags, stop, _, _, _ = bw.props(stop_words)
     counts = gopher_quality_batch(
-        bw.data, bw.offsets, bw.ok, bw.doc_off, ids, cp_len, flags, stop, len(stop_words),
-        bw.table,
-    )  # fmt: skip
+        bw.data, bw.offsets, bw.ok, bw.doc_off, bw.ws, bw.we, bw.table, *stop_table(stop_words)
+    )
     out: list[dict | None] = []
     for ok, row in zip(bw.ok.tolist(), counts.tolist(), strict=True):
         if not ok:
