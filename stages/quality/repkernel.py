@@ -5,8 +5,8 @@ hash and a byte comparison), the most frequent word n-gram (``find_top_duplicate
 " "-joined n-grams: equal exactly when the words are equal, since words hold no space) and the
 characters in repeated ""-joined n-grams (``find_all_duplicate``). ""-joined n-grams can be
 equal with different words (``ab c`` / ``a bc``): they are keyed by a polynomial hash of their
-characters, and a hash shared by two different word sequences (a real match or a collision)
-flags the document for the Python path instead of guessing.
+characters; where two of them share a hash with different words, their characters are compared
+(equal: a repeat; different: a hash collision, and the document goes to the Python path).
 
 Words are numbered per document (equal words, equal numbers: hash, then bytes), in tables the
 size of the document, which stay in the CPU's caches; the per-word properties (code points, the
@@ -213,10 +213,32 @@ def _prefix_hashes(lid, m, cp_len, ph, pw, pwi, P, Q, Qi, C) -> None:
 
 
 @nb.njit(cache=True)
-def dup_ngram(lid, m, n, P, Q, Qi, C, slot, hs) -> int:
+def _same_chars(data, ws, we, a, b, n) -> bool:
+    """Whether words ``[a, a + n)`` and ``[b, b + n)`` joined without spaces are the same
+    string: their bytes compared across word boundaries."""
+    wa, wb = a, b
+    ia, ib = ws[wa], ws[wb]
+    while True:
+        while wa < a + n and ia == we[wa]:
+            wa += 1
+            ia = ws[wa] if wa < a + n else 0
+        while wb < b + n and ib == we[wb]:
+            wb += 1
+            ib = ws[wb] if wb < b + n else 0
+        if wa == a + n or wb == b + n:
+            return wa == a + n and wb == b + n
+        if data[ia] != data[ib]:
+            return False
+        ia += 1
+        ib += 1
+
+
+@nb.njit(cache=True)
+def dup_ngram(data, ws, we, wa, lid, m, n, P, Q, Qi, C, slot, hs) -> int:
     """Code points in repeated ""-joined n-grams, skipping n words past each repeat
-    (datatrove's ``find_all_duplicate``); -1 when two different word sequences share a
-    character hash (the Python path decides)."""
+    (datatrove's ``find_all_duplicate``). Equal character hashes are confirmed by the word
+    numbers or, where those differ ("ab" "c" / "a" "bc"), by the characters; -1 when the
+    characters differ too (a hash collision: the Python path decides)."""
     k = m - n + 1
     if k <= 0:
         return 0
@@ -231,7 +253,8 @@ def dup_ngram(lid, m, n, P, Q, Qi, C, slot, hs) -> int:
         while slot[j] >= 0 and hs[j] != h:
             j = (j + 1) & mask
         if slot[j] >= 0:
-            if not _same_ids(lid, slot[j], p, n):
+            q = slot[j]
+            if not _same_ids(lid, q, p, n) and not _same_chars(data, ws, we, wa + q, wa + p, n):
                 return -1
             total += C[p + n] - C[p]
             p += n
@@ -302,4 +325,4 @@ def _rep_docs(data, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns, stats, 
             top[d, t] = top_ngram(lid, m, top_ns[t], cp_len, slot, hs, count)
         _prefix_hashes(lid, m, cp_len, ph, pw, pwi, P, Q, Qi, C)
         for t in range(len(dup_ns)):
-            dup[d, t] = dup_ngram(lid, m, dup_ns[t], P, Q, Qi, C, slot, hs)
+            dup[d, t] = dup_ngram(data, ws, we, wa, lid, m, dup_ns[t], P, Q, Qi, C, slot, hs)

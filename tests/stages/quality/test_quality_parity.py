@@ -363,3 +363,30 @@ def test_c4_keyword_lowering_covers_unicode() -> None:
     ]
     assert to_ascii == [0x130, 0x212A]
     assert chr(0x130).lower() == "i\u0307" and chr(0x212A).lower() == "k"
+
+
+def test_repetition_kernel_equal_strings_with_other_words() -> None:
+    """ ""-joined n-grams are equal as strings: "x1 y z w v" and "x 1y z w v" are the same
+    5-gram though their words differ. The kernel confirms such hash matches by characters
+    (a repeat) and gives the Python path's signals; a document is not left to Python."""
+    from corpusforge.stages.quality.gopher import (
+        GopherRepetitionParams,
+        compiled_repetition_signals,
+        gopher_repetition_signals,
+    )
+
+    rng = random.Random(17)
+    docs = []
+    for _ in range(40):
+        filler = " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 40)))
+        a, b = rng.sample(["x1 y", "x 1y", "ab cd", "abc d", "a bcd"], 2)
+        tail = " z w v u t s r q"
+        docs.append(f"{a}{tail} {filler} {b}{tail} {filler}. {a}{tail}")
+    p = GopherRepetitionParams()
+    names = GopherRepetition().signal_names()
+    rows = compiled_repetition_signals(p, pa.chunked_array([pa.array(docs)]), names)
+    assert rows is not None and all(r is not None for r in rows)
+    for doc, row in zip(docs, rows, strict=True):
+        expect = gopher_repetition_signals(p, doc, split_into_words(doc, "en"))
+        assert row == pytest.approx(expect), doc
+    assert any(r["gopher_rep_dup_5_gram_frac"] > 0 for r in rows)
