@@ -264,7 +264,6 @@ class Scanner:
 
 
 _RUN_FROM = re.compile(r"\S+(?: \S+)*")  # chunks joined by single plain spaces
-_RUN_TO = re.compile(r"\S+(?: \S+)*$")
 
 
 def _run_near(raw: bytes, whole_slice: bool, after: bool) -> tuple[list[str], bool] | None:
@@ -272,13 +271,15 @@ def _run_near(raw: bytes, whole_slice: bool, after: bool) -> tuple[list[str], bo
     slice of bytes after it (``after``) or before it. Also whether they reach the far end
     of their run; None when the slice holds no whole chunk next to the boundary."""
     text = raw.decode("utf-8", "ignore")  # a character cut at the far end is dropped ...
-    m = _RUN_FROM.match(text) if after else _RUN_TO.search(text)
+    if not after:
+        text = text[::-1]  # the run that ends the slice, read from its end (no backtracking)
+    m = _RUN_FROM.match(text)
     if m is None:
         return None
     chunks = m.group().split(" ")
     if not after:
-        chunks.reverse()
-    if (m.end() == len(text) if after else m.start() == 0) and not whole_slice:
+        chunks = [c[::-1] for c in chunks]
+    if m.end() == len(text) and not whole_slice:
         chunks.pop()  # ... and so is the chunk there: the slice may have cut it
         return (chunks, False) if chunks else None
     return chunks, True

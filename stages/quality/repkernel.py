@@ -11,7 +11,8 @@ characters; where two of them share a hash with different words, their character
 Words are numbered per document (equal words, equal numbers: hash, then bytes), in tables the
 size of the document, which stay in the CPU's caches; the per-word properties (code points, the
 polynomial hash of the characters) are computed for each distinct word of the document. All
-tables are allocated once per batch, and the per-document work runs without numba's reference
+tables are allocated once per batch and emptied by a new generation number, not by clearing
+their slots (ten uses per document); the per-document work runs without numba's reference
 counting (as :func:`.wordkernel.scan_batch`).
 """
 
@@ -54,33 +55,35 @@ def table_size(n: int) -> int:
     return cap
 
 
-@nb.njit(cache=True)
-def _clear(slot, cap) -> None:
-    for j in range(cap):
-        slot[j] = -1
+@nb.njit(cache=True, inline="always")
+def _next_gen(stamp) -> int:
+    """Empty the table whose slots are valid where ``stamp`` holds the current generation
+    (``stamp[-1]``): a new generation instead of clearing the slots."""
+    stamp[len(stamp) - 1] += 1
+    return stamp[len(stamp) - 1]
 
 
 @nb.njit(cache=True)
-def dup_spans(data, ss, es, n, slot, hs) -> tuple[int, int]:
+def dup_spans(data, ss, es, n, slot, hs, stamp) -> tuple[int, int]:
     """(duplicate elements, their code points) among the spans ``ss[:n], es[:n]``; ``slot``,
-    ``hs``: a table of at least :func:`table_size` (n) slots."""
+    ``hs``, ``stamp``: a table of at least :func:`table_size` (n) slots (see _next_gen)."""
     cap = table_size(n)
-    _clear(slot, cap)
+    gen = _next_gen(stamp)
     mask = cap - 1
     dups = chars = 0
     for t in range(n):
         h = hash_bytes(data, ss[t], es[t])
         j = slot_of(h, mask)
-        while slot[j] >= 0:
+        while stamp[j] == gen:
             o = slot[j]
             if hs[j] == h and same_bytes(data, ss[o], es[o], ss[t], es[t]):
                 break
             j = (j + 1) & mask
-        if slot[j] >= 0:
+        if stamp[j] == gen:
             dups += 1
             chars += cp_count(data, ss[t], es[t])
         else:
-            slot[j], hs[j] = t, h
+            slot[j], hs[j], stamp[j] = t, h, gen
     return dups, chars
 
 
@@ -124,24 +127,25 @@ def newline_split(data, s, e, min_run, ss, es) -> int:
 
 
 @nb.njit(cache=True)
-def _number_words(data, ws, we, a, b, slot, hs, lid, first, cp_len, ph, pw, pwi) -> int:
+def _number_words(data, ws, we, a, b, slot, hs, stamp, lid, first, cp_len, ph, pw, pwi) -> int:
     """Number the words ``[a, b)`` of a document (``lid``: equal words, equal numbers) and
     give each number its properties: code points, polynomial hash of the code points,
     BASE**len and BASE_INV**len (to hash concatenations). Returns the count of numbers."""
     cap = table_size(b - a)
-    _clear(slot, cap)
+    gen = _next_gen(stamp)
     mask = cap - 1
     n_ids = 0
     for w in range(a, b):
         h = hash_bytes(data, ws[w], we[w])
         j = slot_of(h, mask)
         while True:
-            sid = slot[j]
-            if sid < 0:
-                slot[j], hs[j], first[n_ids], lid[w - a] = n_ids, h, w, n_ids
+            if stamp[j] != gen:
+                slot[j], hs[j], stamp[j] = n_ids, h, gen
+                first[n_ids], lid[w - a] = w, n_ids
                 _word_props(data, ws[w], we[w], n_ids, cp_len, ph, pw, pwi)
                 n_ids += 1
                 break
+            sid = slot[j]
             f = first[sid]
             if hs[j] == h and same_bytes(data, ws[f], we[f], ws[w], we[w]):
                 lid[w - a] = sid
@@ -172,14 +176,14 @@ def _same_ids(ids, a, b, n) -> bool:
 
 
 @nb.njit(cache=True)
-def top_ngram(lid, m, n, cp_len, slot, hs, count) -> int:
+def top_ngram(lid, m, n, cp_len, slot, hs, stamp, count) -> int:
     """Code points of the most frequent " "-joined n-gram of the words ``lid[:m]`` times its
     count (first seen wins ties); -1 with fewer than n words."""
     k = m - n + 1
     if k <= 0:
         return -1
     cap = table_size(k)
-    _clear(slot, cap)
+    gen = _next_gen(stamp)
     mask = cap - 1
     best, best_pos = 0, 0
     for p in range(k):
@@ -187,10 +191,10 @@ def top_ngram(lid, m, n, cp_len, slot, hs, count) -> int:
         for t in range(n):
             h = (h ^ np.uint64(lid[p + t])) * np.uint64(0x100000001B3)
         j = slot_of(h, mask)
-        while slot[j] >= 0 and not (hs[j] == h and _same_ids(lid, slot[j], p, n)):
+        while stamp[j] == gen and not (hs[j] == h and _same_ids(lid, slot[j], p, n)):
             j = (j + 1) & mask
-        if slot[j] < 0:
-            slot[j], hs[j], count[p] = p, h, 0
+        if stamp[j] != gen:
+            slot[j], hs[j], stamp[j], count[p] = p, h, gen, 0
         q = slot[j]
         count[q] += 1
         if count[q] > best or (count[q] == best and q < best_pos):
@@ -234,7 +238,7 @@ def _same_chars(data, ws, we, a, b, n) -> bool:
 
 
 @nb.njit(cache=True)
-def dup_ngram(data, ws, we, wa, lid, m, n, P, Q, Qi, C, slot, hs) -> int:
+def dup_ngram(data, ws, we, wa, lid, m, n, P, Q, Qi, C, slot, hs, stamp) -> int:
     """Code points in repeated ""-joined n-grams, skipping n words past each repeat
     (datatrove's ``find_all_duplicate``). Equal character hashes are confirmed by the word
     numbers or, where those differ ("ab" "c" / "a" "bc"), by the characters; -1 when the
@@ -243,23 +247,23 @@ def dup_ngram(data, ws, we, wa, lid, m, n, P, Q, Qi, C, slot, hs) -> int:
     if k <= 0:
         return 0
     cap = table_size(k)
-    _clear(slot, cap)
+    gen = _next_gen(stamp)
     mask = cap - 1
     total, p = 0, 0
     while p < k:
         h = P[p + n] - P[p] * Q[p + n] * Qi[p]
         h ^= np.uint64(C[p + n] - C[p]) * np.uint64(0x9E3779B97F4A7C15)
         j = slot_of(h, mask)
-        while slot[j] >= 0 and hs[j] != h:
+        while stamp[j] == gen and hs[j] != h:
             j = (j + 1) & mask
-        if slot[j] >= 0:
+        if stamp[j] == gen:
             q = slot[j]
             if not _same_ids(lid, q, p, n) and not _same_chars(data, ws, we, wa + q, wa + p, n):
                 return -1
             total += C[p + n] - C[p]
             p += n
         else:
-            slot[j], hs[j] = p, h
+            slot[j], hs[j], stamp[j] = p, h, gen
             p += 1
     return total
 
@@ -290,11 +294,13 @@ def repetition_batch(data, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns):
     words, pieces = _largest(data, offsets, ok, doc_off)
     cap = table_size(max(words, pieces))
     slot, hs = np.empty(cap, np.int64), np.empty(cap, np.uint64)
+    stamp = np.full(cap + 1, -1, np.int64)  # generations (see _next_gen); the last: current
+    stamp[cap] = 0
     ints = np.empty((5, words + 1), np.int64)  # lid, first, cp_len, count, C
     hashes = np.empty((6, words + 1), np.uint64)  # ph, pw, pwi, P, Q, Qi
     spans = np.empty((2, pieces), np.int64)
     _rep_docs(data, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns, stats, top, dup,
-              slot, hs, ints, hashes, spans)  # fmt: skip
+              slot, hs, stamp, ints, hashes, spans)  # fmt: skip
     return stats, top, dup
 
 
@@ -302,7 +308,7 @@ def repetition_batch(data, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns):
 # passed at every helper call (see wordkernel.scan_batch).
 @nb.njit(cache=True, _nrt=False)
 def _rep_docs(data, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns, stats, top, dup,
-              slot, hs, ints, hashes, spans) -> None:  # fmt: skip
+              slot, hs, stamp, ints, hashes, spans) -> None:  # fmt: skip
     lid, first, cp_len, count, C = ints[0], ints[1], ints[2], ints[3], ints[4]
     ph, pw, pwi, P, Q, Qi = hashes[0], hashes[1], hashes[2], hashes[3], hashes[4], hashes[5]
     ss, es = spans[0], spans[1]
@@ -314,15 +320,15 @@ def _rep_docs(data, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns, stats, 
         a, b = strip_span(data, s, e, table)
         n = newline_split(data, a, b, 2, ss, es)
         stats[d, 1] = n
-        stats[d, 2], stats[d, 3] = dup_spans(data, ss, es, n, slot, hs)
+        stats[d, 2], stats[d, 3] = dup_spans(data, ss, es, n, slot, hs, stamp)
         n = newline_split(data, s, e, 1, ss, es)
         stats[d, 4] = n
-        stats[d, 5], stats[d, 6] = dup_spans(data, ss, es, n, slot, hs)
+        stats[d, 5], stats[d, 6] = dup_spans(data, ss, es, n, slot, hs, stamp)
         wa, wb = doc_off[d], doc_off[d + 1]
         m = wb - wa
-        _number_words(data, ws, we, wa, wb, slot, hs, lid, first, cp_len, ph, pw, pwi)
+        _number_words(data, ws, we, wa, wb, slot, hs, stamp, lid, first, cp_len, ph, pw, pwi)
         for t in range(len(top_ns)):
-            top[d, t] = top_ngram(lid, m, top_ns[t], cp_len, slot, hs, count)
+            top[d, t] = top_ngram(lid, m, top_ns[t], cp_len, slot, hs, stamp, count)
         _prefix_hashes(lid, m, cp_len, ph, pw, pwi, P, Q, Qi, C)
         for t in range(len(dup_ns)):
-            dup[d, t] = dup_ngram(data, ws, we, wa, lid, m, dup_ns[t], P, Q, Qi, C, slot, hs)
+            dup[d, t] = dup_ngram(data, ws, we, wa, lid, m, dup_ns[t], P, Q, Qi, C, slot, hs, stamp)
