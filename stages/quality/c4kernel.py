@@ -295,7 +295,6 @@ def _doc(data, s, e, d, ws, we, w, table, lang_ok, params, sig, scratch, arena, 
     clean, low, kept_s, kept_e, kept_src = scratch
     min_sent, min_words, max_len = params[2], params[3], params[4]
     n_sent, n_kept, a, i, st = 0, 0, s, s, DECIDED
-    sig[d, 0] = _count_lines(data, s, e, table)  # all lines, also when a rule stops the scan
     while i <= e:
         if i < e:
             cp, n = decode(data, i)
@@ -307,6 +306,7 @@ def _doc(data, s, e, d, ws, we, w, table, lang_ok, params, sig, scratch, arena, 
             break  # no empty line after a final line break (str.splitlines)
         else:
             nxt = e + 1
+        sig[d, 0] += 1
         ls, le = _strip(data, a, i, table)
         a, i = nxt, nxt
         n_words, too_long = _words(data, ls, le, table, max_len)
@@ -325,11 +325,13 @@ def _doc(data, s, e, d, ws, we, w, table, lang_ok, params, sig, scratch, arena, 
             sig[d, 5] += 1
             continue
         if params[5] and kw & LOREM:
+            sig[d, 0] += _count_lines(data, a, e, table)  # c4_lines: all of them
             return LOREM_IPSUM, DECIDED, n_kept
         if lang_ok and params[6] and kw & JAVASCRIPT:
             sig[d, 6] += 1
             continue
         if params[7] and kw & CURLY:
+            sig[d, 0] += _count_lines(data, a, e, table)
             return CURLY_BRACKET, DECIDED, n_kept
         if lang_ok and params[8] and kw & POLICY:
             sig[d, 7] += 1
