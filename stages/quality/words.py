@@ -79,13 +79,78 @@ class _Gate:
         return lambda s: fn(s) if self.on else off(s)
 
 
+def tail_suffix_search(search: Callable | None) -> Callable | None:
+    """A faster equal of a spaCy suffix search (a compiled regex of ``$``-anchored
+    alternatives, searched from the start of the string): the same match length, searching
+    only the last ``w`` characters, ``w`` the longest any alternative can match. Python's
+    ``search(string, pos)`` still sees the characters before ``pos`` for lookbehinds. The
+    leftmost match can only start further left through an alternative of unbounded length;
+    the only kind allowed here is a run of one character ("\\.\\.+"), and the full search
+    runs when the string has that character just before the window. None when the pattern
+    is not of that form (then the tokenizer keeps its own search)."""
+    pattern = getattr(search, "__self__", None)
+    if not isinstance(pattern, re.Pattern):
+        return None
+    try:
+        from re import _parser as sre_parse  # type: ignore[attr-defined]
+
+        tree = sre_parse.parse(pattern.pattern, pattern.flags)
+        branches = _branches(tree)
+    except Exception:
+        return None
+    if branches is None:
+        return None
+    width, runs = 0, set()
+    for b in branches:
+        if b.getwidth()[1] < sre_parse.MAXREPEAT:
+            width = max(width, b.getwidth()[1])
+            continue
+        run = _char_run(b)
+        if run is None:
+            return None
+        runs.add(run)
+    if width == 0:
+        return None
+
+    def tail_search(string: str):  # -> re.Match | None
+        start = len(string) - width
+        if start <= 0 or string[start - 1] in runs:
+            return pattern.search(string)
+        return pattern.search(string, start)
+
+    return tail_search
+
+
+def _char_run(branch) -> str | None:
+    """``c`` for an alternative ``cc+$`` (a character, more of it, the end), else None."""
+    items = list(branch)
+    if len(items) != 3:
+        return None
+    (op0, c), (op1, rep), (op2, at) = items
+    if (str(op0), str(op1), str(op2), str(at)) != ("LITERAL", "MAX_REPEAT", "AT", "AT_END"):
+        return None
+    low, _, sub = rep
+    return chr(c) if low == 1 and list(sub) == [(op0, c)] else None
+
+
+def _branches(tree) -> list | None:
+    """The alternatives of a parsed ``(?:a$|b$|...)`` pattern."""
+    for op, av in tree:
+        if str(op) == "BRANCH":
+            return av[1]
+        if str(op) == "SUBPATTERN":
+            return _branches(av[-1])
+    return None
+
+
 def tokenizer_copies(tokenizer):  # -> tuple[Tokenizer, Tokenizer]
     """Two copies of a spaCy ``Tokenizer`` on a vocabulary without lexical attributes (new
     words then cost a fraction of the time; tokens are the same, as splitting never reads
-    them): ``post`` tokenizes as the original does; ``pre`` gives the tokens the original
-    has *before* its special-case phrase matcher runs. spaCy only adds a special case to that
-    matcher when its affix functions split it; ``pre``'s are switched off while it loads its
-    rules, so its matcher is empty, and on afterwards, so its affix loop is the original's."""
+    them) and with :func:`tail_suffix_search`: ``post`` tokenizes as the original does;
+    ``pre`` gives the tokens the original has *before* its special-case phrase matcher runs.
+    spaCy only adds a special case to that matcher when its affix functions split it;
+    ``pre``'s are switched off while it loads its rules, so its matcher is empty, and on
+    afterwards, so its affix loop is the original's."""
     from spacy.tokenizer import Tokenizer
     from spacy.vocab import Vocab
 
@@ -104,12 +169,13 @@ def tokenizer_copies(tokenizer):  # -> tuple[Tokenizer, Tokenizer]
             faster_heuristics=t.faster_heuristics,
         )
 
-    post = copy(Vocab(lex_attr_getters={}), t.prefix_search, t.suffix_search, t.infix_finditer)
+    suffix = tail_suffix_search(t.suffix_search) or t.suffix_search
+    post = copy(Vocab(lex_attr_getters={}), t.prefix_search, suffix, t.infix_finditer)
     gate = _Gate()
     pre = copy(
         Vocab(lex_attr_getters={}),
         gate.wrap(t.prefix_search, lambda s: None),
-        gate.wrap(t.suffix_search, lambda s: None),
+        gate.wrap(suffix, lambda s: None),
         gate.wrap(t.infix_finditer, lambda s: iter(())),
     )
     gate.on = True

@@ -393,3 +393,29 @@ def test_repetition_kernel_equal_strings_with_other_words() -> None:
         expect = gopher_repetition_signals(p, doc, split_into_words(doc, "en"))
         assert {k: sig.values[k][d].item() for k in names} == expect, doc
     assert (sig.values["gopher_rep_dup_5_gram_frac"] > 0).any()
+
+
+def test_tail_suffix_search_equals_spacy_suffix_search() -> None:
+    """The windowed suffix search the chunk memo's tokenizer uses finds the match length
+    spaCy's own search finds, on every substring of generated text (long dot runs, units
+    after numbers, quotes, emoticons ...)."""
+    chunked = quality_words.chunk_words_for("en")
+    assert chunked is not None
+    search = chunked.tokenizer.suffix_search
+    fast = quality_words.tail_suffix_search(search)
+    assert fast is not None
+    from spacy.lang.char_classes import UNITS
+
+    rng = random.Random(18)
+    units = ["1" + u for u in UNITS.split("|")]  # up to five characters after a digit
+    pieces = [*EDGE, *SPECIAL, *units, "......", "US$", "5C$", "°C.", "…", "''", '"', ")."]
+    strings = [c for t in CORPUS[:50] + KERNEL_CORPUS[:50] for c in t.split()]
+    strings += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 4))) for _ in range(3000)]
+    checked = 0
+    for s in strings:
+        for i in range(len(s)):
+            sub = s[i:]
+            a, b = search(sub), fast(sub)
+            assert (a and a.end() - a.start()) == (b and b.end() - b.start()), sub
+            checked += 1
+    assert checked > 10_000
