@@ -21,7 +21,12 @@ from spacy.attrs import IDX, LENGTH
 from corpusforge.stages.dedup.kernels import utf8_buffers
 from corpusforge.stages.quality import wordkernel
 from corpusforge.stages.quality.charclass import CharTable
-from corpusforge.stages.quality.words import ChunkWords, chunk_words_for, tokens_of
+from corpusforge.stages.quality.words import (
+    ChunkWords,
+    chunk_words_for,
+    suffix_width,
+    tokens_of,
+)
 
 MEMO_SLOTS = 1 << 18  # chunk memo table (entries kept under 60% of it, then it starts over)
 SPACY_GROUP = 4096  # chunks per spaCy call when the memo learns
@@ -68,6 +73,8 @@ class Scanner:
         bits = wordkernel.bloom
         self.sets = (self.specials, bits(self.specials, 16), self.pairs, bits(self.pairs, 14))
         self.dash = _blob([h.encode("utf-8") for h in self.chars.dashes])
+        # the longest match of a suffix rule (unknown: no tail after a digit is taken as free)
+        self.suffix_width = suffix_width(chunked.tokenizer.suffix_search) or 1 << 30
         self._affixes = np.empty(wordkernel.MAX_AFFIX + 3, np.int64)  # kernel scratch
         self._reset_memo()
 
@@ -193,7 +200,8 @@ class Scanner:
         cands = np.empty((1 << 14, 2), np.int64)
         n_miss, n_cand = wordkernel.scan_batch(
             data, offsets, todo, self.chars.table, self.sets, self.dash, self.chars.units2,
-            tuple(self.memo), out_s, out_e, doc_off, status, miss, cands, self._affixes,
+            self.suffix_width, tuple(self.memo), out_s, out_e, doc_off, status, miss, cands,
+            self._affixes,
             self._affixes.copy(),
         )  # fmt: skip
         k = doc_off[-1]

@@ -244,34 +244,41 @@ def _class(f) -> int:
 
 
 @nb.njit(cache=True, inline="always")
-def _units_ok(data, j, trail, table, units2) -> bool:
-    """A core that ends in ``trail`` letters after a digit: spaCy splits off a unit there
-    ("10km", "5G"). One letter is none when UNIT_FREE; two ASCII letters are looked up in
-    ``units2`` (probed: 1 where "1" + the two letters has no suffix)."""
-    if trail == 0:
+def _no_unit(data, a, j, table, units2, width) -> bool:
+    """Whether spaCy's suffix rules leave on ``data[a:j]``, what follows the last digit of a
+    core: its rules after a digit ("10km", "5G", "150km/h") match all of it or nothing, and
+    none is longer than ``width`` characters. One letter is none when UNIT_FREE; two ASCII
+    letters are looked up in ``units2`` (probed: 1 where "1" + the two has no suffix); any
+    other tail of ``width`` characters or fewer might be one."""
+    n, i = 0, a
+    while i < j and n <= width:
+        _, m = decode(data, i)
+        n += 1
+        i += m
+    if n == 0 or n > width:
         return True
-    if trail == 1:
-        cp, _ = decode(data, char_before(data, j))
-        return table[cp] & UNIT_FREE != 0
-    if trail > 2 or data[j - 1] >= 0x80 or data[j - 2] >= 0x80:
+    if n == 1:
+        return _flags_at(data, a, table) & CORE != 0 and _flags_at(data, a, table) & UNIT_FREE != 0
+    if n > 2 or data[a] >= 0x80 or data[a + 1] >= 0x80:
         return False
-    return units2[(np.int64(data[j - 2]) << 7) | data[j - 1]] != 0
+    return units2[(np.int64(data[a]) << 7) | data[a + 1]] != 0
 
 
 @nb.njit(cache=True, inline="always")
-def _core_tokens(data, i, j, table, dash_arena, dash_off, units2, out_s, out_e, k) -> int:
+def _core_tokens(data, i, j, table, dash_arena, dash_off, units2, width, out_s, out_e,
+                 k) -> int:  # fmt: skip
     """Tokens of the core ``[i, j)`` left between the affixes, at ``out[k:]``; the new k,
     or -1 for a shape not covered here. The core is runs of CORE characters and ASCII
     digits joined by: an apostrophe between two letters, a NUMSEP character between two
     digits (inside one token), a "-" (an infix between two digits, between a digit or a
     letter and a letter, all HYPHEN_OK; inside the token between a letter and a digit), a
     dash infix between two letters; a single "-" may start or end it, and a final "." is
-    one :func:`_suffix_ends` left on. Letters and digits in one run need DIGIT_OK letters
-    and no unit at the end. A core with a split and a NUMSEP character is left out: spaCy's
-    URL pattern would keep some of those whole."""
+    one :func:`_suffix_ends` left on. Letters and digits in one run need DIGIT_OK letters,
+    and what follows the last digit must be no unit (:func:`_no_unit`). A core with a split
+    and a NUMSEP character is left out: spaCy's URL pattern would keep some of those whole."""
     hy = table[45]
-    p, tok, prev, prev_f = i, i, 0, np.uint32(0)
-    digits, all_ok, trail, split, sep = False, True, 0, False, False
+    p, tok, prev, prev_f, after_digit = i, i, 0, np.uint32(0), i
+    digits, all_ok, split, sep = False, True, False, False
     if data[p] == 45:  # a leading "-"
         c = _class(_flags_at(data, p + 1, table)) if p + 1 < j else 0
         if not ((c == 1 and hy & EDGE_HYPHEN) or (c == 2 and hy & NUM_LEAD)):
@@ -286,14 +293,13 @@ def _core_tokens(data, i, j, table, dash_arena, dash_off, units2, out_s, out_e, 
                 if digits:
                     return -1
                 all_ok = False
-            trail += digits
             prev, prev_f = 1, f
             p += n
             continue
         if c == 2:
             if not all_ok:
                 return -1
-            digits, trail, prev = True, 0, 2
+            digits, prev, after_digit = True, 2, p + n
             p += n
             continue
         if prev == 0:
@@ -326,11 +332,11 @@ def _core_tokens(data, i, j, table, dash_arena, dash_off, units2, out_s, out_e, 
             p = r
             continue
         if r == single and cp == 45 and prev == 1 and nxt == 2 and hy & HYPHEN_JOIN:
-            digits, all_ok, trail, prev = False, True, 0, 0  # "HR-48350": one token
+            digits, all_ok, prev = False, True, 0  # "HR-48350": one token
             p = r
             continue
         if r == single and cp == 45 and prev == 1 and nxt == 1 and (prev_f | fn) & HYPHEN_NO:
-            digits, all_ok, trail, prev = False, True, 0, 0  # "қ-қ": one token
+            digits, all_ok, prev = False, True, 0  # "қ-қ": one token
             p = r
             continue
         if r == single and cp == 45 and prev == 2 and nxt == 2:
@@ -347,10 +353,10 @@ def _core_tokens(data, i, j, table, dash_arena, dash_off, units2, out_s, out_e, 
             return -1
         k = _emit(out_s, out_e, _emit(out_s, out_e, k, tok, p), p, r)  # an infix
         p, tok, prev, split = r, r, 0, True
-        digits, all_ok, trail = False, True, 0
+        digits, all_ok = False, True
     if split and sep:
         return -1
-    if digits and not _units_ok(data, j - (data[j - 1] == 46), trail, table, units2):
+    if after_digit > i and not _no_unit(data, after_digit, j, table, units2, width):
         return -1
     return _emit(out_s, out_e, k, tok, j)
 
@@ -372,7 +378,7 @@ def _no_phrase(data, out_s, out_e, a, b, pairs, pair_bits) -> bool:
 
 @nb.njit(cache=True, inline="always")
 def grammar_tokens(data, s, e, table, specials, special_bits, pairs, pair_bits, dash_arena,
-                   dash_off, units2, out_s, out_e, k, starts, ends) -> int:  # fmt: skip
+                   dash_off, units2, width, out_s, out_e, k, starts, ends) -> int:  # fmt: skip
     """Tokens of the chunk ``[s, e)`` written at ``out[k:]`` as spaCy's affix loop cuts
     them; the new ``k``, or -1 when the chunk has another shape (the memo decides)."""
     starts[0] = s
@@ -400,7 +406,7 @@ def grammar_tokens(data, s, e, table, specials, special_bits, pairs, pair_bits, 
     k0 = k
     for t in range(n_starts - 1):
         k = _emit(out_s, out_e, k, starts[t], starts[t + 1])
-    k2 = _core_tokens(data, i, j, table, dash_arena, dash_off, units2, out_s, out_e, k)
+    k2 = _core_tokens(data, i, j, table, dash_arena, dash_off, units2, width, out_s, out_e, k)
     if k2 < 0:
         return -1
     for t in range(n_ends - 1, 0, -1):
@@ -489,12 +495,12 @@ def _memo_tokens(data, cs, ce, h, mk_hash, mk_start, mk_len, mt_start, mt_n, m_f
 # passes every array field by field); the small ones are left to LLVM, which inlines them
 # too but compiles in a quarter of the time (about 10 CPU-s, once per machine: cache=True).
 @nb.njit(cache=True, _nrt=False)
-def scan_batch(data, offsets, todo, table, sets, dash, units2, memo, out_s, out_e, doc_off,
-               status, miss, cands, starts, ends) -> tuple[int, int]:  # fmt: skip
+def scan_batch(data, offsets, todo, table, sets, dash, units2, width, memo, out_s, out_e,
+               doc_off, status, miss, cands, starts, ends) -> tuple[int, int]:  # fmt: skip
     """Words of every document as byte spans ``out_s/out_e``, ``doc_off`` per document;
     ``status`` per document (OK, CHECK, or why not). ``sets``: (specials, their bloom,
-    phrase pairs, their bloom); ``dash``: the dash infixes; ``units2``: see
-    :func:`_units_ok`. Returns the counts of chunks missing from the memo (rows of start,
+    phrase pairs, their bloom); ``dash``: the dash infixes; ``units2``, ``width``: see
+    :func:`_no_unit`. Returns the counts of chunks missing from the memo (rows of start,
     end in ``miss``) and of the boundaries to check (rows of document, start of the chunk
     after the space, in ``cands``; a document with more than fit is WHOLE_DOC). ``starts``,
     ``ends``: scratch for :func:`grammar_tokens` (MAX_AFFIX + 3 each)."""
@@ -552,8 +558,8 @@ def scan_batch(data, offsets, todo, table, sets, dash, units2, memo, out_s, out_
                     k2, h_first, h_last = k + 2, h_rest, h_suf
             if k2 < 0:
                 k2 = grammar_tokens(data, cs, i, table, specials, special_bits, pairs, pair_bits,
-                                    dash_arena, dash_off, units2, out_s, out_e, k, starts,
-                                    ends)  # fmt: skip
+                                    dash_arena, dash_off, units2, width, out_s, out_e, k,
+                                    starts, ends)  # fmt: skip
                 if k2 >= 0:
                     h_first = hash_bytes(data, out_s[k], out_e[k])
                     h_last = hash_bytes(data, out_s[k2 - 1], out_e[k2 - 1])

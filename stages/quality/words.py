@@ -79,23 +79,23 @@ class _Gate:
         return lambda s: fn(s) if self.on else off(s)
 
 
-def tail_suffix_search(search: Callable | None) -> Callable | None:
-    """A faster equal of a spaCy suffix search (a compiled regex of ``$``-anchored
-    alternatives, searched from the start of the string): the same match length, searching
-    only the last ``w`` characters, ``w`` the longest any alternative can match. Python's
-    ``search(string, pos)`` still sees the characters before ``pos`` for lookbehinds. The
-    leftmost match can only start further left through an alternative of unbounded length;
-    the only kind allowed here is a run of one character ("\\.\\.+"), and the full search
-    runs when the string has that character just before the window. None when the pattern
-    is not of that form (then the tokenizer keeps its own search)."""
+def suffix_width(search: Callable | None) -> int | None:
+    """The most characters a spaCy suffix search (a compiled regex of ``$``-anchored
+    alternatives) can match, runs of one character aside (:func:`tail_suffix_search`);
+    None when the pattern is not of that form."""
+    parsed = _suffix_alternatives(search)
+    return None if parsed is None else parsed[1]
+
+
+def _suffix_alternatives(search: Callable | None) -> tuple[re.Pattern, int, set[str]] | None:
+    """(pattern, the longest bounded match, the characters of unbounded ``cc+$`` runs)."""
     pattern = getattr(search, "__self__", None)
     if not isinstance(pattern, re.Pattern):
         return None
     try:
         from re import _parser as sre_parse  # type: ignore[attr-defined]
 
-        tree = sre_parse.parse(pattern.pattern, pattern.flags)
-        branches = _branches(tree)
+        branches = _branches(sre_parse.parse(pattern.pattern, pattern.flags))
     except Exception:
         return None
     if branches is None:
@@ -109,8 +109,22 @@ def tail_suffix_search(search: Callable | None) -> Callable | None:
         if run is None:
             return None
         runs.add(run)
-    if width == 0:
+    return (pattern, width, runs) if width else None
+
+
+def tail_suffix_search(search: Callable | None) -> Callable | None:
+    """A faster equal of a spaCy suffix search (a compiled regex of ``$``-anchored
+    alternatives, searched from the start of the string): the same match length, searching
+    only the last ``w`` characters, ``w`` the longest any alternative can match. Python's
+    ``search(string, pos)`` still sees the characters before ``pos`` for lookbehinds. The
+    leftmost match can only start further left through an alternative of unbounded length;
+    the only kind allowed here is a run of one character ("\\.\\.+"), and the full search
+    runs when the string has that character just before the window. None when the pattern
+    is not of that form (then the tokenizer keeps its own search)."""
+    parsed = _suffix_alternatives(search)
+    if parsed is None:
         return None
+    pattern, width, runs = parsed
 
     def tail_search(string: str):  # -> re.Match | None
         start = len(string) - width

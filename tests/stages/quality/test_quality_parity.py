@@ -193,6 +193,7 @@ EDGE = [
     "boys'", "it's,", "We\u2019ll", "decisive--that", "a—b", "a---b", "und/oder", "twyfel,vrae",
     "мінез-құлықты", "“quoted”", "word...)", "aku..", 'funny."', "Z.B.", "Follower):",
     "(see):", "१९९०", "է\u0589", "a\u200cb", "USD$5", "US$5", "#tag", "&amp;", "*Sin", "_x_",
+    "150km/h", "5m/s.", "10-km", "3kmh", "mp3s", "1x2y",
 ]  # fmt: skip
 
 
