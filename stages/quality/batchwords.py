@@ -31,7 +31,14 @@ from corpusforge.stages.quality.words import (
 MEMO_SLOTS = 1 << 18  # chunk memo table (entries kept under 60% of it, then it starts over)
 SPACY_GROUP = 4096  # chunks per spaCy call when the memo learns
 NEAR_BYTES = 256  # bytes read on either side of a boundary to check (more: whole document)
-COUNTS = {"docs": 0, "fallback_docs": 0, "checked_docs": 0, "memo_chunks": 0, "spacy_cpu_s": 0.0}
+COUNTS = {
+    "docs": 0,
+    "fallback_docs": 0,
+    "checked_docs": 0,
+    "memo_chunks": 0,
+    "memo_resets": 0,
+    "spacy_cpu_s": 0.0,
+}
 
 
 @dataclass
@@ -119,6 +126,7 @@ class Scanner:
         """Grow the arenas, or start the memo over when its table is full (bounded memory)."""
         if 5 * (self.used[2] + 1) > 3 * MEMO_SLOTS:
             self._reset_memo()
+            COUNTS["memo_resets"] += 1
             return
         for slot, need in ((6, self.used[0] + key_len), (7, self.used[1] + n_toks)):
             while need > len(self.memo[slot]):

@@ -420,3 +420,29 @@ def test_tail_suffix_search_equals_spacy_suffix_search() -> None:
             assert (a and a.end() - a.start()) == (b and b.end() - b.start()), sub
             checked += 1
     assert checked > 10_000
+
+
+def test_kernel_words_exact_when_the_memo_starts_over(monkeypatch) -> None:
+    """A memo far too small for the batch starts over again and again while it learns (a
+    chunk learnt in one round may be gone in the next): every document the kernel still
+    splits has datatrove's words, the others are left to the Python path."""
+    from corpusforge.stages.dedup.kernels import utf8_buffers
+    from corpusforge.stages.quality import batchwords
+
+    monkeypatch.setattr(batchwords, "MEMO_SLOTS", 256)
+    chunked = quality_words.chunk_words_for("en")
+    assert chunked is not None
+    scanner = batchwords.Scanner(chunked)
+    resets = batchwords.COUNTS["memo_resets"]
+    ok_docs = 0
+    for lo in range(0, len(KERNEL_CORPUS), 40):  # batches of 40 documents
+        corpus = KERNEL_CORPUS[lo : lo + 40]
+        data, offsets = utf8_buffers(pa.array(corpus))
+        status, doc_off, ws, we = scanner.scan(data, offsets)
+        for d in np.flatnonzero(status == 0).tolist():
+            spans = range(doc_off[d], doc_off[d + 1])
+            words = [data[ws[w] : we[w]].tobytes().decode() for w in spans]
+            assert words == split_into_words(corpus[d], "en"), d
+            ok_docs += 1
+    assert batchwords.COUNTS["memo_resets"] > resets + 2
+    assert ok_docs > len(KERNEL_CORPUS) // 2
