@@ -1,29 +1,44 @@
 """Words of a whole Arrow batch from the compiled kernels, with the Python path as fallback.
 
 :func:`batch_words` gives, for a batch's text column, the words of every document the kernels
-could split (datatrove's words, as byte spans, ids and properties) and the indices of the
-documents they could not (``fallback``): those take the stages' Python path, so decisions
-never depend on the kernels covering a document. How often that happens is counted in
-:data:`FALLBACKS` (documents) next to :data:`DOCS`.
+could split (datatrove's words, as byte spans) and the indices of the documents they could not
+(``fallback``): those take the stages' Python path, so decisions never depend on the kernels
+covering a document. How often that happens is counted in :data:`COUNTS`.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from spacy.attrs import IDX, LENGTH
 
 from corpusforge.stages.dedup.kernels import utf8_buffers
-from corpusforge.stages.quality import wordids, wordkernel
+from corpusforge.stages.quality import wordkernel
 from corpusforge.stages.quality.charclass import CharTable
-from corpusforge.stages.quality.words import ChunkWords, chunk_words_for
+from corpusforge.stages.quality.words import (
+    ChunkWords,
+    chunk_words_for,
+    suffix_width,
+    tokens_of,
+)
 
-MEMO_SLOTS = 1 << 18  # chunk memo table (entries kept under 60% of it)
-COUNTS = {"docs": 0, "fallback_docs": 0, "memo_chunks": 0, "spacy_cpu_s": 0.0}
+MEMO_SLOTS = 1 << 18  # chunk memo table (entries kept under 60% of it, then it starts over)
+SPACY_GROUP = 4096  # chunks per spaCy call when the memo learns
+NEAR_BYTES = 256  # bytes read on either side of a boundary to check (more: whole document)
+COUNTS = {
+    "docs": 0,
+    "fallback_docs": 0,
+    "checked_docs": 0,
+    "memo_chunks": 0,
+    "memo_resets": 0,
+    "spacy_cpu_s": 0.0,
+}
 
 
 @dataclass
@@ -34,13 +49,6 @@ class BatchWords:
     doc_off: np.ndarray  # words of document d: [doc_off[d], doc_off[d + 1])
     ws: np.ndarray  # byte span of each word: data[ws[w]:we[w]]
     we: np.ndarray
-    ids: np.ndarray  # word id per word (equal ids: equal words)
-    cp_len: np.ndarray  # per id: code points
-    flags: np.ndarray  # per id: wordids.NON_SYMBOL | HAS_ALPHA | ALL_PUNCT | SENT_PUNCT
-    stop: np.ndarray  # per id: stop-word index or -1
-    ph: np.ndarray  # per id: polynomial hash of the code points
-    pw: np.ndarray  # per id: BASE ** code points
-    pwi: np.ndarray  # per id: BASE_INV ** code points
     table: np.ndarray  # the character flags
 
     @property
@@ -51,6 +59,13 @@ class BatchWords:
 def _hash(s: str) -> np.uint64:
     b = np.frombuffer(s.encode("utf-8"), dtype=np.uint8)
     return np.uint64(wordkernel.hash_bytes(b, 0, len(b)))
+
+
+def _blob(strings: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenated bytes and offsets of ``strings``."""
+    off = np.zeros(len(strings) + 1, np.int64)
+    off[1:] = np.cumsum([len(b) for b in strings])
+    return np.frombuffer(b"".join(strings) or b"\0", np.uint8), off
 
 
 class Scanner:
@@ -64,67 +79,103 @@ class Scanner:
         self.pairs = np.unique(np.array(pairs, dtype=np.uint64))
         bits = wordkernel.bloom
         self.sets = (self.specials, bits(self.specials, 16), self.pairs, bits(self.pairs, 14))
+        self.dash = _blob([h.encode("utf-8") for h in self.chars.dashes])
+        # the longest match of a suffix rule (unknown: no tail after a digit is taken as free)
+        self.suffix_width = suffix_width(chunked.tokenizer.suffix_search) or 1 << 30
+        self._affixes = np.empty(wordkernel.MAX_AFFIX + 3, np.int64)  # kernel scratch
         self._reset_memo()
 
     def _reset_memo(self) -> None:
         n = MEMO_SLOTS
         self.memo = [
-            np.zeros(n, np.uint64),
-            np.full(n, -1, np.int64),
-            np.zeros(n, np.int64),
-            np.zeros(n, np.int64),
-            np.zeros(n, np.int64),
-            np.zeros(n, np.uint8),
-            np.zeros(1 << 22, np.uint8),
-            np.zeros(1 << 20, np.int64),
+            np.zeros(n, np.uint64),  # key hash
+            np.full(n, -1, np.int64),  # key start in the arena (-1: free slot)
+            np.zeros(n, np.int64),  # key length
+            np.zeros(n, np.int64),  # first token slot
+            np.zeros(n, np.int64),  # token count
+            np.zeros(n, np.uint8),  # MEMO_CHANGED / MEMO_WHOLE
+            np.zeros(1 << 22, np.uint8),  # key bytes
+            np.zeros(1 << 20, np.int64),  # token byte lengths
+            np.zeros(n, np.uint64),  # hash of the first token before the matcher
+            np.zeros(n, np.uint64),  # hash of the last token before the matcher
         ]
         self.used = np.zeros(3, np.int64)
 
-    def _add(self, key: bytes, toks: list[int], split: int) -> None:
-        if self.used[2] > MEMO_SLOTS * 0.6:
+    def _insert(
+        self, keys: list[bytes], toks: list[list[int]], flags: list[int], edges: list[tuple]
+    ) -> None:
+        blob, key_off = _blob(keys)
+        tok_off = np.zeros(len(toks) + 1, np.int64)
+        tok_off[1:] = np.cumsum([len(t) for t in toks])
+        flat = np.fromiter((n for t in toks for n in t), np.int64, int(tok_off[-1]))
+        flag_arr = np.array(flags, np.uint8)
+        edge_arr = np.array(edges, np.int64).reshape(-1, 2)
+        done = 0
+        while done < len(keys):
+            sub = key_off[done:] - key_off[done], tok_off[done:] - tok_off[done]
+            added = wordkernel.memo_insert_many(
+                blob[key_off[done] :], sub[0], flat[tok_off[done] :], sub[1], flag_arr[done:],
+                edge_arr[done:], tuple(self.memo), self.used,
+            )  # fmt: skip
+            done += added
+            if done < len(keys):
+                self._make_room(int(sub[0][added + 1] - sub[0][added]), len(toks[done]))
+        COUNTS["memo_chunks"] += len(keys)
+
+    def _make_room(self, key_len: int, n_toks: int) -> None:
+        """Grow the arenas, or start the memo over when its table is full (bounded memory)."""
+        if 5 * (self.used[2] + 1) > 3 * MEMO_SLOTS:
             self._reset_memo()
-        for slot, need in ((6, len(key)), (7, len(toks))):
-            pos = self.used[0 if slot == 6 else 1]
-            while pos + need > len(self.memo[slot]):
+            COUNTS["memo_resets"] += 1
+            return
+        for slot, need in ((6, self.used[0] + key_len), (7, self.used[1] + n_toks)):
+            while need > len(self.memo[slot]):
                 self.memo[slot] = np.concatenate([self.memo[slot], np.zeros_like(self.memo[slot])])
-        mk_hash, mk_start, mk_len, mt_start, mt_n, m_split, m_arena, m_toks = self.memo
-        k = np.frombuffer(key, np.uint8)
-        wordkernel.memo_insert(k, np.array(toks, np.int64), split, mk_hash, mk_start, mk_len,
-                               mt_start, mt_n, m_split, m_arena, m_toks, self.used)  # fmt: skip
-        COUNTS["memo_chunks"] += 1
 
     def learn_chunks(self, data: np.ndarray, spans: np.ndarray) -> None:
         """spaCy's tokens of each missing chunk into the memo. The chunks go through spaCy
-        as one space-joined text (one call, not one per chunk); a chunk whose tokens do not
-        tile it there (a phrase match across two chunks) is tokenized alone."""
+        as one newline-joined text per group (one call, not one per chunk): spaCy makes the
+        newlines tokens of their own, so no special-case pattern can match across two
+        chunks, and each chunk gets exactly the tokens it gets alone."""
         keys = sorted({data[s:e].tobytes() for s, e in spans.tolist()})
         texts = [k.decode("utf-8") for k in keys]
-        for key, text, toks in zip(keys, texts, self._tokens(texts), strict=True):
-            if "IS_ALPHA" not in text and (toks is None or "".join(toks) != text):
-                toks = list(self.chunked._chunk(text)[0])
-            if "IS_ALPHA" in text or "".join(toks or ()) != text:  # spaCy sees the doc whole
-                self._add(key, [len(key)], 2)
-                continue
-            lens = [len(t.encode("utf-8")) for t in toks]
-            self._add(key, lens, int(self.chunked._shows_split(tuple(toks))))
-
-    def _tokens(self, texts: list[str]) -> list[list[str] | None]:
-        out: list[list[str] | None] = [[] for _ in texts]
-        nlp = self.chunked.nlp
-        for lo in range(0, len(texts), 4096):
-            part = texts[lo : lo + 4096]
-            joined = " ".join(part)
-            bounds = np.cumsum([len(t) + 1 for t in part])  # end (+1) of each chunk
-            with nlp.memory_zone():
-                toks = [(t.idx, t.text) for t in self.chunked.tokenizer(joined)]
-            for idx, tok in toks:
-                c = int(np.searchsorted(bounds, idx, side="right"))
-                if c >= len(part) or out[lo + c] is None:
+        toks_all: list[list[int]] = []
+        flags: list[int] = []
+        edges: list[tuple[int, int]] = []  # byte lengths of the edge tokens before the matcher
+        for lo in range(0, len(texts), SPACY_GROUP):
+            group = texts[lo : lo + SPACY_GROUP]
+            for text, toks in zip(group, self._tokens(group), strict=True):
+                if "IS_ALPHA" in text:  # datatrove retries such texts without the string
+                    n = len(text.encode("utf-8"))
+                    toks_all.append([n])
+                    flags.append(wordkernel.MEMO_WHOLE)
+                    edges.append((n, n))
                     continue
-                if idx + len(tok) > bounds[c] - 1:  # crosses into the next chunk
-                    out[lo + c] = None
-                else:
-                    out[lo + c].append(tok)  # type: ignore[union-attr]
+                pre = self.chunked.pre_tokens(text, toks)
+                toks_all.append([len(t.encode("utf-8")) for t in toks])
+                flags.append(wordkernel.MEMO_CHANGED if pre != toks else 0)
+                edges.append((len(pre[0].encode("utf-8")), len(pre[-1].encode("utf-8"))))
+        self._insert(keys, toks_all, flags, edges)
+
+    def _tokens(self, texts: list[str]) -> list[list[str]]:
+        """spaCy's tokens of each chunk (see :meth:`learn_chunks`)."""
+        post = self.chunked.post
+        with post.vocab.memory_zone():
+            arr = post("\n".join(texts)).to_array([IDX, LENGTH])
+        starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
+        which = np.searchsorted(starts, arr[:, 0], side="right") - 1
+        lens = np.array([len(t) for t in texts])
+        inside = arr[:, 0] < starts[which] + lens[which]  # not a newline token
+        bounds = np.searchsorted(which[inside], np.arange(len(texts) + 1))
+        idx, n = arr[inside, 0].tolist(), arr[inside, 1].tolist()
+        out: list[list[str]] = []
+        for c, text in enumerate(texts):
+            a, b = int(bounds[c]), int(bounds[c + 1])
+            base = int(starts[c])
+            toks = [text[i - base : i - base + m] for i, m in zip(idx[a:b], n[a:b], strict=True)]
+            if "".join(toks) != text:  # cannot happen with newline separators; be exact
+                toks = tokens_of(post, text)
+            out.append(toks)
         return out
 
     def scan(self, data: np.ndarray, offsets: np.ndarray):
@@ -135,16 +186,17 @@ class Scanner:
         while n_unk := wordkernel.unknown_chars(data, self.chars.table, unknown):
             self.chars.learn(unknown[:n_unk].tolist())
         todo = np.ones(len(offsets) - 1, np.bool_)
-        off1, s1, e1, st1, miss = self._round(data, offsets, todo)
-        if not len(miss):
-            return st1, off1, s1, e1
-        t0 = time.process_time()
-        self.learn_chunks(data, miss)
-        COUNTS["spacy_cpu_s"] += time.process_time() - t0
-        redo = st1 == wordkernel.MISSING_CHUNK
-        off2, s2, e2, st2, _ = self._round(data, offsets, redo)
-        off, ws, we, status = wordkernel.merge_rounds(redo, off1, s1, e1, st1, off2, s2, e2, st2)
-        return status, off, ws, we
+        off1, s1, e1, st1, miss, cands = self._round(data, offsets, todo)
+        if len(miss):
+            t0 = time.process_time()
+            self.learn_chunks(data, miss)
+            COUNTS["spacy_cpu_s"] += time.process_time() - t0
+            redo = st1 == wordkernel.MISSING_CHUNK
+            off2, s2, e2, st2, _, cands2 = self._round(data, offsets, redo)
+            off1, s1, e1, st1 = wordkernel.merge_rounds(redo, off1, s1, e1, st1, off2, s2, e2, st2)
+            cands = np.concatenate([cands, cands2])
+        self._check(data, offsets, st1, cands)
+        return st1, off1, s1, e1
 
     def _round(self, data: np.ndarray, offsets: np.ndarray, todo: np.ndarray):
         n_docs = len(offsets) - 1
@@ -153,12 +205,100 @@ class Scanner:
         doc_off = np.zeros(n_docs + 1, np.int64)
         status = np.zeros(n_docs, np.int64)
         miss = np.empty((min(len(data), 1 << 20) + 1, 2), np.int64)
-        n_miss, _ = wordkernel.scan_batch(
-            data, offsets, todo, self.chars.table, self.sets, tuple(self.memo), out_s, out_e,
-            doc_off, status, miss, np.empty(1, np.int64),
+        cands = np.empty((1 << 14, 2), np.int64)
+        n_miss, n_cand = wordkernel.scan_batch(
+            data, offsets, todo, self.chars.table, self.sets, self.dash, self.chars.units2,
+            self.suffix_width, tuple(self.memo), out_s, out_e, doc_off, status, miss, cands,
+            self._affixes,
+            self._affixes.copy(),
         )  # fmt: skip
         k = doc_off[-1]
-        return doc_off, out_s[:k], out_e[:k], status, miss[:n_miss]
+        return doc_off, out_s[:k], out_e[:k], status, miss[:n_miss], cands[:n_cand]
+
+    def _check(self, data: np.ndarray, offsets: np.ndarray, status, cands) -> None:
+        """Settle the documents the kernel flagged ``CHECK``: OK unless a special-case
+        pattern matches across the space at one of their candidate boundaries."""
+        crossing: set[int] = set()
+        for d, b in cands.tolist():
+            if status[d] == wordkernel.CHECK and d not in crossing:
+                if self._crossing_near(data[offsets[d] : offsets[d + 1]], b - offsets[d]):
+                    crossing.add(d)
+        for d in np.flatnonzero(status == wordkernel.CHECK).tolist():
+            status[d] = wordkernel.WHOLE_DOC if d in crossing else wordkernel.OK
+            COUNTS["checked_docs"] += 1
+
+    def _crossing_near(self, doc: np.ndarray, b: int) -> bool:
+        """Whether a special-case pattern matches across the space before byte ``b`` of the
+        document ``doc`` (UTF-8 bytes), on the tokens before spaCy's matcher. Only the
+        chunks within a pattern's length of it matter; when those are not all inside the
+        slice read around it, the whole document is checked."""
+        chunked = self.chunked
+        need = max(chunked.patterns, default=1) - 1  # tokens needed on either side
+        lo, hi = max(0, b - 1 - NEAR_BYTES), min(len(doc), b + NEAR_BYTES)
+        left = _run_near(doc[lo : b - 1].tobytes(), lo == 0, after=False)
+        right = _run_near(doc[b:hi].tobytes(), hi == len(doc), after=True)
+        if left is None or right is None:
+            return chunked._tokens(doc.tobytes().decode("utf-8")) is None
+        sides: list[list[tuple[tuple[str, ...], bool]]] = []
+        for chunks, complete in (left, right):
+            side: list[tuple[tuple[str, ...], bool]] = []
+            for c in chunks:
+                toks, pre, whole = chunked._chunk(c)
+                if whole:
+                    return True
+                side.append((pre, pre != toks))
+                if sum(len(p) for p, _ in side) >= need:
+                    break
+            else:
+                if not complete:
+                    return chunked._tokens(doc.tobytes().decode("utf-8")) is None
+            sides.append(side)
+        ordered = [*reversed(sides[0]), *sides[1]]
+        flat = [t for pre, _ in ordered for t in pre]
+        changed = [chg for pre, chg in ordered for _ in pre]
+        b_at = sum(len(pre) for pre, _ in sides[0])
+        return chunked.crossing(flat, changed, 0, b_at, len(flat))
+
+    def no_crossing(self, data: np.ndarray, ws: np.ndarray, we: np.ndarray) -> bool:
+        """For a document the kernel flagged ``CHECK`` (words ``ws``/``we``): True when no
+        special-case pattern matches across two of its chunks (:meth:`.ChunkWords.crossing`),
+        so its words stand."""
+        chunked = self.chunked
+        spans = zip(ws.tolist(), we.tolist(), strict=True)
+        toks = [data[s:e].tobytes().decode("utf-8") for s, e in spans]
+        seg, cands, run_end = 0, [], {}
+        for t in range(1, len(toks)):
+            if ws[t] == we[t - 1]:
+                continue  # same chunk
+            if not (ws[t] == we[t - 1] + 1 and data[we[t - 1]] == 32):
+                run_end[seg] = t
+                seg = t
+            elif (toks[t - 1], toks[t]) in chunked.pairs:
+                cands.append((seg, t))
+        run_end[seg] = len(toks)
+        return not any(chunked.crossing(toks, s, b, run_end[s]) for s, b in cands)
+
+
+_RUN_FROM = re.compile(r"\S+(?: \S+)*")  # chunks joined by single plain spaces
+
+
+def _run_near(raw: bytes, whole_slice: bool, after: bool) -> tuple[list[str], bool] | None:
+    """The chunks joined by single spaces to a boundary, nearest first: ``raw`` is the
+    slice of bytes after it (``after``) or before it. Also whether they reach the far end
+    of their run; None when the slice holds no whole chunk next to the boundary."""
+    text = raw.decode("utf-8", "ignore")  # a character cut at the far end is dropped ...
+    if not after:
+        text = text[::-1]  # the run that ends the slice, read from its end (no backtracking)
+    m = _RUN_FROM.match(text)
+    if m is None:
+        return None
+    chunks = m.group().split(" ")
+    if not after:
+        chunks = [c[::-1] for c in chunks]
+    if m.end() == len(text) and not whole_slice:
+        chunks.pop()  # ... and so is the chunk there: the slice may have cut it
+        return (chunks, False) if chunks else None
+    return chunks, True
 
 
 @functools.lru_cache(maxsize=8)
@@ -169,17 +309,18 @@ def scanner_for(language: str) -> Scanner | None:
     chunked = chunk_words_for(language)
     if language != "en" or chunked is None or not chunked.letters_single:
         return None
+    if chunked.tokenizer.token_match is not None or any(len(c) != 1 for c in chunked.punct_chars):
+        return None  # the grammar assumes no token_match; the kernels one-character marks
     return Scanner(chunked)
 
 
 @functools.lru_cache(maxsize=8)
-def _stop_table(stop_words: frozenset[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def stop_table(stop_words: frozenset[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(hashes, bytes, offsets) of the stop words, sorted by hash (for the kernels)."""
     words = sorted(stop_words, key=lambda w: (int(_hash(w)), w))
     hashes = np.array([_hash(w) for w in words], dtype=np.uint64)
-    blobs = [w.encode("utf-8") for w in words]
-    off = np.zeros(len(words) + 1, np.int64)
-    off[1:] = np.cumsum([len(b) for b in blobs])
-    return hashes, np.frombuffer(b"".join(blobs) or b"\0", np.uint8), off
+    blob, off = _blob([w.encode("utf-8") for w in words])
+    return hashes, blob, off
 
 
 def _buffers_key(texts: pa.Array | pa.ChunkedArray) -> tuple:
@@ -192,37 +333,32 @@ def _buffers_key(texts: pa.Array | pa.ChunkedArray) -> tuple:
     )
 
 
-_LAST: dict[str, tuple] = {}  # language -> (key, column, scan): the previous batch's words
+_LAST: dict[str, tuple] = {}  # language -> (key, column, words): the previous batch's words
 
 
-def _scan_words(texts: pa.Array | pa.ChunkedArray, language: str, scanner: Scanner) -> tuple:
-    """(data, offsets, ok, doc_off, ws, we, ids, first) of the batch. The quality stages that
-    run one after the other on the same batch (Ray fuses them into one task) split its words
-    once: the last batch's result is kept, keyed by its buffers."""
+def batch_words(texts: pa.Array | pa.ChunkedArray, language: str) -> BatchWords | None:
+    """Words of the batch from the kernels (None: the language has no compiled path). The
+    quality stages that run one after the other on the same batch (Ray fuses them into one
+    task) split its words once: the last batch's result is kept, keyed by its buffers."""
+    scanner = scanner_for(language)
+    if scanner is None:
+        return None
     key = _buffers_key(texts)
     hit = _LAST.get(language)
     if hit is not None and hit[0] == key:
         return hit[2]
     data, offsets = utf8_buffers(texts)
     status, doc_off, ws, we = scanner.scan(data, offsets)
+    for d in np.flatnonzero(status == wordkernel.CHECK).tolist():
+        a, b = doc_off[d], doc_off[d + 1]
+        fine = scanner.no_crossing(data, ws[a:b], we[a:b])
+        status[d] = wordkernel.OK if fine else wordkernel.WHOLE_DOC
+        COUNTS["checked_docs"] += 1
     ok = status == wordkernel.OK
     if len(texts):
         ok &= ~np.asarray(pc.fill_null(pc.match_substring(texts, "IS_ALPHA"), False))
-    ids, first = wordids.intern_words(data, ws, we)
-    scan = (data, offsets, ok, doc_off, ws, we, ids, first)
-    _LAST[language] = (key, texts, scan)
-    return scan
-
-
-def batch_words(
-    texts: pa.Array | pa.ChunkedArray, language: str, stop_words: frozenset[str] = frozenset()
-) -> BatchWords | None:
-    """Words of the batch from the kernels (None: the language has no compiled path)."""
-    scanner = scanner_for(language)
-    if scanner is None:
-        return None
-    data, offsets, ok, doc_off, ws, we, ids, first = _scan_words(texts, language, scanner)
-    props = wordids.word_props(data, ws, we, first, scanner.chars.table, *_stop_table(stop_words))
+    words = BatchWords(data, offsets, ok, doc_off, ws, we, scanner.chars.table)
+    _LAST[language] = (key, texts, words)
     COUNTS["docs"] += len(ok)
     COUNTS["fallback_docs"] += int((~ok).sum())
-    return BatchWords(data, offsets, ok, doc_off, ws, we, ids, *props, table=scanner.chars.table)
+    return words

@@ -3,6 +3,10 @@
 ``c4_quality`` follows datatrove's ``C4QualityFilter`` rule for rule (same order, thresholds,
 reasons). Like C4 and datatrove, it removes the lines that fail a line rule from the text of the
 documents it keeps (``remove_lines``, on by default), so its output text is datatrove's.
+
+English batches run through the compiled kernel (:mod:`.c4kernel`) on the batch's words
+(:mod:`.batchwords`); the per-document Python path (:func:`c4_scan`) takes the documents the
+kernel leaves to it, sentence mode and other languages.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ import re
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from datatrove.pipeline.filters.c4_filters import (
     CITATION_REGEX,
     ELLIPSIS,
@@ -22,6 +28,8 @@ from datatrove.utils.text import split_into_sentences
 
 from corpusforge.pipeline.api import Resources, Stage, StageParams, register_stage, set_column
 from corpusforge.schemas import Col
+from corpusforge.stages.quality.batchwords import batch_words
+from corpusforge.stages.quality.c4kernel import PENDING, PYTHON, REASONS, SIGNALS, c4_batch
 from corpusforge.stages.quality.common import (
     LANGUAGE_COLUMN,
     add_signals,
@@ -53,16 +61,7 @@ class C4QualityParams(StageParams):
     tokenizer_language: str = "en"  # datatrove tokenizer used to count sentences
 
 
-_SIGNALS = (
-    "c4_lines",
-    "c4_kept_lines",
-    "c4_num_sentences",
-    "c4_removed_long_word_lines",
-    "c4_removed_no_punct_lines",
-    "c4_removed_short_lines",
-    "c4_removed_javascript_lines",
-    "c4_removed_policy_lines",
-)
+_SIGNALS = SIGNALS
 
 
 @register_stage
@@ -95,27 +94,122 @@ class C4Quality(Stage):
 
     def process(self, batch: pa.Table) -> pa.Table:
         p: C4QualityParams = self.params  # type: ignore[assignment]
-        texts = texts_of(batch)
         scope = in_scope(batch, p.languages)
-        cols: dict[str, list] = {k: [] for k in _SIGNALS}
-        reasons: list[str | None] = []
-        details: list[str | None] = []
-        new_texts: list[str] = []
-        for text, lang_ok in zip(texts, scope, strict=True):
-            sig, reason, cleaned = c4_scan(p, text, lang_ok)
-            for k in _SIGNALS:
-                cols[k].append(sig[k])
-            d = None
-            if reason == "too_few_sentences":
-                d = detail("num_sentences", sig["c4_num_sentences"], "<", p.min_num_sentences)
-            reasons.append(reason)
-            details.append(d)
-            new_texts.append(cleaned if reason is None and p.remove_lines else text)
-        batch = add_signals(batch, {k: (I64, v) for k, v in cols.items()})
+        run = compiled_c4(p, batch.column(Col.TEXT), scope)
+        if run is None:
+            run = _python_c4(p, texts_of(batch), scope, batch.column(Col.TEXT).type)
+        sig, reasons, new_text = run
+        details = [
+            detail("num_sentences", n, "<", p.min_num_sentences)
+            if r == "too_few_sentences"
+            else None
+            for r, n in zip(reasons, sig[:, 2].tolist(), strict=True)
+        ]
+        cols = {k: (I64, np.ascontiguousarray(sig[:, j])) for j, k in enumerate(_SIGNALS)}
+        batch = add_signals(batch, cols)
         if p.remove_lines:
-            old = batch.column(Col.TEXT)
-            batch = set_column(batch, Col.TEXT, pa.array(new_texts, type=old.type))
+            batch = set_column(batch, Col.TEXT, new_text)
         return apply_rejects(batch, reasons, details)
+
+
+def compiled_c4(
+    p: C4QualityParams, texts: pa.ChunkedArray, scope: list[bool]
+) -> tuple[np.ndarray, list[str | None], pa.Array] | None:
+    """(signals, reasons, new text column) of the batch from the compiled kernel, the
+    documents it leaves to Python done here; None where it does not apply (sentence mode,
+    a language without the kernels)."""
+    if not p.split_paragraph:
+        return None
+    bw = batch_words(texts, p.tokenizer_language)
+    if bw is None:
+        return None
+    n = len(bw.offsets) - 1
+    sig = np.zeros((n, len(_SIGNALS)), np.int64)
+    reason = np.zeros(n, np.int64)
+    status = np.zeros(n, np.int64)
+    out = np.empty(max(len(bw.data), 1), np.uint8)
+    out_off = np.zeros(n + 1, np.int64)
+    longest = int(np.diff(bw.offsets).max(initial=0)) + 1  # lines of a document: fewer
+    scratch = (np.empty(longest, np.uint8), np.empty(2 * longest, np.uint8),
+               np.empty(longest, np.int64), np.empty(longest, np.int64),
+               np.empty(longest, np.uint8))  # fmt: skip
+    arena = np.empty(max(len(bw.data), 1), np.uint8)
+    pending = np.empty((int(np.count_nonzero(bw.data == ord("["))) + 1, 3), np.int64)
+    counts = np.zeros(2, np.int64)
+    params = np.array([p.remove_citations, p.filter_no_terminal_punct, p.min_num_sentences,
+                       p.min_words_per_line, p.max_word_length, p.filter_lorem_ipsum,
+                       p.filter_javascript, p.filter_curly_bracket, p.filter_policy,
+                       p.remove_lines], np.int64)  # fmt: skip
+    c4_batch(bw.data, bw.offsets, bw.ok, bw.doc_off, bw.ws, bw.we, bw.table,
+             np.array(scope, np.bool_), params, sig, reason, status, out, out_off, scratch,
+             arena, pending, counts, np.zeros(2, np.int64))  # fmt: skip
+    reasons = [REASONS[r] for r in reason.tolist()]
+    new_text = pa.LargeStringArray.from_buffers(
+        n, pa.py_buffer(out_off), pa.py_buffer(out[: out_off[-1]])
+    ).cast(texts.type)
+    _count_pending(p, sig, arena, pending[: counts[1]])
+    for d in np.flatnonzero(status == PENDING).tolist():
+        if sig[d, 2] < p.min_num_sentences:
+            reasons[d] = "too_few_sentences"
+    redo = np.flatnonzero(status == PYTHON).tolist()
+    restore = [d for d in np.flatnonzero(status == PENDING).tolist() if reasons[d] is not None]
+    if redo or (restore and p.remove_lines):
+        new_text = _python_docs(p, texts, scope, redo, restore, sig, reasons, new_text)
+    return sig, reasons, new_text
+
+
+def _count_pending(
+    p: C4QualityParams, sig: np.ndarray, arena: np.ndarray, pending: np.ndarray
+) -> None:
+    """Add the sentences of the kept lines whose citations the kernel cut (their words are
+    not the kernel's) to their documents' counts."""
+    if p.min_num_sentences == -1:
+        return
+    for d, a, b in pending.tolist():
+        sig[d, 2] += _sentence_count(arena[a:b].tobytes().decode("utf-8"), p.tokenizer_language)
+
+
+def _python_docs(
+    p: C4QualityParams,
+    texts: pa.ChunkedArray,
+    scope: list[bool],
+    redo: list[int],
+    restore: list[int],
+    sig: np.ndarray,
+    reasons: list[str | None],
+    new_text: pa.Array,
+) -> pa.Array:
+    """The documents the kernel left to Python (``redo``) through :func:`c4_scan`, and the
+    text of rejected ``restore`` documents put back; the new text column."""
+    col = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+    rows = sorted(redo + restore)
+    docs = texts_of(pa.table({Col.TEXT: col.take(rows)}))
+    fixed: list[str] = []
+    for d, text in zip(rows, docs, strict=True):
+        if d in restore:
+            fixed.append(text)
+            continue
+        row, reasons[d], cleaned = c4_scan(p, text, scope[d])
+        sig[d] = [row[k] for k in _SIGNALS]
+        fixed.append(cleaned if reasons[d] is None and p.remove_lines else text)
+    mask = np.zeros(len(sig), np.bool_)
+    mask[rows] = True
+    return pc.replace_with_mask(new_text, pa.array(mask), pa.array(fixed, new_text.type))
+
+
+def _python_c4(
+    p: C4QualityParams, texts: list[str], scope: list[bool], text_type: pa.DataType
+) -> tuple[np.ndarray, list[str | None], pa.Array]:
+    """The Python path for every document (sentence mode, other languages)."""
+    sig = np.zeros((len(texts), len(_SIGNALS)), np.int64)
+    reasons: list[str | None] = []
+    new_texts: list[str] = []
+    for d, (text, lang_ok) in enumerate(zip(texts, scope, strict=True)):
+        row, reason, cleaned = c4_scan(p, text, lang_ok)
+        sig[d] = [row[k] for k in _SIGNALS]
+        reasons.append(reason)
+        new_texts.append(cleaned if reason is None and p.remove_lines else text)
+    return sig, reasons, pa.array(new_texts, text_type)
 
 
 def c4_scan(p: C4QualityParams, text: str, lang_ok: bool) -> tuple[dict, str | None, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pyarrow as pa
 
 from corpusforge.pipeline.api import StageParams, reject, set_column
@@ -15,6 +16,13 @@ LANGUAGE_COLUMN = LANGUAGE
 def texts_of(batch: pa.Table) -> list[str]:
     """The ``text`` column as Python strings (null reads as the empty document)."""
     return ["" if t is None else t for t in batch.column(Col.TEXT).to_pylist()]
+
+
+def texts_at(batch: pa.Table, rows: list[int]) -> list[str]:
+    """The texts of ``rows`` (the documents a kernel leaves to the Python path)."""
+    if not rows:
+        return []
+    return texts_of(batch.take(pa.array(rows, pa.int64())))
 
 
 def in_scope(batch: pa.Table, languages: Sequence[str] | None) -> list[bool]:
@@ -58,3 +66,61 @@ def language_inputs(params: StageParams) -> tuple[str, ...]:
     """A language scope the user set explicitly needs the ``language`` column (langid);
     the default scope also runs without it (every row is then taken to be in scope)."""
     return (LANGUAGE,) if "languages" in params.model_fields_set and params.languages else ()
+
+
+def ratio(num: np.ndarray, den: np.ndarray, when_zero: float = 0.0) -> np.ndarray:
+    """``num / den`` per row, the float Python's ``int / int`` gives (both are exact in
+    float64 below 2**53), ``when_zero`` where ``den`` is 0."""
+    out = np.full(len(num), when_zero, np.float64)
+    np.divide(num, den, out=out, where=den != 0)
+    return out
+
+
+class SignalArrays:
+    """Signal columns of a batch as numpy arrays (``valid`` False: null), filled from the
+    kernels' counts and, row by row, from the Python path's dictionaries."""
+
+    def __init__(self, n: int, types: dict[str, pa.DataType]) -> None:
+        self.types = types
+        self.values = {k: np.zeros(n, np.int64 if t == pa.int64() else np.float64)
+                       for k, t in types.items()}  # fmt: skip
+        self.valid = {k: np.ones(n, np.bool_) for k in types}
+
+    def set(self, name: str, values: np.ndarray, valid: np.ndarray | None = None) -> None:
+        self.values[name] = values
+        if valid is not None:
+            self.valid[name] = valid
+
+    def set_row(self, d: int, row: dict) -> None:
+        """Row ``d`` from a Python-path dictionary (a missing or None signal is null)."""
+        for k in self.types:
+            v = row.get(k)
+            self.valid[k][d] = v is not None
+            self.values[k][d] = 0 if v is None else v
+
+    def add_to(self, batch: pa.Table) -> pa.Table:
+        for k, t in self.types.items():
+            arr = pa.array(self.values[k], type=t, mask=~self.valid[k])
+            batch = set_column(batch, k, arr)
+        return batch
+
+
+# a rule, in the order rules apply: (reason, where it fires, detail label or None for no
+# detail, the values the detail shows, operator, threshold)
+Rule = tuple[str, np.ndarray, str | None, np.ndarray | None, str, float | int | None]
+
+
+def first_rules(n: int, rules: list[Rule]) -> tuple[list[str | None], list[str | None]]:
+    """(reason, detail) of every row: the first rule that fires, as the per-document
+    decisions take them one after the other."""
+    reasons: list[str | None] = [None] * n
+    details: list[str | None] = [None] * n
+    open_rows = np.ones(n, np.bool_)
+    for reason, fires, label, values, op, thr in rules:
+        hit = np.flatnonzero(open_rows & fires)
+        open_rows[hit] = False
+        for d in hit.tolist():
+            reasons[d] = reason
+            if label is not None and values is not None and thr is not None:
+                details[d] = detail(label, values[d].item(), op, thr)
+    return reasons, details

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
 import pyarrow as pa
 from datatrove.pipeline.filters.gopher_repetition_filter import find_duplicates
 from datatrove.utils.text import TERMINAL_PUNCTUATION
@@ -11,7 +12,14 @@ from datatrove.utils.text import TERMINAL_PUNCTUATION
 from corpusforge.pipeline.api import Resources, Stage, StageParams, register_stage
 from corpusforge.schemas import Col
 from corpusforge.stages.quality.batchwords import batch_words
-from corpusforge.stages.quality.common import add_signals, apply_rejects, detail, texts_of
+from corpusforge.stages.quality.common import (
+    Rule,
+    SignalArrays,
+    apply_rejects,
+    first_rules,
+    ratio,
+    texts_at,
+)
 from corpusforge.stages.quality.linekernel import fineweb_batch
 from corpusforge.stages.quality.words import split_words
 
@@ -60,51 +68,58 @@ class FineWebQuality(Stage):
 
     def process(self, batch: pa.Table) -> pa.Table:
         p: FineWebQualityParams = self.params  # type: ignore[assignment]
-        stop_chars = tuple(TERMINAL_PUNCTUATION if p.stop_chars is None else p.stop_chars)
-        rows = _compiled_signals(p, batch.column(Col.TEXT)) if p.stop_chars is None else None
-        texts = texts_of(batch) if rows is None else None
-        cols: dict[str, list] = {k: [] for k in _SIGNALS}
-        reasons: list[str | None] = []
-        details: list[str | None] = []
-        for d in range(batch.num_rows):
-            if rows is None or rows[d] is None:
-                text = texts_of(batch.slice(d, 1))[0] if texts is None else texts[d]
+        n = batch.num_rows
+        sig = SignalArrays(n, dict.fromkeys(_SIGNALS, F64))
+        empty = np.zeros(n, np.bool_)
+        todo = None
+        if p.stop_chars is None:  # the kernel knows datatrove's terminal punctuation only
+            todo = _compiled_signals(p, batch.column(Col.TEXT), sig, empty)
+        todo = list(range(n)) if todo is None else todo
+        if todo:
+            stop_chars = tuple(TERMINAL_PUNCTUATION if p.stop_chars is None else p.stop_chars)
+            for d, text in zip(todo, texts_at(batch, todo), strict=True):
                 words = split_words([text], p.tokenizer_language)[0]
-                sig = fineweb_signals(text, words, stop_chars, p.short_line_length)
-            else:
-                sig = rows[d]
-            for k in _SIGNALS:
-                cols[k].append(sig.get(k))
-            r, d_ = _decision(p, sig) if sig else ("empty", None)
-            reasons.append(r)
-            details.append(d_)
-        batch = add_signals(batch, {k: (F64, v) for k, v in cols.items()})
-        return apply_rejects(batch, reasons, details)
+                row = fineweb_signals(text, words, stop_chars, p.short_line_length)
+                sig.set_row(d, row)
+                empty[d] = not row
+        reasons, details = first_rules(n, _rules(p, sig.values, empty))
+        return apply_rejects(sig.add_to(batch), reasons, details)
 
 
-def _compiled_signals(p: FineWebQualityParams, texts: pa.ChunkedArray) -> list[dict | None] | None:
-    """Signals per document from the compiled kernels (None: the Python path decides)."""
+def _compiled_signals(
+    p: FineWebQualityParams, texts: pa.ChunkedArray, sig: SignalArrays, empty: np.ndarray
+) -> list[int] | None:
+    """Signals from the compiled kernels into ``sig`` (``empty``: no non-blank line); the
+    rows left to the Python path, or None where the kernels do not apply."""
     bw = batch_words(texts, p.tokenizer_language)
     if bw is None:
         return None
     counts = fineweb_batch(bw.data, bw.offsets, bw.ok, bw.doc_off, bw.table, p.short_line_length)
-    out: list[dict | None] = []
-    for ok, (n, punct, short, dup, chars, nl, words) in zip(bw.ok.tolist(), counts.tolist(),
-                                                           strict=True):  # fmt: skip
-        if not ok:
-            out.append(None)
-        elif n == 0:
-            out.append({})
-        else:
-            out.append(
-                {
-                    "fineweb_line_punct_ratio": punct / n,
-                    "fineweb_short_line_ratio": short / n,
-                    "fineweb_char_dup_ratio": dup / chars,
-                    "fineweb_list_ratio": nl / words if words else 0.0,
-                }
-            )
-    return out
+    n_lines, punct, short, dup, chars, nl, words = counts.T
+    empty[:] = bw.ok & (n_lines == 0)
+    valid = bw.ok & (n_lines > 0)
+    sig.set("fineweb_line_punct_ratio", ratio(punct, n_lines), valid)
+    sig.set("fineweb_short_line_ratio", ratio(short, n_lines), valid.copy())
+    sig.set("fineweb_char_dup_ratio", ratio(dup, chars), valid.copy())
+    sig.set("fineweb_list_ratio", ratio(nl, words), valid.copy())
+    return bw.fallback
+
+
+def _rules(p: FineWebQualityParams, v: dict[str, np.ndarray], empty: np.ndarray) -> list[Rule]:
+    """datatrove's rules in their order, over the batch's signals."""
+    punct, short = v["fineweb_line_punct_ratio"], v["fineweb_short_line_ratio"]
+    dup, lists = v["fineweb_char_dup_ratio"], v["fineweb_list_ratio"]
+    zero_ok = (punct == 0) & p.line_punct_exclude_zero
+    return [
+        ("empty", empty, None, None, "", None),
+        ("line_punct_ratio", (punct < p.line_punct_thr) & ~zero_ok, "line_punct_ratio", punct,
+         "<", p.line_punct_thr),
+        ("short_line_ratio", short > p.short_line_thr, "short_line_ratio", short, ">",
+         p.short_line_thr),
+        ("char_dup_ratio", dup > p.char_duplicates_ratio, "char_dup_ratio", dup, ">",
+         p.char_duplicates_ratio),
+        ("list_ratio", lists > p.new_line_ratio, "list_ratio", lists, ">", p.new_line_ratio),
+    ]  # fmt: skip
 
 
 def fineweb_signals(
@@ -121,19 +136,3 @@ def fineweb_signals(
         # a non-blank line always yields a word, so len(words) > 0 here
         "fineweb_list_ratio": text.count("\n") / len(words) if words else 0.0,
     }
-
-
-def _decision(p: FineWebQualityParams, s: dict[str, float]) -> tuple[str | None, str | None]:
-    v = s["fineweb_line_punct_ratio"]
-    if v < p.line_punct_thr and not (v == 0 and p.line_punct_exclude_zero):
-        return "line_punct_ratio", detail("line_punct_ratio", v, "<", p.line_punct_thr)
-    v = s["fineweb_short_line_ratio"]
-    if v > p.short_line_thr:
-        return "short_line_ratio", detail("short_line_ratio", v, ">", p.short_line_thr)
-    v = s["fineweb_char_dup_ratio"]
-    if v > p.char_duplicates_ratio:
-        return "char_dup_ratio", detail("char_dup_ratio", v, ">", p.char_duplicates_ratio)
-    v = s["fineweb_list_ratio"]
-    if v > p.new_line_ratio:
-        return "list_ratio", detail("list_ratio", v, ">", p.new_line_ratio)
-    return None, None

@@ -21,14 +21,16 @@ from datatrove.utils.text import PUNCTUATION_SET
 
 from corpusforge.pipeline.api import Resources, Stage, StageParams, register_stage
 from corpusforge.schemas import Col
-from corpusforge.stages.quality.batchwords import batch_words
+from corpusforge.stages.quality.batchwords import batch_words, stop_table
 from corpusforge.stages.quality.common import (
-    add_signals,
+    Rule,
+    SignalArrays,
     apply_rejects,
-    detail,
+    first_rules,
     in_scope,
     language_inputs,
-    texts_of,
+    ratio,
+    texts_at,
 )
 from corpusforge.stages.quality.linekernel import gopher_quality_batch
 from corpusforge.stages.quality.ngrams import (
@@ -97,26 +99,16 @@ class GopherQuality(Stage):
     def process(self, batch: pa.Table) -> pa.Table:
         p: GopherQualityParams = self.params  # type: ignore[assignment]
         stop_words = frozenset(STOP_WORDS if p.stop_words is None else p.stop_words)
-        scope = in_scope(batch, p.languages)
-        rows = compiled_quality_signals(p, batch.column(Col.TEXT), stop_words)
-        texts = texts_of(batch) if rows is None else None
-        cols: dict[str, list] = {k: [] for k in _GQ_SIGNALS}
-        reasons: list[str | None] = []
-        details: list[str | None] = []
-        for d, lang_ok in enumerate(scope):
-            if rows is None or rows[d] is None:
-                text = texts_of(batch.slice(d, 1))[0] if texts is None else texts[d]
-                words = split_words([text], p.tokenizer_language)[0]
-                sig = gopher_quality_signals(text, words, set(stop_words))
-            else:
-                sig = rows[d]
-            for k in _GQ_SIGNALS:
-                cols[k].append(sig[k])
-            r, d_ = _gopher_quality_decision(p, sig, lang_ok)
-            reasons.append(r)
-            details.append(d_)
-        batch = add_signals(batch, {k: (_GQ_SIGNALS[k], v) for k, v in cols.items()})
-        return apply_rejects(batch, reasons, details)
+        n = batch.num_rows
+        sig = SignalArrays(n, _GQ_SIGNALS)
+        todo = compiled_quality_signals(p, batch.column(Col.TEXT), stop_words, sig)
+        todo = list(range(n)) if todo is None else todo
+        for d, text in zip(todo, texts_at(batch, todo), strict=True):
+            words = split_words([text], p.tokenizer_language)[0]
+            sig.set_row(d, gopher_quality_signals(text, words, set(stop_words)))
+        scope = np.array(in_scope(batch, p.languages), np.bool_)
+        reasons, details = first_rules(n, _gopher_quality_rules(p, sig, scope))
+        return apply_rejects(sig.add_to(batch), reasons, details)
 
 
 _GQ_SIGNALS = {
@@ -171,49 +163,40 @@ def gopher_quality_signals(text: str, words: list[str], stop_words: set[str]) ->
     }
 
 
-def _gopher_quality_decision(
-    p: GopherQualityParams, s: dict, lang_ok: bool
-) -> tuple[str | None, str | None]:
-    n_ns = s["gopher_non_symbol_words"]
-    if p.min_doc_words and n_ns < p.min_doc_words:
-        return "gopher_short_doc", detail("non_symbol_words", n_ns, "<", p.min_doc_words)
-    if p.max_doc_words and n_ns > p.max_doc_words:
-        return "gopher_long_doc", detail("non_symbol_words", n_ns, ">", p.max_doc_words)
-    mean_len = s["gopher_mean_word_length"]
-    if lang_ok and mean_len is not None:
-        if p.min_avg_word_length and mean_len < p.min_avg_word_length:
-            return "gopher_below_avg_threshold", detail(
-                "mean_word_length", mean_len, "<", p.min_avg_word_length
-            )
-        if p.max_avg_word_length and mean_len > p.max_avg_word_length:
-            return "gopher_above_avg_threshold", detail(
-                "mean_word_length", mean_len, ">", p.max_avg_word_length
-            )
-    for key, reason in (
-        ("gopher_hash_ratio", "gopher_too_many_hashes"),
-        ("gopher_ellipsis_ratio", "gopher_too_many_ellipsis"),
-    ):
-        if p.max_symbol_word_ratio and s[key] > p.max_symbol_word_ratio:
-            return reason, detail(key[7:], s[key], ">", p.max_symbol_word_ratio)
-    v = s["gopher_bullet_lines_ratio"]
-    if p.max_bullet_lines_ratio and v > p.max_bullet_lines_ratio:
-        return "gopher_too_many_bullets", detail(
-            "bullet_lines_ratio", v, ">", p.max_bullet_lines_ratio
-        )
-    v = s["gopher_end_ellipsis_lines_ratio"]
-    if p.max_ellipsis_lines_ratio and v > p.max_ellipsis_lines_ratio:
-        return "gopher_too_many_end_ellipsis", detail(
-            "end_ellipsis_lines_ratio", v, ">", p.max_ellipsis_lines_ratio
-        )
-    v = s["gopher_alpha_words_ratio"]
-    if p.max_non_alpha_words_ratio and v < p.max_non_alpha_words_ratio:
-        return "gopher_below_alpha_threshold", detail(
-            "alpha_words_ratio", v, "<", p.max_non_alpha_words_ratio
-        )
-    n_stop = s["gopher_stop_words"]
-    if lang_ok and p.min_stop_words and n_stop < p.min_stop_words:
-        return "gopher_enough_stop_words", detail("stop_words", n_stop, "<", p.min_stop_words)
-    return None, None
+def _gopher_quality_rules(
+    p: GopherQualityParams, sig: SignalArrays, scope: np.ndarray
+) -> list[Rule]:
+    """datatrove's rules in their order (a threshold set to null or 0 is off); the word
+    length and stop-word rules only where the language is in scope."""
+    v = sig.values
+    n_ns, stop = v["gopher_non_symbol_words"], v["gopher_stop_words"]
+    mean = v["gopher_mean_word_length"]
+    has_mean = scope & sig.valid["gopher_mean_word_length"]
+    rules: list[Rule] = []
+
+    def add(reason: str, thr, fires, label: str, values: np.ndarray, op: str) -> None:
+        if thr:
+            rules.append((reason, fires(values, thr), label, values, op, thr))
+
+    below, above = (lambda x, t: x < t), (lambda x, t: x > t)
+    add("gopher_short_doc", p.min_doc_words, below, "non_symbol_words", n_ns, "<")
+    add("gopher_long_doc", p.max_doc_words, above, "non_symbol_words", n_ns, ">")
+    add("gopher_below_avg_threshold", p.min_avg_word_length,
+        lambda x, t: has_mean & (x < t), "mean_word_length", mean, "<")  # fmt: skip
+    add("gopher_above_avg_threshold", p.max_avg_word_length,
+        lambda x, t: has_mean & (x > t), "mean_word_length", mean, ">")  # fmt: skip
+    for key, reason in (("hash_ratio", "gopher_too_many_hashes"),
+                        ("ellipsis_ratio", "gopher_too_many_ellipsis")):  # fmt: skip
+        add(reason, p.max_symbol_word_ratio, above, key, v[f"gopher_{key}"], ">")
+    add("gopher_too_many_bullets", p.max_bullet_lines_ratio, above, "bullet_lines_ratio",
+        v["gopher_bullet_lines_ratio"], ">")  # fmt: skip
+    add("gopher_too_many_end_ellipsis", p.max_ellipsis_lines_ratio, above,
+        "end_ellipsis_lines_ratio", v["gopher_end_ellipsis_lines_ratio"], ">")  # fmt: skip
+    add("gopher_below_alpha_threshold", p.max_non_alpha_words_ratio, below,
+        "alpha_words_ratio", v["gopher_alpha_words_ratio"], "<")  # fmt: skip
+    add("gopher_enough_stop_words", p.min_stop_words, lambda x, t: scope & (x < t),
+        "stop_words", stop, "<")  # fmt: skip
+    return rules
 
 
 # --------------------------------------------------------------------------- Gopher repetition
@@ -278,26 +261,18 @@ class GopherRepetition(Stage):
 
     def process(self, batch: pa.Table) -> pa.Table:
         p: GopherRepetitionParams = self.params  # type: ignore[assignment]
-        names = self.signal_names()
-        rows = compiled_repetition_signals(p, batch.column(Col.TEXT), names)
-        texts = texts_of(batch) if rows is None else None
-        cols: dict[str, list] = {k: [] for k in names}
-        reasons: list[str | None] = []
-        details: list[str | None] = []
-        for d in range(batch.num_rows):
-            if rows is None or rows[d] is None:
-                text = texts_of(batch.slice(d, 1))[0] if texts is None else texts[d]
-                words = split_words([text], p.tokenizer_language)[0]
-                sig = gopher_repetition_signals(p, text, words)
-            else:
-                sig = rows[d]
-            for k in names:
-                cols[k].append(sig.get(k))
-            r, d_ = _gopher_repetition_decision(p, sig) if sig else ("empty", None)
-            reasons.append(r)
-            details.append(d_)
-        batch = add_signals(batch, {k: (F64, v) for k, v in cols.items()})
-        return apply_rejects(batch, reasons, details)
+        n = batch.num_rows
+        sig = SignalArrays(n, dict.fromkeys(self.signal_names(), F64))
+        empty = np.zeros(n, np.bool_)
+        todo = compiled_repetition_signals(p, batch.column(Col.TEXT), sig, empty)
+        todo = list(range(n)) if todo is None else todo
+        for d, text in zip(todo, texts_at(batch, todo), strict=True):
+            words = split_words([text], p.tokenizer_language)[0]
+            row = gopher_repetition_signals(p, text, words)
+            sig.set_row(d, row)
+            empty[d] = not row
+        reasons, details = first_rules(n, _gopher_repetition_rules(p, sig, empty))
+        return apply_rejects(sig.add_to(batch), reasons, details)
 
 
 def gopher_repetition_signals(p: GopherRepetitionParams, text: str, words: list[str]) -> dict:
@@ -324,88 +299,81 @@ def gopher_repetition_signals(p: GopherRepetitionParams, text: str, words: list[
     return sig
 
 
-def _gopher_repetition_decision(
-    p: GopherRepetitionParams, s: dict
-) -> tuple[str | None, str | None]:
+def _gopher_repetition_rules(
+    p: GopherRepetitionParams, sig: SignalArrays, empty: np.ndarray
+) -> list[Rule]:
+    """datatrove's rules in their order, over the batch's signals (null: the rule skips)."""
+    v, ok = sig.values, sig.valid
+    rules: list[Rule] = [("empty", empty, None, None, "", None)]
     for key, thr in (
         ("dup_para_frac", p.dup_para_frac),
         ("dup_para_char_frac", p.dup_para_char_frac),
         ("dup_line_frac", p.dup_line_frac),
         ("dup_line_char_frac", p.dup_line_char_frac),
     ):
-        v = s[f"gopher_rep_{key}"]
-        if thr and v > thr:
-            return key, detail(key, v, ">", thr)
+        x = v[f"gopher_rep_{key}"]
+        if thr:
+            rules.append((key, ok[f"gopher_rep_{key}"] & (x > thr), key, x, ">", thr))
     for n, thr in p.top_n_grams:
-        v = s[f"gopher_rep_top_{n}_gram_frac"]
-        if v is not None and v > thr:
-            return f"top_{n}_gram", detail(f"top_{n}_gram_frac", v, ">", thr)
+        name = f"gopher_rep_top_{n}_gram_frac"
+        x = v[name]
+        rules.append((f"top_{n}_gram", ok[name] & (x > thr), f"top_{n}_gram_frac", x, ">", thr))
     for n, thr in p.dup_n_grams:
-        v = s[f"gopher_rep_dup_{n}_gram_frac"]
-        if v > thr:
-            return f"duplicated_{n}_n_grams", detail(f"dup_{n}_gram_frac", v, ">", thr)
-    return None, None
+        name = f"gopher_rep_dup_{n}_gram_frac"
+        x = v[name]
+        rules.append((f"duplicated_{n}_n_grams", ok[name] & (x > thr), f"dup_{n}_gram_frac", x,
+                      ">", thr))  # fmt: skip
+    return rules
 
 
 def compiled_repetition_signals(
-    p: GopherRepetitionParams, texts: pa.ChunkedArray, names: list[str]
-) -> list[dict | None] | None:
-    """Signals of each document from the compiled kernels (``{}`` for an empty document);
-    None for a document (or, as a whole, a language) the kernels leave to Python."""
+    p: GopherRepetitionParams, texts: pa.ChunkedArray, sig: SignalArrays, empty: np.ndarray
+) -> list[int] | None:
+    """Signals from the compiled kernels into ``sig`` (``empty``: an empty document, all
+    null); the rows left to the Python path, or None where the kernels do not apply."""
     bw = batch_words(texts, p.tokenizer_language)
     if bw is None:
         return None
     top_ns = np.array([n for n, _ in p.top_n_grams], np.int64)
     dup_ns = np.array([n for n, _ in p.dup_n_grams], np.int64)
     stats, top, dup = repetition_batch(
-        bw.data, bw.offsets, bw.ok, bw.doc_off, bw.ids, bw.cp_len, bw.ph, bw.pw, bw.pwi,
-        bw.table, top_ns, dup_ns,
+        bw.data, bw.offsets, bw.ok, bw.doc_off, bw.ws, bw.we, bw.table, top_ns, dup_ns,
     )  # fmt: skip
-    out: list[dict | None] = []
-    for ok, st, tp, dp in zip(bw.ok.tolist(), stats.tolist(), top.tolist(), dup.tolist(),
-                              strict=True):  # fmt: skip
-        if not ok or min(dp, default=0) < 0:
-            out.append(None)
-            continue
-        n_chars = st[0]
-        if n_chars == 0:
-            out.append({})
-            continue
-        vals = [st[2] / st[1], st[3] / n_chars, st[5] / st[4], st[6] / n_chars]
-        vals += [None if c < 0 else c / n_chars for c in tp]
-        vals += [c / n_chars for c in dp]
-        out.append(dict(zip(names, vals, strict=True)))
-    return out
+    ok = bw.ok & (dup.min(axis=1, initial=0) >= 0)  # -1: a hash collision, Python decides
+    n_chars = stats[:, 0]
+    empty[:] = ok & (n_chars == 0)
+    valid = ok & (n_chars > 0)
+    for key, num, den in (("dup_para_frac", 2, 1), ("dup_para_char_frac", 3, 0),
+                          ("dup_line_frac", 5, 4), ("dup_line_char_frac", 6, 0)):  # fmt: skip
+        sig.set(f"gopher_rep_{key}", ratio(stats[:, num], stats[:, den]), valid.copy())
+    for t, (n, _) in enumerate(p.top_n_grams):
+        sig.set(
+            f"gopher_rep_top_{n}_gram_frac", ratio(top[:, t], n_chars), valid & (top[:, t] >= 0)
+        )
+    for t, (n, _) in enumerate(p.dup_n_grams):
+        sig.set(f"gopher_rep_dup_{n}_gram_frac", ratio(dup[:, t], n_chars), valid.copy())
+    return np.flatnonzero(~ok).tolist()
 
 
 def compiled_quality_signals(
-    p: GopherQualityParams, texts: pa.ChunkedArray, stop_words: frozenset[str]
-) -> list[dict | None] | None:
-    """Gopher quality signals per document from the compiled kernels (None: Python path)."""
-    bw = batch_words(texts, p.tokenizer_language, stop_words)
+    p: GopherQualityParams, texts: pa.ChunkedArray, stop_words: frozenset[str], sig: SignalArrays
+) -> list[int] | None:
+    """Gopher quality signals from the compiled kernels into ``sig``; the rows left to the
+    Python path, or None where the kernels do not apply."""
+    bw = batch_words(texts, p.tokenizer_language)
     if bw is None:
         return None
     counts = gopher_quality_batch(
-        bw.data, bw.offsets, bw.ok, bw.doc_off, bw.ids, bw.cp_len, bw.flags, bw.stop,
-        len(stop_words), bw.table,
-    )  # fmt: skip
-    out: list[dict | None] = []
-    for ok, row in zip(bw.ok.tolist(), counts.tolist(), strict=True):
-        if not ok:
-            out.append(None)
-            continue
-        n_words, n_ns, ns_len, n_alpha, n_stop, n_hash, n_ell, n_lines, bullets, end_ell = row
-        out.append(
-            {
-                "gopher_word_count": n_words,
-                "gopher_non_symbol_words": n_ns,
-                "gopher_mean_word_length": ns_len / n_ns if n_ns else None,
-                "gopher_hash_ratio": n_hash / n_words if n_words else 0.0,
-                "gopher_ellipsis_ratio": n_ell / n_words if n_words else 0.0,
-                "gopher_bullet_lines_ratio": bullets / n_lines if n_lines else 0.0,
-                "gopher_end_ellipsis_lines_ratio": end_ell / n_lines if n_lines else 0.0,
-                "gopher_alpha_words_ratio": n_alpha / n_words if n_words else 0.0,
-                "gopher_stop_words": n_stop,
-            }
-        )
-    return out
+        bw.data, bw.offsets, bw.ok, bw.doc_off, bw.ws, bw.we, bw.table, *stop_table(stop_words)
+    )
+    n_words, n_ns, ns_len, n_alpha, n_stop, n_hash, n_ell, n_lines, bullets, end_ell = counts.T
+    sig.set("gopher_word_count", n_words.copy())
+    sig.set("gopher_non_symbol_words", n_ns.copy())
+    sig.set("gopher_mean_word_length", ratio(ns_len, n_ns), n_ns > 0)
+    sig.set("gopher_hash_ratio", ratio(n_hash, n_words))
+    sig.set("gopher_ellipsis_ratio", ratio(n_ell, n_words))
+    sig.set("gopher_bullet_lines_ratio", ratio(bullets, n_lines))
+    sig.set("gopher_end_ellipsis_lines_ratio", ratio(end_ell, n_lines))
+    sig.set("gopher_alpha_words_ratio", ratio(n_alpha, n_words))
+    sig.set("gopher_stop_words", n_stop.copy())
+    return bw.fallback

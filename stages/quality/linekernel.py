@@ -10,10 +10,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from corpusforge.stages.quality.charclass import LINEBREAK, SPACE, TERM
-from corpusforge.stages.quality.repkernel import cp_count, find_duplicates, span_buffers
-from corpusforge.stages.quality.wordids import HAS_ALPHA, NON_SYMBOL
-from corpusforge.stages.quality.wordkernel import decode
+from corpusforge.stages.quality.charclass import ALPHA, LINEBREAK, PUNCTSET, SPACE, TERM
+from corpusforge.stages.quality.repkernel import cp_count, dup_spans, table_size
+from corpusforge.stages.quality.wordkernel import decode, hash_bytes
 
 
 @nb.njit(cache=True, inline="always")
@@ -40,7 +39,14 @@ def fineweb_batch(data, offsets, ok, doc_off, table, short_len):
     chars without newlines, newlines, words]."""
     n_docs = len(offsets) - 1
     out = np.zeros((n_docs, 7), np.int64)
-    ss, es = span_buffers(offsets)
+    longest = 1
+    for d in range(n_docs):
+        longest = max(longest, offsets[d + 1] - offsets[d] + 1)
+    ss, es = np.empty(longest, np.int64), np.empty(longest, np.int64)
+    cap = table_size(longest)
+    slot, hs = np.empty(cap, np.int64), np.empty(cap, np.uint64)
+    stamp = np.full(cap + 1, -1, np.int64)
+    stamp[cap] = 0
     for d in range(n_docs):
         if not ok[d]:
             continue
@@ -58,7 +64,7 @@ def fineweb_batch(data, offsets, ok, doc_off, table, short_len):
                 out[d, 2] += cp_count(data, a, i) <= short_len
             a = i + 1
         out[d, 0] = n
-        out[d, 3] = find_duplicates(data, ss, es, n)[1]
+        out[d, 3] = dup_spans(data, ss, es, n, slot, hs, stamp)[1]
         out[d, 4] = cp_count(data, s, e) - nl
         out[d, 5] = nl
         out[d, 6] = doc_off[d + 1] - doc_off[d]
@@ -66,7 +72,7 @@ def fineweb_batch(data, offsets, ok, doc_off, table, short_len):
 
 
 @nb.njit(cache=True)
-def _gopher_lines(data, s, e, table, row) -> None:
+def _gopher_lines(data, s, e, table, out, d) -> None:
     """``str.splitlines()`` of the document: lines, bullet lines, ellipsis-ending lines."""
     a, i = s, s
     while i < e:
@@ -74,16 +80,16 @@ def _gopher_lines(data, s, e, table, row) -> None:
         if not table[cp] & LINEBREAK:
             i += n
             continue
-        _one_line(data, a, i, table, row)
+        _one_line(data, a, i, table, out, d)
         i += 2 if cp == 13 and i + 1 < e and data[i + 1] == 10 else n
         a = i
     if a < e:
-        _one_line(data, a, e, table, row)
+        _one_line(data, a, e, table, out, d)
 
 
 @nb.njit(cache=True)
-def _one_line(data, a, b, table, row) -> None:
-    row[7] += 1
+def _one_line(data, a, b, table, out, d) -> None:
+    out[d, 7] += 1
     while a < b:  # lstrip
         cp, n = decode(data, a)
         if not table[cp] & SPACE:
@@ -91,7 +97,7 @@ def _one_line(data, a, b, table, row) -> None:
         a += n
     if a < b:
         cp, _ = decode(data, a)
-        row[8] += cp == 0x2022 or cp == 45
+        out[d, 8] += cp == 0x2022 or cp == 45
     while b > a:  # rstrip
         cp, _ = decode(data, _last_char(data, a, b))
         if not table[cp] & SPACE:
@@ -99,41 +105,86 @@ def _one_line(data, a, b, table, row) -> None:
         b = _last_char(data, a, b)
     dots = b - a >= 3 and data[b - 1] == 46 and data[b - 2] == 46 and data[b - 3] == 46
     ell = b - a >= 3 and data[b - 3] == 0xE2 and data[b - 2] == 0x80 and data[b - 1] == 0xA6
-    row[9] += dots or ell
+    out[d, 9] += dots or ell
 
 
 @nb.njit(cache=True)
-def gopher_quality_batch(data, offsets, ok, doc_off, ids, cp_len, flags, stop, n_stop, table):
+def gopher_quality_batch(data, offsets, ok, doc_off, ws, we, table, stop_hash, stop_words,
+                         stop_off):  # fmt: skip
     """Per document: [words, non-symbol words, their code points, words with a letter,
-    distinct stop words, "#", "..." and "…" counts, lines, bullet lines, ellipsis lines]."""
+    distinct stop words, "#", "..." and "…" counts, lines, bullet lines, ellipsis lines].
+    Stop words: sorted by hash (``stop_hash``), bytes ``stop_words[stop_off[i]:...]``."""
     n_docs = len(offsets) - 1
     out = np.zeros((n_docs, 10), np.int64)
-    seen = np.full(max(n_stop, 1), -1, np.int64)
-    for d in range(n_docs):
+    seen = np.full(max(len(stop_hash), 1), -1, np.int64)
+    _quality_docs(data, offsets, ok, doc_off, ws, we, table, stop_hash, stop_words, stop_off,
+                  seen, out)  # fmt: skip
+    return out
+
+
+# No reference counting (it may not allocate): numba would count references to the arrays
+# passed at every helper call, per word (see wordkernel.scan_batch).
+@nb.njit(cache=True, _nrt=False)
+def _quality_docs(data, offsets, ok, doc_off, ws, we, table, stop_hash, stop_words, stop_off,
+                  seen, out) -> None:  # fmt: skip
+    for d in range(len(offsets) - 1):
         if not ok[d]:
             continue
-        row = out[d]
         for w in range(doc_off[d], doc_off[d + 1]):
-            t = ids[w]
-            row[0] += 1
-            if flags[t] & NON_SYMBOL:
-                row[1] += 1
-                row[2] += cp_len[t]
-            row[3] += flags[t] & HAS_ALPHA != 0
-            if stop[t] >= 0 and seen[stop[t]] != d:
-                seen[stop[t]] = d
-                row[4] += 1
+            _word(data, ws[w], we[w], d, table, stop_hash, stop_words, stop_off, seen, out)
         s, e = offsets[d], offsets[d + 1]
         i = s
         while i < e:
             if data[i] == 35:
-                row[5] += 1
+                out[d, 5] += 1
             elif data[i] == 46 and i + 2 < e and data[i + 1] == 46 and data[i + 2] == 46:
-                row[6] += 1
+                out[d, 6] += 1
                 i += 3
                 continue
             elif data[i] == 0xE2 and i + 2 < e and data[i + 1] == 0x80 and data[i + 2] == 0xA6:
-                row[6] += 1
+                out[d, 6] += 1
             i += 1
-        _gopher_lines(data, s, e, table, row)
-    return out
+        _gopher_lines(data, s, e, table, out, d)
+
+
+@nb.njit(cache=True)
+def _word(data, s, e, d, table, stop_hash, stop_words, stop_off, seen, out) -> None:
+    """One word of document ``d`` into its counts: a symbol word is made only of
+    PUNCTUATION_SET characters; a stop word counts once per document."""
+    n_cp, non_symbol, alpha, i = 0, False, False, s
+    while i < e:
+        cp, n = decode(data, i)
+        f = table[cp]
+        non_symbol = non_symbol or not f & PUNCTSET
+        alpha = alpha or f & ALPHA != 0
+        n_cp += 1
+        i += n
+    out[d, 0] += 1
+    if non_symbol:
+        out[d, 1] += 1
+        out[d, 2] += n_cp
+    out[d, 3] += alpha
+    if len(stop_hash) == 0:
+        return
+    h = hash_bytes(data, s, e)
+    lo, hi = 0, len(stop_hash)
+    while lo < hi:  # the first stop word with this hash (several may share it)
+        mid = (lo + hi) >> 1
+        if stop_hash[mid] < h:
+            lo = mid + 1
+        else:
+            hi = mid
+    while lo < len(stop_hash) and stop_hash[lo] == h:
+        a, b = stop_off[lo], stop_off[lo + 1]
+        if b - a == e - s and seen[lo] != d and _same(stop_words, a, data, s, e - s):
+            seen[lo] = d
+            out[d, 4] += 1
+        lo += 1
+
+
+@nb.njit(cache=True)
+def _same(x, a, y, b, n) -> bool:
+    for t in range(n):
+        if x[a + t] != y[b + t]:
+            return False
+    return True

@@ -12,23 +12,29 @@ reuse the words of a batch instead of tokenizing it again.
 
 Faster still, for spaCy's rule-based tokenizers (:class:`ChunkWords`): spaCy tokenizes every
 whitespace-separated chunk of a text on its own (``Tokenizer._tokenize_affixes``), so the words
-of a document are the concatenation of the tokenizations of its chunks. We tokenize each
-*distinct* chunk once per process (a bounded memo), and English chunks made only of letters
-(``str.isalpha``: no prefix, suffix, infix or URL rule can match them) need no spaCy call
-unless they are a special case. What can still differ from a whole-document call is spaCy's
-final special-case phrase match, which runs over the token sequence and may span two chunks;
-a document where two neighbouring chunks end and start with a pair of tokens that occurs in
-one of those phrases goes through spaCy whole, as before.
+of a document are the concatenation of the tokenizations of its chunks, up to spaCy's final
+special-case phrase matcher, which runs over the whole token sequence. We tokenize each
+*distinct* chunk once per process (a bounded memo). When can the matcher act differently on the
+whole text than on each chunk alone? Only through a match that spans two chunks: matches inside
+different chunks never overlap, so spaCy keeps or drops each of them exactly as it does for the
+chunk alone. A match across chunks (possible only where one plain space separates them, as any
+other whitespace is a token of its own) changes nothing itself (its text holds the space, so no
+special case applies), but it keeps any match that starts or ends inside it from applying, and
+that matters only for a match that would have changed a chunk (then the chunk's tokens alone
+differ from its tokens before the matcher). So a text goes through spaCy whole exactly when a
+special-case pattern occurs across two chunks, on the tokens spaCy has before its matcher runs,
+over a chunk the matcher changed (:meth:`ChunkWords.crossing`). The previous rule (a pair of
+pattern tokens across two chunks and, anywhere, a chunk showing a split special case) missed
+such texts: "[ :(x" is "[", ":", "(", "x" whole, "[", ":(", "x" chunk by chunk.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
 import re
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from datatrove.utils.word_tokenizers import SpaCyTokenizer, WordTokenizer, load_word_tokenizer
 from spacy.symbols import ORTH
@@ -61,6 +67,141 @@ def _spacy_words(tok: SpaCyTokenizer, texts: Sequence[str]) -> list[list[str]]:
 MEMO_CHUNKS = 1_000_000  # distinct chunks remembered per language (bounded memory)
 
 
+class _Gate:
+    """Turns a tokenizer's affix functions off while it loads its special cases (below)."""
+
+    def __init__(self) -> None:
+        self.on = False
+
+    def wrap(self, fn: Callable | None, off: Callable) -> Callable | None:
+        if fn is None:
+            return None
+        return lambda s: fn(s) if self.on else off(s)
+
+
+def suffix_width(search: Callable | None) -> int | None:
+    """The most characters a spaCy suffix search (a compiled regex of ``$``-anchored
+    alternatives) can match, runs of one character aside (:func:`tail_suffix_search`);
+    None when the pattern is not of that form."""
+    parsed = _suffix_alternatives(search)
+    return None if parsed is None else parsed[1]
+
+
+def _suffix_alternatives(search: Callable | None) -> tuple[re.Pattern, int, set[str]] | None:
+    """(pattern, the longest bounded match, the characters of unbounded ``cc+$`` runs)."""
+    pattern = getattr(search, "__self__", None)
+    if not isinstance(pattern, re.Pattern):
+        return None
+    try:
+        from re import _parser as sre_parse  # type: ignore[attr-defined]
+
+        branches = _branches(sre_parse.parse(pattern.pattern, pattern.flags))
+    except Exception:
+        return None
+    if branches is None:
+        return None
+    width, runs = 0, set()
+    for b in branches:
+        if b.getwidth()[1] < sre_parse.MAXREPEAT:
+            width = max(width, b.getwidth()[1])
+            continue
+        run = _char_run(b)
+        if run is None:
+            return None
+        runs.add(run)
+    return (pattern, width, runs) if width else None
+
+
+def tail_suffix_search(search: Callable | None) -> Callable | None:
+    """A faster equal of a spaCy suffix search (a compiled regex of ``$``-anchored
+    alternatives, searched from the start of the string): the same match length, searching
+    only the last ``w`` characters, ``w`` the longest any alternative can match. Python's
+    ``search(string, pos)`` still sees the characters before ``pos`` for lookbehinds. The
+    leftmost match can only start further left through an alternative of unbounded length;
+    the only kind allowed here is a run of one character ("\\.\\.+"), and the full search
+    runs when the string has that character just before the window. None when the pattern
+    is not of that form (then the tokenizer keeps its own search)."""
+    parsed = _suffix_alternatives(search)
+    if parsed is None:
+        return None
+    pattern, width, runs = parsed
+
+    def tail_search(string: str):  # -> re.Match | None
+        start = len(string) - width
+        if start <= 0 or string[start - 1] in runs:
+            return pattern.search(string)
+        return pattern.search(string, start)
+
+    return tail_search
+
+
+def _char_run(branch) -> str | None:
+    """``c`` for an alternative ``cc+$`` (a character, more of it, the end), else None."""
+    items = list(branch)
+    if len(items) != 3:
+        return None
+    (op0, c), (op1, rep), (op2, at) = items
+    if (str(op0), str(op1), str(op2), str(at)) != ("LITERAL", "MAX_REPEAT", "AT", "AT_END"):
+        return None
+    low, _, sub = rep
+    return chr(c) if low == 1 and list(sub) == [(op0, c)] else None
+
+
+def _branches(tree) -> list | None:
+    """The alternatives of a parsed ``(?:a$|b$|...)`` pattern."""
+    for op, av in tree:
+        if str(op) == "BRANCH":
+            return av[1]
+        if str(op) == "SUBPATTERN":
+            return _branches(av[-1])
+    return None
+
+
+def tokenizer_copies(tokenizer):  # -> tuple[Tokenizer, Tokenizer]
+    """Two copies of a spaCy ``Tokenizer`` on a vocabulary without lexical attributes (new
+    words then cost a fraction of the time; tokens are the same, as splitting never reads
+    them) and with :func:`tail_suffix_search`: ``post`` tokenizes as the original does;
+    ``pre`` gives the tokens the original has *before* its special-case phrase matcher runs.
+    spaCy only adds a special case to that matcher when its affix functions split it;
+    ``pre``'s are switched off while it loads its rules, so its matcher is empty, and on
+    afterwards, so its affix loop is the original's."""
+    from spacy.tokenizer import Tokenizer
+    from spacy.vocab import Vocab
+
+    t = tokenizer
+    rules = t.rules or {}
+
+    def copy(vocab, prefix, suffix, infix):
+        return Tokenizer(
+            vocab,
+            rules=rules,
+            prefix_search=prefix,
+            suffix_search=suffix,
+            infix_finditer=infix,
+            token_match=t.token_match,
+            url_match=t.url_match,
+            faster_heuristics=t.faster_heuristics,
+        )
+
+    suffix = tail_suffix_search(t.suffix_search) or t.suffix_search
+    post = copy(Vocab(lex_attr_getters={}), t.prefix_search, suffix, t.infix_finditer)
+    gate = _Gate()
+    pre = copy(
+        Vocab(lex_attr_getters={}),
+        gate.wrap(t.prefix_search, lambda s: None),
+        gate.wrap(suffix, lambda s: None),
+        gate.wrap(t.infix_finditer, lambda s: iter(())),
+    )
+    gate.on = True
+    return post, pre
+
+
+def tokens_of(tokenizer, text: str) -> list[str]:
+    """The token strings of ``text``, without keeping new lexemes in the vocabulary."""
+    with tokenizer.vocab.memory_zone():
+        return [x.text for x in tokenizer(text)]
+
+
 class ChunkWords:
     """Words of texts from per-chunk spaCy tokenizations, memoized (see the module doc)."""
 
@@ -71,7 +212,9 @@ class ChunkWords:
         self.tokenizer = self.nlp.tokenizer
         self.letters_single = tok.language == "en"  # letters-only chunks are one token
         self.specials = set(self.tokenizer.rules or {})
-        self.memo: dict[str, tuple[tuple[str, ...], bool]] = {}  # chunk -> (tokens, split)
+        self.post, self.pre = tokenizer_copies(self.tokenizer)
+        # chunk -> (tokens, tokens before the matcher, must go to spaCy whole)
+        self.memo: dict[str, tuple[tuple[str, ...], tuple[str, ...], bool]] = {}
         t = self.tokenizer
         plain = Tokenizer(
             t.vocab,
@@ -82,86 +225,128 @@ class ChunkWords:
             token_match=t.token_match,
             url_match=t.url_match,
         )
-        # token pairs inside the special cases the phrase matcher looks for (spaCy adds a
-        # special case to it when affix rules or a space would split it)
-        self.pairs: set[tuple[str, str]] = set()
-        # the splits those special cases make: a chunk showing one may owe it to the matcher
-        self.splits: dict[str, list[tuple[str, ...]]] = {}
+        # the special cases spaCy's phrase matcher looks for (those its affix rules or a
+        # space would split, as spaCy selects them), as token sequences of 2 or more
+        self.patterns: dict[int, set[tuple[str, ...]]] = {}
+        # first token -> the tokens of special cases whose pattern differs from their own
+        # tokens: a match of one put those in place; a chunk showing none was not changed
+        self.merged: dict[str, list[tuple[str, ...]]] = {}
         for key in self.specials:
             if t.find_prefix(key) or t.find_infix(key) or t.find_suffix(key) or " " in key:
-                toks = [x.text for x in plain(key)]
-                self.pairs.update(itertools.pairwise(toks))
+                toks = tuple(x.text for x in plain(key))
                 parts = tuple(d[ORTH] for d in t.rules[key])
-                if len(parts) > 1:
-                    self.splits.setdefault(parts[0], []).append(parts)
+                if len(toks) > 1:
+                    self.patterns.setdefault(len(toks), set()).add(toks)
+                if parts != toks:
+                    self.merged.setdefault(parts[0], []).append(parts)
+        self.pairs = {
+            p[i : i + 2] for ps in self.patterns.values() for p in ps for i in range(len(p) - 1)
+        }
         self.firsts = {a for a, _ in self.pairs}
         from spacy.pipeline import Sentencizer
 
         self.punct_chars = set(tok.tokenizer.get_pipe("sentencizer").punct_chars or [])
         self.punct_chars = self.punct_chars or set(Sentencizer.default_punct_chars)
 
-    def _shows_split(self, toks: tuple[str, ...]) -> bool:
+    def pre_tokens(self, chunk: str, toks: Sequence[str]) -> list[str]:
+        """spaCy's tokens of ``chunk`` before its special-case matcher ran, given its final
+        tokens ``toks``: the same unless they show the tokens of a special case the matcher
+        puts in place of others (then computed)."""
         for i, tok in enumerate(toks):
-            for parts in self.splits.get(tok, ()):
-                if toks[i : i + len(parts)] == parts:
-                    return True
-        return False
+            for parts in self.merged.get(tok, ()):
+                if tuple(toks[i : i + len(parts)]) == parts:
+                    return tokens_of(self.pre, chunk)
+        return list(toks)
 
-    def _chunk(self, chunk: str) -> tuple[tuple[str, ...], bool]:
+    def changed(self, chunk: str, toks: Sequence[str]) -> bool:
+        """Whether spaCy's matcher changed the tokens of ``chunk`` alone."""
+        return self.pre_tokens(chunk, toks) != list(toks)
+
+    def _chunk(self, chunk: str) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+        """(final tokens, tokens before the matcher, whether spaCy must see the text
+        whole) of ``chunk`` alone, memoized."""
         hit = self.memo.get(chunk)
         if hit is None:
-            if self.letters_single and chunk.isalpha() and chunk not in self.specials:
-                hit = ((chunk,), False)
+            if "IS_ALPHA" in chunk:  # datatrove retries such texts without the string
+                hit = ((chunk,), (chunk,), True)
+            elif self.letters_single and chunk.isalpha() and chunk not in self.specials:
+                hit = ((chunk,), (chunk,), False)
             else:
-                with self.nlp.memory_zone():  # spaCy's vocabulary must not grow per chunk
-                    toks = tuple(x.text for x in self.tokenizer(chunk))
-                hit = (toks, self._shows_split(toks))
+                toks = tuple(tokens_of(self.post, chunk))
+                hit = (toks, tuple(self.pre_tokens(chunk, toks)), False)
             if len(self.memo) >= MEMO_CHUNKS:
                 self.memo.clear()
             self.memo[chunk] = hit
         return hit
 
+    def crossing(
+        self, toks: Sequence[str], changed: Sequence[bool], seg: int, b: int, end: int
+    ) -> bool:
+        """Whether a special-case pattern matches ``toks[s:s + n]`` across position ``b``
+        (seg <= s < b < s + n <= end: inside the run of single-space-joined chunks) over a
+        token of a chunk the matcher changed alone (``changed``, per token): only then can
+        that match, a no-op itself, keep a match inside the chunk from applying."""
+        for n, pats in self.patterns.items():
+            for s in range(max(seg, b - n + 1), min(b, end - n + 1)):
+                if any(changed[s : s + n]) and tuple(toks[s : s + n]) in pats:
+                    return True
+        return False
+
+    def _tokens(self, text: str) -> list[tuple[tuple[str, ...], int, int]] | None:
+        """(tokens, start, end) of every chunk of ``text``; None when spaCy must see the
+        text whole (see :meth:`crossing`, on the tokens before spaCy's matcher runs)."""
+        out: list[tuple[tuple[str, ...], int, int]] = []
+        pre: list[str] = []  # the text's tokens before the matcher
+        changed: list[bool] = []  # per token of ``pre``: its chunk was changed by it
+        seg = 0  # first token of the current run of single-space-joined chunks
+        cands: list[tuple[int, int]] = []  # (run start, boundary) where a pair occurs
+        ends: dict[int, int] = {}
+        end = -2
+        for m in _CHUNK.finditer(text):
+            toks, before, whole = self._chunk(m.group())
+            if whole:
+                return None
+            if m.start() == end + 1 and text[end] == " ":
+                if pre[-1] in self.firsts and (pre[-1], before[0]) in self.pairs:
+                    cands.append((seg, len(pre)))
+            else:
+                seg = len(pre)
+            out.append((toks, m.start(), m.end()))
+            pre.extend(before)
+            changed.extend([before != toks] * len(before))
+            ends[seg] = len(pre)
+            end = m.end()
+        if any(self.crossing(pre, changed, s, b, ends[s]) for s, b in cands):
+            return None
+        return out
+
     def words(self, text: str) -> list[str] | None:
         """The words of ``text`` (datatrove's), or None when spaCy must see it whole."""
-        if "IS_ALPHA" in text:  # datatrove retries such texts without the string
+        chunks = self._tokens(text)
+        if chunks is None:
             return None
-        out: list[str] = []
-        last = ""
-        crossing = split = False
-        for chunk in text.split():  # str.split and spaCy agree on whitespace (isspace)
-            toks, shows_split = self._chunk(chunk)
-            if last in self.firsts and (last, toks[0]) in self.pairs:
-                crossing = True
-            split = split or shows_split
-            out.extend(toks)
-            last = toks[-1]
-        # a phrase match across chunks is a no-op unless it hides one inside a chunk
-        return None if crossing and split else out
+        return [w for toks, _, _ in chunks for w in toks]
 
     def sentence_count(self, text: str) -> int | None:
         """Sentences spaCy's sentencizer finds in ``text`` (datatrove's
         ``split_into_sentences`` count), from the memoized chunk tokens; None: ask spaCy."""
-        if "IS_ALPHA" in text:
+        chunks = self._tokens(text)
+        if chunks is None:
             return None
-        count, seen, end, last = 1, False, 0, ""
-        crossing = split = False
-        for m in _CHUNK.finditer(text):
-            if end and text[end : m.start()] != " " and seen:
+        count, seen, end = 1, False, 0
+        for toks, start, stop in chunks:
+            if end and text[end:start] != " " and seen:
                 count, seen = count + 1, False  # a whitespace token: not punctuation
-            toks, shows_split = self._chunk(m.group())
-            if last in self.firsts and (last, toks[0]) in self.pairs:
-                crossing = True
-            split = split or shows_split
             for tok in toks:
                 in_chars = tok in self.punct_chars
                 if seen and not in_chars and not _all_punct(tok):
                     count, seen = count + 1, False
                 elif in_chars:
                     seen = True
-            last, end = toks[-1], m.end()
+            end = stop
         if end and end < len(text) and text[end:] != " " and seen:
             count += 1
-        return None if crossing and split else count
+        return count
 
 
 _CHUNK = re.compile(r"\S+")  # \s is str.isspace, as in spaCy's whitespace split

@@ -104,9 +104,51 @@ def test_word_splitting_matches_datatrove_document_for_document() -> None:
 def test_chunk_path_refuses_cross_chunk_phrase_matches() -> None:
     chunked = quality_words.chunk_words_for("en")
     assert chunked is not None
+    # ":" ")" across two chunks is a no-op match of ":)": nothing for it to block
     text = "He's here : ) and there"
+    assert chunked.words(text) == split_into_words(text, "en")
+    # "[" ":" across two chunks matches "[:" and keeps spaCy from merging ":" "(" in ":(x"
+    text = "a [ :(x b"
     assert chunked.words(text) is None  # spaCy sees this document whole
     assert quality_words.split_words([text], "en") == [split_into_words(text, "en")]
+    assert split_into_words(text, "en") != [w for c in text.split() for w in chunked._chunk(c)[0]]
+
+
+# token-like pieces of spaCy's English special cases, glued into chunks at random: emoticons,
+# abbreviations, contractions, so that special-case patterns meet across and inside chunks
+PIECES = [
+    ":", "-", ")", "(", "Mr", ".", "x", "it", "'s", "\u2019s", "o", "O", "8", "D", ";", "=",
+    "]", "[", "a", "m", "10", "*", "_", "<", "3", "/", "e.g", "'", "\u2019", "Co", "p",
+]  # fmt: skip
+
+
+def adversarial_texts(seed: int, n: int) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        chunks = ["".join(rng.choice(PIECES) for _ in range(rng.randint(1, 3))) for _ in range(6)]
+        out.append(" ".join(chunks))
+    return out
+
+
+def test_chunk_words_and_sentences_exact_where_patterns_meet() -> None:
+    """Texts built to put special-case patterns across chunk boundaries: the chunk path's
+    words and sentence counts equal spaCy's on the whole text, or it declines."""
+    from datatrove.utils.text import split_into_sentences
+
+    chunked = quality_words.chunk_words_for("en")
+    assert chunked is not None
+    texts = adversarial_texts(seed=3, n=3000)
+    declined = 0
+    for text in texts:
+        words = chunked.words(text)
+        if words is None:
+            declined += 1
+            continue
+        assert words == split_into_words(text, "en"), text
+        assert chunked.sentence_count(text) == len(split_into_sentences(text, "en")), text
+    # it declines where it must (blocked merges exist in this set), and only rarely
+    assert 0 < declined < len(texts) // 20
 
 
 @pytest.mark.parametrize(
@@ -144,6 +186,14 @@ EDGE = [
     "AB-CD.", "end.)", "\"quoted\".", "„Štai,", "कर्मचारी।", "ΚΕΦΑΛΑΙΑ.", "ЗАГЛАВНЫЕ.", "ca.",
     "1990s", "10km", "a,b", "1-2", "v1.2", "#tag", "...", "…", "word…", "Zürich-Nord)",
     "e\u0301.", "\u0301start", "ǅ.", "ᾈ.", "ⅷ.", "Ⓐ", "ﬁne.", "İstanbul.", "ǈǈ.",
+    # numbers, currencies, apostrophes, dashes, units, infixes (the grammar's newer shapes)
+    "0.1", "$629.04", "€5,000.", "-974.829", "2-5", "2017-03-25", "3\u201327", "1:26am.", "84%",
+    "92.8%,", "0x8783", "0x9fba", "84th", "10km", "5G", "GD2", "m2", "1990's", "90-luvun",
+    "77-year-old", "HR-48350", "nowe-4", "tetanus-", "-ci", "company\u2019s", "Lamb's", "iba't",
+    "boys'", "it's,", "We\u2019ll", "decisive--that", "a—b", "a---b", "und/oder", "twyfel,vrae",
+    "мінез-құлықты", "“quoted”", "word...)", "aku..", 'funny."', "Z.B.", "Follower):",
+    "(see):", "१९९०", "է\u0589", "a\u200cb", "USD$5", "US$5", "#tag", "&amp;", "*Sin", "_x_",
+    "150km/h", "5m/s.", "10-km", "3kmh", "mp3s", "1x2y",
 ]  # fmt: skip
 
 
@@ -167,7 +217,7 @@ KERNEL_CORPUS = kernel_corpus(seed=15, n=600)
 def test_kernel_words_match_datatrove() -> None:
     from corpusforge.stages.quality import batchwords
 
-    corpus = KERNEL_CORPUS + CORPUS
+    corpus = KERNEL_CORPUS + CORPUS + adversarial_texts(seed=4, n=500)
     bw = batchwords.batch_words(pa.array(corpus), "en")
     assert bw is not None
     assert bw.ok.sum() > 0.5 * len(corpus)  # the kernels split most documents themselves
@@ -219,3 +269,180 @@ def test_chained_stages_share_words_without_changing_signals() -> None:
     expect = GopherQuality()(other)
     GopherQuality()(table)  # a different batch in the cache
     assert GopherQuality()(other).equals(expect)
+
+
+# ---------------------------------------------------------------- the compiled C4 rules
+
+C4_LINES = [
+    "A plain sentence that ends well. And a second one here!",
+    "No terminal punctuation here",
+    "Ends with an ellipsis...",
+    "Two words.",
+    'Quoted end of a sentence with four words"',
+    "Cited claim with enough words [1]",  # cut to "... words " (no longer terminal)
+    "Cited claim with enough words.[12]",
+    "[edit] A heading that was edited, and more words.",
+    "Needs [citation needed] a source for these words.",
+    "Eastern digits in a mark [\u0663\u0664] still count as one.",
+    "Not a mark [x] stays in the line with words.",
+    "Enable JavaScript to see the comments on this page.",
+    "JAVASCRIPT shouted in capitals on this line.",
+    "Read the privacy policy before you continue.",
+    "This site uses cookies to improve your visit.",
+    "The COO\u212aIE POLICY (a KELVIN SIGN for the K) applies here.",
+    "Terms\u00a0of use are not matched across a no-break space.",
+    "\u0130psum lorem is not lorem ipsum, even lower-cased.",
+    "Lorem ipsum dolor sit amet, consectetur adipiscing.",
+    "The function returns {value} to its caller.",
+    "x" * 1100 + " is a very long word.",
+    "   Leading and trailing spaces are stripped.   ",
+    "Mr. Smith went to Washington. He came back?  Yes!\tReally.",
+    # a whitespace token after a sentence mark starts a sentence even if only marks follow
+    'A closing quote after a tab and words.\t"',
+    "It stops here, with two spaces.  '",
+    "Numbers like 3.5 and 2,000 and e.g. abbreviations confuse nobody. Right.",
+    "",
+    "\u3002\u3002 Ideographic marks\u3002 count too\uff01",
+]
+C4_BREAKS = ["\n", "\r\n", "\n\n", "\r", "\x0b", "\x0c", "\x1c", "\x85", "\u2028"]
+
+
+def c4_corpus(seed: int, n: int) -> list[str]:
+    rng = random.Random(seed)
+    docs = []
+    for _ in range(n):
+        lines = [rng.choice(C4_LINES) for _ in range(rng.randint(1, 14))]
+        docs.append("".join(line + rng.choice(C4_BREAKS) for line in lines).rstrip("\n"))
+    return [*docs, "", "\n", "\n\n\n", "   ", "Only one line without an end"]
+
+
+C4_CORPUS = c4_corpus(seed=16, n=500)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"filter_no_terminal_punct": False},
+        {"remove_citations": False, "min_words_per_line": -1, "max_word_length": -1},
+        {"min_num_sentences": -1, "filter_javascript": False, "filter_policy": False},
+        {"filter_lorem_ipsum": False, "filter_curly_bracket": False, "min_num_sentences": 3},
+    ],
+)
+def test_c4_kernel_matches_datatrove_and_python_path(kwargs: dict) -> None:
+    """The compiled C4 rules: reasons and rewritten texts equal datatrove's, every signal
+    equals the per-document Python path's (which the kernel hands some documents to)."""
+    from corpusforge.stages.quality.c4 import _SIGNALS, c4_scan
+
+    corpus = C4_CORPUS + KERNEL_CORPUS[:100] + CORPUS[:100]
+    stage = C4Quality(**kwargs)
+    out = stage(pa.table({"id": [str(i) for i in range(len(corpus))], "text": corpus}))
+    ours = out["_reason"].to_pylist() if "_reason" in out.column_names else [None] * len(corpus)
+    filt = C4QualityFilter(**kwargs)
+    for i, text in enumerate(corpus):
+        doc = Document(text=text, id=str(i))
+        res = filt.filter(doc)
+        keep, reason = res if isinstance(res, tuple) else (res, None)
+        assert ours[i] == (None if keep else reason), i
+        assert out["text"][i].as_py() == doc.text, i
+        row, _, _ = c4_scan(stage.params, text, True)
+        assert [out[k][i].as_py() for k in _SIGNALS] == [row[k] for k in _SIGNALS], i
+
+
+def test_c4_keyword_lowering_covers_unicode() -> None:
+    """The kernel lower-cases ASCII letters, U+212A and U+0130 only: no other code point
+    lower-cases to anything ASCII, so no other one can be part of a keyword."""
+    import sys
+
+    from datatrove.pipeline.filters.c4_filters import POLICY_SUBSTRINGS
+
+    from corpusforge.stages.quality.c4kernel import KEYWORDS
+
+    assert set(KEYWORDS) == {"lorem ipsum", "javascript", *POLICY_SUBSTRINGS}
+    to_ascii = [
+        cp for cp in range(0x80, sys.maxunicode + 1) if any(ord(c) < 0x80 for c in chr(cp).lower())
+    ]
+    assert to_ascii == [0x130, 0x212A]
+    assert chr(0x130).lower() == "i\u0307" and chr(0x212A).lower() == "k"
+
+
+def test_repetition_kernel_equal_strings_with_other_words() -> None:
+    """ ""-joined n-grams are equal as strings: "x1 y z w v" and "x 1y z w v" are the same
+    5-gram though their words differ. The kernel confirms such hash matches by characters
+    (a repeat) and gives the Python path's signals; a document is not left to Python."""
+    from corpusforge.stages.quality.common import SignalArrays
+    from corpusforge.stages.quality.gopher import (
+        GopherRepetitionParams,
+        compiled_repetition_signals,
+        gopher_repetition_signals,
+    )
+
+    rng = random.Random(17)
+    docs = []
+    for _ in range(40):
+        filler = " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 40)))
+        a, b = rng.sample(["x1 y", "x 1y", "ab cd", "abc d", "a bcd"], 2)
+        tail = " z w v u t s r q"
+        docs.append(f"{a}{tail} {filler} {b}{tail} {filler}. {a}{tail}")
+    p = GopherRepetitionParams()
+    names = GopherRepetition().signal_names()
+    sig = SignalArrays(len(docs), dict.fromkeys(names, pa.float64()))
+    empty = np.zeros(len(docs), np.bool_)
+    left = compiled_repetition_signals(p, pa.chunked_array([pa.array(docs)]), sig, empty)
+    assert left == []  # no document left to the Python path
+    for d, doc in enumerate(docs):
+        expect = gopher_repetition_signals(p, doc, split_into_words(doc, "en"))
+        assert {k: sig.values[k][d].item() for k in names} == expect, doc
+    assert (sig.values["gopher_rep_dup_5_gram_frac"] > 0).any()
+
+
+def test_tail_suffix_search_equals_spacy_suffix_search() -> None:
+    """The windowed suffix search the chunk memo's tokenizer uses finds the match length
+    spaCy's own search finds, on every substring of generated text (long dot runs, units
+    after numbers, quotes, emoticons ...)."""
+    chunked = quality_words.chunk_words_for("en")
+    assert chunked is not None
+    search = chunked.tokenizer.suffix_search
+    fast = quality_words.tail_suffix_search(search)
+    assert fast is not None
+    from spacy.lang.char_classes import UNITS
+
+    rng = random.Random(18)
+    units = ["1" + u for u in UNITS.split("|")]  # up to five characters after a digit
+    pieces = [*EDGE, *SPECIAL, *units, "......", "US$", "5C$", "°C.", "…", "''", '"', ")."]
+    strings = [c for t in CORPUS[:50] + KERNEL_CORPUS[:50] for c in t.split()]
+    strings += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 4))) for _ in range(3000)]
+    checked = 0
+    for s in strings:
+        for i in range(len(s)):
+            sub = s[i:]
+            a, b = search(sub), fast(sub)
+            assert (a and a.end() - a.start()) == (b and b.end() - b.start()), sub
+            checked += 1
+    assert checked > 10_000
+
+
+def test_kernel_words_exact_when_the_memo_starts_over(monkeypatch) -> None:
+    """A memo far too small for the batch starts over again and again while it learns (a
+    chunk learnt in one round may be gone in the next): every document the kernel still
+    splits has datatrove's words, the others are left to the Python path."""
+    from corpusforge.stages.dedup.kernels import utf8_buffers
+    from corpusforge.stages.quality import batchwords
+
+    monkeypatch.setattr(batchwords, "MEMO_SLOTS", 256)
+    chunked = quality_words.chunk_words_for("en")
+    assert chunked is not None
+    scanner = batchwords.Scanner(chunked)
+    resets = batchwords.COUNTS["memo_resets"]
+    ok_docs = 0
+    for lo in range(0, len(KERNEL_CORPUS), 40):  # batches of 40 documents
+        corpus = KERNEL_CORPUS[lo : lo + 40]
+        data, offsets = utf8_buffers(pa.array(corpus))
+        status, doc_off, ws, we = scanner.scan(data, offsets)
+        for d in np.flatnonzero(status == 0).tolist():
+            spans = range(doc_off[d], doc_off[d + 1])
+            words = [data[ws[w] : we[w]].tobytes().decode() for w in spans]
+            assert words == split_into_words(corpus[d], "en"), d
+            ok_docs += 1
+    assert batchwords.COUNTS["memo_resets"] > resets + 2
+    assert ok_docs > len(KERNEL_CORPUS) // 2
