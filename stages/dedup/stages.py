@@ -406,7 +406,7 @@ class NearDedup(GlobalStage):
         n = sigs.count()
         clock.lap("signatures")
         # shuffle fan-out per step, from the rows it moves (200k a partition, at most 512)
-        band_parts = _partitions(n * bands, p.num_partitions)
+        band_parts = _partitions(n * bands, p.num_partitions, rows_per_partition=1_000_000)
         doc_parts = _partitions(n, p.num_partitions)
         local = _fits_in_driver(n, previous, "signatures", p.local_max_docs, ctx)
         all_sigs = _with_previous(sigs, previous, ctx, local)
