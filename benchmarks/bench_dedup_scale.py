@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import shutil
 import sys
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import psutil
@@ -232,7 +234,9 @@ def run_one(args: argparse.Namespace, n: int) -> dict:
 
     folder = os.path.join(args.tmp, f"{args.kind}_{n}_g{args.giant}")
     t0 = time.time()
-    truth = generate(folder, args.kind, n, args.giant, args.seed)
+    # in a child process: the driver's peak RSS is then the stage's, not the generator's heap
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        truth = pool.submit(generate, folder, args.kind, n, args.giant, args.seed).result()
     gen_s = time.time() - t0
     spill = os.path.join(args.tmp, "spill")
     shutil.rmtree(spill, ignore_errors=True)

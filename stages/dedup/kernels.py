@@ -405,3 +405,136 @@ def string_hashes(values: pa.Array | pa.ChunkedArray, seed: int = 0) -> np.ndarr
     """A 64-bit hash of each string as it is (no normalization): salts and spread keys."""
     data, offsets = utf8_buffers(values)
     return _hash_slices(data, offsets, seed)
+
+
+# ----------------------------------------------------------------------------- LSH keys
+
+
+_SIG_SEED = np.uint64(0x2545F4914F6CDD1D)
+
+
+@nb.njit(cache=True)
+def band_and_signature_keys(sig, bands, rows):
+    """Band keys ``(n, bands)`` and whole-signature keys ``(n,)`` of a uint32 signature matrix,
+    one pass over it (the NumPy definitions are ``minhash.band_keys``/``signature_keys``)."""
+    n, width = sig.shape
+    keys = np.empty((n, bands), dtype=np.uint64)
+    whole = np.empty(n, dtype=np.uint64)
+    for d in range(n):
+        acc = _SIG_SEED
+        for c in range(width):
+            acc = _mix64(acc ^ np.uint64(sig[d, c]))
+        whole[d] = acc
+        for j in range(bands):
+            acc = np.uint64(j + 1) * _K1
+            for c in range(j * rows, (j + 1) * rows):
+                acc = _mix64(acc ^ np.uint64(sig[d, c]))
+            keys[d, j] = acc
+    return keys, whole
+
+
+# ----------------------------------------------------------------------------- candidate pairs
+
+
+@nb.njit(inline="always", cache=True)
+def _pair_slot(u, v, mask):
+    return _mix64(np.uint64(u) * _K1 ^ np.uint64(v)) & mask
+
+
+@nb.njit(cache=True)
+def unique_pairs_kernel(u, v, kind, lk):
+    """Each ``(u, v)`` once, in order of first appearance: ``kind`` the largest of its
+    copies', ``lk`` the smallest. A hash table, linear time (sorting 20M pairs is not)."""
+    n = len(u)
+    cap = 16
+    while cap < 2 * n:
+        cap *= 2
+    mask = np.uint64(cap - 1)
+    slots = np.full(cap, -1, dtype=np.int64)
+    ou = np.empty(n, dtype=np.int64)
+    ov = np.empty(n, dtype=np.int64)
+    okind = np.empty(n, dtype=np.int8)
+    olk = np.empty(n, dtype=np.uint32)
+    m = 0
+    for i in range(n):
+        h = _pair_slot(u[i], v[i], mask)
+        while True:
+            s = slots[h]
+            if s == -1:
+                slots[h] = m
+                ou[m], ov[m], okind[m], olk[m] = u[i], v[i], kind[i], lk[i]
+                m += 1
+                break
+            if ou[s] == u[i] and ov[s] == v[i]:
+                okind[s] = max(okind[s], kind[i])
+                olk[s] = min(olk[s], lk[i])
+                break
+            h = (h + np.uint64(1)) & mask
+    return ou[:m], ov[:m], okind[:m], olk[:m]
+
+
+@nb.njit(cache=True)
+def _sort_run(g, doc, idx):
+    """``idx`` sorted by ``(g[idx], doc[idx])`` (insertion sort: runs are mostly tiny)."""
+    if len(idx) > 32:
+        idx = idx[np.argsort(doc[idx], kind="mergesort")]
+        return idx[np.argsort(g[idx], kind="mergesort")]
+    for a in range(1, len(idx)):
+        x = idx[a]
+        b = a - 1
+        while b >= 0 and (g[idx[b]] > g[x] or (g[idx[b]] == g[x] and doc[idx[b]] > doc[x])):
+            idx[b + 1] = idx[b]
+            b -= 1
+        idx[b + 1] = x
+    return idx
+
+
+@nb.njit(cache=True)
+def bucket_pairs_kernel(k, g, doc, band, order, all_pairs_max, window):
+    """Candidate pairs of the buckets (runs of equal ``k`` along ``order``), as row indices.
+
+    Per bucket of two or more rows, sorted by (signature key ``g``, number ``doc``):
+    identical signatures give a SAME pair (kind 1) from each member to the group's first
+    (only in band 0: the group shares all its buckets, one is enough); the
+    distinct signatures are paired all with all up to ``all_pairs_max`` of them, else each
+    with the next ``window`` (kind 0). Returns ``(a, b, kind)``."""
+    n = len(order)
+    out_a = np.empty(1024, dtype=np.int64)
+    out_b = np.empty(1024, dtype=np.int64)
+    out_kind = np.empty(1024, dtype=np.int8)
+    m = 0
+    start = 0
+    while start < n:
+        end = start + 1
+        while end < n and k[order[end]] == k[order[start]]:
+            end += 1
+        size = end - start
+        if size >= 2:
+            idx = _sort_run(g, doc, order[start:end].copy())
+            reps = np.empty(size, dtype=np.int64)
+            n_reps = 0
+            need = m + size + size * max(all_pairs_max, window)
+            if need > len(out_a):
+                out_a, out_b, out_kind = (
+                    _grow(out_a, need),
+                    _grow(out_b, need),
+                    _grow(out_kind, need),
+                )
+            for a in range(size):
+                row = idx[a]
+                if a > 0 and g[row] == g[reps[n_reps - 1]]:
+                    if band[row] == 0:
+                        out_a[m], out_b[m], out_kind[m] = row, reps[n_reps - 1], 1
+                        m += 1
+                else:
+                    reps[n_reps] = row
+                    n_reps += 1
+            reach = all_pairs_max - 1 if n_reps <= all_pairs_max else window
+            for a in range(n_reps):
+                for d in range(1, reach + 1):
+                    if a + d >= n_reps:
+                        break
+                    out_a[m], out_b[m], out_kind[m] = reps[a], reps[a + d], 0
+                    m += 1
+        start = end
+    return out_a[:m], out_b[:m], out_kind[:m]

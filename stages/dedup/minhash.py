@@ -90,7 +90,10 @@ def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:
 
 
 def signature_keys(sig: np.ndarray) -> np.ndarray:
-    """One int64 per row, equal for equal signatures: groups identical documents in a bucket."""
+    """One int64 per row, equal for equal signatures: groups identical documents in a bucket.
+
+    (The compiled ``band_and_signature_keys`` computes the same values together with the band
+    keys; this and :func:`band_keys` are their definition.)"""
     acc = np.full(sig.shape[0], _U64(0x2545F4914F6CDD1D), dtype=_U64)
     for column in sig.T:
         acc = _mix64(acc ^ column.astype(_U64))

@@ -8,17 +8,18 @@ fixed overhead each, and a run takes dozens. Above it, every all-to-all step is 
 shuffle of a :class:`Frame` and the driver only sees counts.
 
 Incremental runs: each run writes an index of the documents it kept under
-``OUTPUT/dedup_index/<stage instance>/`` (band keys + ids + signatures for near dedup,
-normalized-text hashes + ids for exact dedup). A later run given earlier outputs in its
-``dedup_against`` parameter (on both stages) loads those indexes; their documents join the
-grouping with top rank, so new documents colliding with them are rejected, and old
-signatures are never recomputed.
+``OUTPUT/dedup_index/<stage instance>/`` (ids + signatures for near dedup, whose band keys are
+recomputed from them; normalized-text hashes + ids for exact dedup). A later run given earlier
+outputs in its ``dedup_against`` parameter (on both stages) loads those indexes; their
+documents join the grouping with top rank, so new documents colliding with them are rejected,
+and old signatures are never recomputed from text.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Any
 
 import numpy as np
@@ -37,47 +38,57 @@ from corpusforge.pipeline.api import (
 from corpusforge.pipeline.io import fsutil
 from corpusforge.schemas import Col
 from corpusforge.stages.dedup.graph import (
-    bucket_edges,
+    BAND_SCHEMA,
+    DOC,
+    OLD_COLUMN,
+    bucket_pairs,
     connected_components,
+    contract,
     star_members,
-    unique_candidates,
 )
 from corpusforge.stages.dedup.keep import (
     CLUSTER_COLUMN,
     KEEPER_COLUMN,
     RANK_COLUMNS,
-    RANK_SCHEMA,
     SIZE_COLUMN,
     apply_results,
     choose_keepers,
     previous_ranks,
     rank_columns,
 )
+from corpusforge.stages.dedup.kernels import band_and_signature_keys
 from corpusforge.stages.dedup.minhash import (
     HASH_VERSION,
     SIGNATURE_COLUMN,
     TEXT_HASH_COLUMN,
     MinHashSpec,
-    band_keys,
     recall_bands_rows,
     signature_algorithm,
-    signature_keys,
     signature_matrix,
     text_hashes,
 )
-from corpusforge.stages.dedup.split import split_keepers
+from corpusforge.stages.dedup.numbers import DOC_BITS, DocNumbers
+from corpusforge.stages.dedup.split import rank_rows, split_keepers
 from corpusforge.stages.dedup.verify import (
-    OLD_COLUMN,
+    ACCEPT,
+    CHECK,
+    COLLIDED,
     VERIFY_MODES,
     Verifier,
+    check_on_text,
+    counts,
     default_margin,
-    verify_candidates,
+    sig_rows,
+    with_decision,
 )
 
 INDEX_DIR = "dedup_index"
-# 2: signatures are rensa's uint32 values over numba shingles, band rows carry the signature
-# key, text hashes come from the numba kernel. An index of another version is refused.
-INDEX_VERSION = 2
+# An index of another version is refused. Exact dedup, 2: text hashes from the numba kernel.
+# Near dedup, 2: signatures are rensa's uint32 values over numba shingles; 3: the index holds
+# the kept ids and signatures only (no band rows: they are recomputed from the signatures).
+EXACT_INDEX_VERSION = 2
+NEAR_INDEX_VERSION = 3
+_MAX_NUMBERING_ATTEMPTS = 4  # a 62-bit hash collision needs one more; four never happen
 _META = "meta.json"
 _DONE = "_DONE.json"
 
@@ -166,7 +177,7 @@ class ExactDedup(GlobalStage):
             cols.update(rank_columns(t, p.keep, p.quality_column))
             return pa.table(cols)
 
-        meta = {"kind": "exact", "version": INDEX_VERSION, "normalization": p.normalization}
+        meta = {"kind": "exact", "version": EXACT_INDEX_VERSION, "normalization": p.normalization}
         previous = _previous_indexes(p.dedup_against, self.instance_name, meta)
         keys: Frame = docs.map_blocks(slim).materialize()
         n = keys.count()
@@ -273,7 +284,8 @@ def _write_meta(path: str, meta: dict[str, Any]) -> None:
 
 
 def _previous_indexes(outputs: list[str], instance: str, meta: dict[str, Any]) -> list[str]:
-    """Index folders of earlier runs, checked to be compatible with this run's parameters."""
+    """Index folders of earlier runs, checked to be compatible with this run's parameters
+    (``meta["version"]`` is the version this corpusforge reads)."""
     found = []
     for out in outputs:
         path = _index_path(out, instance)
@@ -284,7 +296,7 @@ def _previous_indexes(outputs: list[str], instance: str, meta: dict[str, Any]) -
                 f"(expected {meta_path})"
             )
         old = json.loads(fsutil.read_bytes(meta_path))
-        _check_version(path, old)
+        _check_version(path, old, meta["version"])
         if old != meta:
             raise ValueError(
                 f"dedup index in {path} was built with {old}, this run uses {meta}: "
@@ -294,14 +306,14 @@ def _previous_indexes(outputs: list[str], instance: str, meta: dict[str, Any]) -
     return found
 
 
-def _check_version(path: str, meta: dict[str, Any]) -> None:
+def _check_version(path: str, meta: dict[str, Any], expected: int) -> None:
     version = meta.get("version", 1)
-    if version != INDEX_VERSION:
+    if version != expected:
         raise ValueError(
             f"dedup index in {path} has version {version}, this corpusforge reads version "
-            f"{INDEX_VERSION} (its hashing changed, so old and new signatures or text hashes "
-            "cannot be compared): rebuild that index by re-running its dedup with this version, "
-            "or leave that output out of dedup_against"
+            f"{expected} (its hashing or layout changed, so this run cannot read or compare "
+            "it): rebuild that index by re-running its dedup with this version, or leave that "
+            "output out of dedup_against"
         )
 
 
@@ -326,6 +338,7 @@ class NearDedup(GlobalStage):
     description = "MinHash LSH near-deduplication, candidates verified on signatures and text"
     Params = NearDedupParams
     resources = Resources(batch_size=None)
+    doc_bits = DOC_BITS  # width of document numbers; tests narrow it to force collisions
 
     def banding(self) -> tuple[int, int]:
         p: NearDedupParams = self.params  # type: ignore[assignment]
@@ -338,7 +351,7 @@ class NearDedup(GlobalStage):
         bands, rows = self.banding()
         return {
             "kind": "minhash",
-            "version": INDEX_VERSION,
+            "version": NEAR_INDEX_VERSION,
             "signatures": signature_algorithm(),
             "num_perm": p.num_perm,
             "ngram": p.ngram,
@@ -386,47 +399,50 @@ class NearDedup(GlobalStage):
     def run(self, docs: Frame, ctx: GlobalContext) -> Frame:
         p: NearDedupParams = self.params  # type: ignore[assignment]
         bands, rows = self.banding()
+        clock = _Clock()
         # fail before any work
         previous = _previous_indexes(p.dedup_against, self.instance_name, self._meta())
         sigs, reused = self._signatures(docs, ctx)
         n = sigs.count()
-        parts = _partitions(n * bands, p.num_partitions)
+        clock.lap("signatures")
+        # shuffle fan-out per step, from the rows it moves (200k a partition, at most 512)
+        band_parts = _partitions(n * bands, p.num_partitions, rows_per_partition=1_000_000)
+        doc_parts = _partitions(n, p.num_partitions)
         local = _fits_in_driver(n, previous, "signatures", p.local_max_docs, ctx)
-        band_rows = sigs.map_blocks(_band_rows(bands, rows))
-        band_rows = band_rows.to_local() if local else band_rows.materialize()
-        all_bands, all_sigs, ranks = _with_previous(sigs, band_rows, previous, ctx, local)
-
-        candidates = all_bands.partition_map("k", bucket_edges, num_partitions=parts)
-        if not local:  # a close pair collides in many bands: verify it once
-            candidates = candidates.partition_map("u", unique_candidates, num_partitions=parts)
-        candidates = candidates.materialize()
-        n_candidates = candidates.count()
-        edges, verified = candidates.select(["u", "v"]), {}
-        if n_candidates:
-            edges, verified = verify_candidates(
-                candidates, all_sigs, docs, self._verifier(parts), local
-            )
-        results, rounds, members = _clusters(edges, ranks, p.max_rounds, parts, local)
+        all_sigs = _with_previous(sigs, previous, ctx, local)
+        verifier = self._verifier(doc_parts)
+        numbers, decided, counted = _numbered_candidates(
+            all_sigs, bands, rows, verifier, band_parts, DocNumbers(self.doc_bits)
+        )
+        clock.lap("candidates")
+        edges, n_edges, verified = _verified_edges(decided, counted, docs, numbers, verifier, local)
+        clock.lap("text")
+        edge_parts = _partitions(2 * n_edges, p.num_partitions)
+        ranks = all_sigs.map_blocks(rank_rows(numbers))
+        results, rounds, members = _clusters(
+            edges, n_edges, ranks, p.max_rounds, edge_parts, doc_parts, clock
+        )
         self.last_stats = {
             "documents": n,
             "bands": bands,
             "rows": rows,
             "signatures_reused": reused,
-            "candidate_edges": n_candidates,
+            "candidate_edges": counted["candidates"],
             **verified,
-            "edges": edges.count(),
+            "edges": n_edges,
             "cc_rounds": rounds,
             "cluster_members": members,
+            "renumbered_ids": 0 if numbers.fixed is None else len(numbers.fixed),
+            "seconds": clock.seconds,
         }
         if p.write_index and ctx.output_dir:
-            self._write_index(ctx.output_dir, band_rows, sigs, results, parts)
-        return _mark_documents(docs, results, "near_duplicate", parts)
+            self._write_index(ctx.output_dir, sigs, results, doc_parts)
+        # the documents with their text: smaller partitions than the slim tables'
+        mark_parts = _partitions(4 * n, p.num_partitions)
+        return _mark_numbered(docs, results, numbers, "near_duplicate", mark_parts)
 
-    def _write_index(
-        self, output_dir: str, band_rows: Frame, sigs: Frame, results: Frame | None, parts: int
-    ) -> None:
+    def _write_index(self, output_dir: str, sigs: Frame, results: Frame | None, parts: int) -> None:
         out = _index_path(output_dir, self.instance_name)
-        _kept_only(band_rows, results, parts).write_parquet(_fresh_dir(fsutil.join(out, "bands")))
         _kept_only(sigs.select([Col.ID, SIGNATURE_COLUMN]), results, parts).write_parquet(
             _fresh_dir(fsutil.join(out, "signatures"))
         )
@@ -447,80 +463,182 @@ def _check_signature_column(kind: pa.DataType, num_perm: int) -> None:
         )
 
 
-_BAND_SCHEMA = pa.schema([("k", pa.int64()), (Col.ID, pa.string()), ("g", pa.int64())])
-
-
-def _band_rows(bands: int, rows: int):
-    """Per document ``bands`` rows ``(k, id, g)``: band key, id, whole-signature key."""
+def _band_rows(bands: int, rows: int, numbers: DocNumbers):
+    """Per document ``bands`` rows ``(k, g, _doc)``: band key, whole-signature key, number."""
 
     def fn(t: pa.Table) -> pa.Table:
         if t.num_rows == 0:
-            return _BAND_SCHEMA.empty_table()
+            return BAND_SCHEMA.empty_table()
         sig = signature_matrix(t[SIGNATURE_COLUMN])
-        keys = band_keys(sig, bands, rows)
-        take = np.repeat(np.arange(t.num_rows), bands)
+        if bands * rows > sig.shape[1]:
+            raise ValueError(f"{bands} bands x {rows} rows need {bands * rows} hashes")
+        keys, whole = band_and_signature_keys(np.ascontiguousarray(sig), bands, rows)
         cols = {
-            "k": pa.array(keys.reshape(-1).view(np.int64)),
-            Col.ID: t[Col.ID].combine_chunks().take(take),
-            "g": pa.array(signature_keys(sig)[take]),
+            "k": keys.reshape(-1),
+            "g": np.repeat(whole, bands),
+            DOC: np.repeat(numbers(t[Col.ID]), bands),
+            "j": np.tile(np.arange(bands, dtype=np.uint8), t.num_rows),
         }
-        return pa.table(cols).cast(_BAND_SCHEMA)
+        return pa.table(cols, schema=BAND_SCHEMA)
 
     return fn
 
 
-def _flag_old(value: int):
-    def fn(t: pa.Table) -> pa.Table:
-        flag = pa.array(np.full(t.num_rows, value, dtype=np.int8))
-        return pa.table(
-            {Col.ID: t[Col.ID], SIGNATURE_COLUMN: t[SIGNATURE_COLUMN], OLD_COLUMN: flag}
-        )
+def _numbered_candidates(
+    all_sigs: Frame, bands: int, rows: int, verifier: Verifier, parts: int, numbers: DocNumbers
+) -> tuple[DocNumbers, Frame, dict[str, int]]:
+    """Decided candidate pairs ``(u, v, lk, decision)`` in document numbers, and their counts.
 
-    return fn
+    One execution: the band shuffle by key makes the raw pairs, the first verification
+    shuffle (with every document's signature row; as many partitions as the band shuffle: it
+    moves the raw pairs, about 20 a clustered document) drops their copies and attaches
+    ``u``'s signature, the second (``verifier.parts``) attaches ``v``'s and decides. Where two
+    ids share a number, those ids are renumbered and it runs again
+    (:mod:`corpusforge.stages.dedup.numbers`)."""
+    for _ in range(_MAX_NUMBERING_ATTEMPTS):
+        band = all_sigs.map_blocks(_band_rows(bands, rows, numbers))
+        raw = band.partition_map("k", bucket_pairs, num_partitions=parts)
+        own = all_sigs.map_blocks(sig_rows(numbers, verifier.mode != "none"))
+        first = raw.union(own).partition_map("key", verifier.attach_first, num_partitions=parts)
+        decided = first.partition_map("key", verifier.decide, num_partitions=verifier.parts)
+        decided = decided.materialize()
+        counted = _sum_rows(decided.map_blocks(counts))
+        if not counted["collided"]:
+            return numbers, decided, counted
+        numbers = numbers.with_fixes(_collided_ids(decided, all_sigs, numbers))
+    raise RuntimeError("near_dedup: document numbers kept colliding after renumbering")
 
 
-def _old_ranks(t: pa.Table) -> pa.Table:
-    return pa.table({Col.ID: t[Col.ID]} | previous_ranks(t[Col.ID])).cast(RANK_SCHEMA)
+def _sum_rows(frame: Frame) -> dict[str, int]:
+    """Column sums of a small per-block table (one row per block), read on the driver."""
+    table = frame.to_arrow()
+    return {c: int(pc.sum(table[c]).as_py() or 0) for c in table.column_names}
 
 
-def _with_previous(
-    sigs: Frame, band_rows: Frame, previous: list[str], ctx: GlobalContext, local: bool
-) -> tuple[Frame, Frame, Frame]:
-    """Band rows, signatures (flagged by origin) and ranks of this run plus earlier indexes."""
-    all_sigs = sigs.map_blocks(_flag_old(0))
-    ranks = sigs.select(list(RANK_SCHEMA.names))
+def _collided_ids(decided: Frame, all_sigs: Frame, numbers: DocNumbers) -> list[str]:
+    """The ids behind numbers that two ids share (few: read on the driver)."""
+
+    def numbers_of(t: pa.Table) -> pa.Table:
+        return t.filter(pc.equal(t["decision"], COLLIDED)).select(["u"])
+
+    shared = decided.map_blocks(numbers_of).to_arrow()
+    wanted = np.unique(shared["u"].to_numpy()) if shared.num_rows else np.zeros(0, np.int64)
+
+    def ids_of(t: pa.Table) -> pa.Table:
+        hit = np.isin(numbers(t[Col.ID]), wanted)
+        return t.select([Col.ID]).filter(pa.array(hit))
+
+    return sorted(set(all_sigs.map_blocks(ids_of).to_arrow()[Col.ID].to_pylist()))
+
+
+def _flag_old(t: pa.Table) -> pa.Table:
+    return t.append_column(OLD_COLUMN, pa.array(np.zeros(t.num_rows, dtype=np.int8)))
+
+
+def _old_rows(t: pa.Table) -> pa.Table:
+    """An earlier run's kept signatures as slim rows: top rank, flagged old."""
+    cols = {Col.ID: t[Col.ID], SIGNATURE_COLUMN: t[SIGNATURE_COLUMN]}
+    cols |= previous_ranks(t[Col.ID])
+    cols[OLD_COLUMN] = pa.array(np.ones(t.num_rows, dtype=np.int8))
+    return pa.table(cols)
+
+
+def _with_previous(sigs: Frame, previous: list[str], ctx: GlobalContext, local: bool) -> Frame:
+    """Slim rows ``(id, minhash, rank columns, _old)`` of this run plus the earlier indexes."""
+    all_sigs = sigs.map_blocks(_flag_old)
     if local:
-        all_sigs, ranks = all_sigs.to_local(), ranks.to_local()
-    all_bands = band_rows
+        all_sigs = all_sigs.to_local()
     for prev in previous:
-        all_bands = all_bands.union(ctx.frames.read_parquet(fsutil.join(prev, "bands")))
-        old_sigs = ctx.frames.read_parquet(fsutil.join(prev, "signatures"))
-        all_sigs = all_sigs.union(old_sigs.map_blocks(_flag_old(1)))
-        ranks = ranks.union(old_sigs.map_blocks(_old_ranks))
-    return all_bands, all_sigs, ranks
+        old = ctx.frames.read_parquet(fsutil.join(prev, "signatures")).map_blocks(_old_rows)
+        all_sigs = all_sigs.union(old)
+    return all_sigs
+
+
+class _Clock:
+    """Seconds per step of a run, for ``last_stats`` (the benchmarks report them)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.seconds[step] = round(now - self._last, 1)
+        self._last = now
+
+
+def _verified_edges(
+    decided: Frame,
+    counted: dict[str, int],
+    docs: Frame,
+    numbers: DocNumbers,
+    verifier: Verifier,
+    local: bool,
+) -> tuple[Frame, int, dict[str, int]]:
+    """Accepted edges ``(u, v, lk)``: by the estimate, plus the unsure pairs whose texts pass;
+    their count and how the pairs were decided."""
+    edges = decided.map_blocks(with_decision(ACCEPT))
+    n_edges = counted["accepted"]
+    if verifier.mode == "none":
+        return edges, n_edges, {}
+    verified = {"accepted_by_estimate": counted["accepted"]}
+    if verifier.mode == "text":
+        verified["checked_on_text"] = counted["unsure"]
+    if counted["unsure"]:
+        unsure = decided.map_blocks(with_decision(CHECK))
+        checked = check_on_text(unsure, docs, numbers, verifier, local).materialize()
+        verified["accepted_on_text"] = checked.count()
+        edges, n_edges = edges.union(checked), n_edges + checked.count()
+    return edges, n_edges, verified
 
 
 def _clusters(
-    edges: Frame, ranks: Frame, max_rounds: int, parts: int, local: bool
+    edges: Frame,
+    n_edges: int,
+    ranks: Frame,
+    max_rounds: int,
+    edge_parts: int,
+    doc_parts: int,
+    clock: _Clock,
 ) -> tuple[Frame | None, int, int]:
     """Keeper results of the connected components of verified edges (None: no duplicates).
 
-    On the shuffle path the keepers are chosen over salted pieces of each cluster
+    The edges are contracted by bucket, then large-star/small-star rounds finish the
+    components; the keepers are chosen over salted pieces of each cluster
     (:func:`split_keepers`): a giant cluster never sits whole in one task."""
-    if not edges.count():
+    if not n_edges:
         return None, 0, 0
-    stars, rounds = connected_components(edges, num_partitions=parts, max_rounds=max_rounds)
+    contracted = edges.partition_map("lk", contract, num_partitions=edge_parts)
+    stars, rounds = connected_components(
+        contracted, num_partitions=edge_parts, max_rounds=max_rounds
+    )
+    clock.lap("components")
     members = stars.map_blocks(star_members)
-    ranked = members.join(ranks, on=[Col.ID], how="inner", num_partitions=parts)
-    if local:
-        results = ranked.partition_map(
-            "cluster", lambda t: choose_keepers(t, "cluster"), num_partitions=parts
-        )
-    else:
-        results = split_keepers(ranked, "cluster", parts)
-    results = results.materialize()
+    results = split_keepers(members, ranks, doc_parts, edge_parts).materialize()
     results, n_members = _nonempty(results)
+    clock.lap("keepers")
     return results, rounds, n_members
 
 
-__all__ = ["INDEX_VERSION", "RANK_COLUMNS", "ExactDedup", "NearDedup"]
+def _mark_numbered(
+    docs: Frame, results: Frame | None, numbers: DocNumbers, reason: str, num_partitions: int
+) -> Frame:
+    """Join per-member results onto the documents by document number and mark duplicates."""
+    docs = docs.drop([CLUSTER_COLUMN, SIZE_COLUMN, KEEPER_COLUMN])
+    if results is None:
+        return docs.map_blocks(lambda t: apply_results(t, reason))
+
+    def numbered(t: pa.Table) -> pa.Table:
+        return t.append_column(DOC, pa.array(numbers(t[Col.ID])))
+
+    def marked(t: pa.Table) -> pa.Table:
+        return apply_results(t, reason).drop_columns([DOC])
+
+    results = results.select([DOC, CLUSTER_COLUMN, SIZE_COLUMN, KEEPER_COLUMN])
+    joined = docs.map_blocks(numbered).join(
+        results, on=[DOC], how="left_outer", num_partitions=num_partitions
+    )
+    return joined.map_blocks(marked)
+
+
+__all__ = ["EXACT_INDEX_VERSION", "NEAR_INDEX_VERSION", "RANK_COLUMNS", "ExactDedup", "NearDedup"]

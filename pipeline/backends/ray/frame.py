@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from corpusforge.pipeline.api.frame import Frame, LocalFrame, TableFn, arrow_join
 from corpusforge.pipeline.api.stage import Resources
@@ -120,9 +121,19 @@ class DocFrame:
         return DocFrame(self._ds.drop_columns(present)) if present else self
 
     def sum(self, column: str) -> int:
-        """Sum of an integer column (0 for an empty frame): small driver-side aggregates."""
-        value = self._ds.sum(column)
-        return int(value) if value is not None else 0
+        """Sum of an integer column (0 for an empty frame).
+
+        Each block is summed where it lies and the driver adds one number per block: a
+        map-only execution, where Ray's ``Dataset.sum`` plans an aggregate with a shuffle
+        stage (5-15 s of fixed cost on a loaded 2-core box, paid once per connected-components
+        round)."""
+
+        def block_sum(t: pa.Table) -> pa.Table:
+            value = pc.sum(t[column]).as_py() if column in t.column_names else None
+            return pa.table({"s": pa.array([int(value or 0)], pa.int64())})
+
+        sums = self._ds.map_batches(block_sum, batch_format="pyarrow", batch_size=None)
+        return sum(int(pc.sum(t["s"]).as_py() or 0) for t in _iter_arrow(sums))
 
     def to_arrow(self) -> pa.Table:
         """Collect on the driver: only for small results (tests, samples)."""
@@ -147,7 +158,7 @@ class DocFrame:
 
     def iter_tables(self, batch_size: int | None = None) -> Iterator[pa.Table]:
         """Stream batches to the caller (for small results only: counts, samples)."""
-        yield from self._ds.iter_batches(batch_format="pyarrow", batch_size=batch_size)
+        yield from _iter_arrow(self._ds, batch_size)
 
     def write_parquet(self, path: str) -> None:
         """Write to a local path or any fsspec URL (object stores use the user's fsspec config,
@@ -171,6 +182,10 @@ class RayFrameSource:
 
     def from_tables(self, tables: list[pa.Table]) -> DocFrame:
         return DocFrame.from_tables(tables)
+
+
+def _iter_arrow(ds: Any, batch_size: int | None = None) -> Iterator[pa.Table]:
+    yield from ds.iter_batches(batch_format="pyarrow", batch_size=batch_size)
 
 
 def _arrow_fs(url: str) -> tuple[Any, str]:

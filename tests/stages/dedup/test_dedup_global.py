@@ -16,7 +16,14 @@ from corpusforge.pipeline.api import GlobalContext
 from corpusforge.pipeline.api.frame import LocalFrame, arrow_join
 from corpusforge.pipeline.backends.ray.frame import DocFrame, RayFrameSource
 from corpusforge.pipeline.registry import get_stage
-from corpusforge.stages.dedup.graph import bucket_edges, connected_components
+from corpusforge.stages.dedup.graph import (
+    DOC,
+    MARKER,
+    PAIR,
+    SAME,
+    bucket_pairs,
+    connected_components,
+)
 from corpusforge.stages.dedup.minhash import MinHashStage
 from corpusforge.stages.dedup.stages import ExactDedup, NearDedup
 from tests.dedup_data import DocMaker, docs_table, jaccard, reference_shingles
@@ -28,21 +35,21 @@ class UnionFind:
     """The single-machine reference the distributed components must equal."""
 
     def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
+        self.parent: dict = {}
 
-    def find(self, x: str) -> str:
+    def find(self, x):
         self.parent.setdefault(x, x)
         while self.parent[x] != x:
             self.parent[x] = self.parent[self.parent[x]]
             x = self.parent[x]
         return x
 
-    def union(self, a: str, b: str) -> None:
+    def union(self, a, b) -> None:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             self.parent[max(ra, rb)] = min(ra, rb)
 
-    def groups(self) -> set[frozenset[str]]:
+    def groups(self) -> set[frozenset]:
         out = defaultdict(set)
         for x in self.parent:
             out[self.find(x)].add(x)
@@ -226,16 +233,50 @@ def test_a_giant_identical_bucket_stays_linear(tmp_path):
     assert all(rows[i]["_reason"] is None for i in ids[n:])
 
 
-def test_bucket_edges_are_linear_in_a_giant_mixed_bucket():
+def _pairs(band_rows: pa.Table) -> pa.Table:
+    raw = bucket_pairs(band_rows)
+    return raw.filter(pc.not_equal(raw["kind"], MARKER))
+
+
+def _band_table(k, g, doc, band=0) -> pa.Table:
+    k = np.asarray(k, np.uint64)
+    return pa.table(
+        {
+            "k": k,
+            "g": np.asarray(g, np.uint64),
+            DOC: np.asarray(doc, np.int64),
+            "j": np.broadcast_to(np.asarray(band, np.uint8), k.shape),
+        }
+    )
+
+
+def test_bucket_pairs_are_linear_in_a_giant_mixed_bucket():
     n = 100_000
-    ids = [f"d{i:06d}" for i in range(n)]
-    same = pa.table({"k": np.zeros(n, np.int64), "id": ids, "g": np.zeros(n, np.int64)})
-    assert bucket_edges(same).num_rows == n - 1
-    mixed = pa.table({"k": np.zeros(n, np.int64), "id": ids, "g": np.arange(n) % 5000})
-    edges = bucket_edges(mixed)
+    docs = np.arange(n, dtype=np.int64) * 7 + 3
+    same = _pairs(_band_table(np.zeros(n), np.zeros(n), docs))
+    assert same.num_rows == n - 1 and pc.all(pc.equal(same["other"], 3)).as_py()  # the head
+    assert pc.all(pc.equal(same["kind"], SAME)).as_py()
+    edges = _pairs(_band_table(np.zeros(n), np.arange(n) % 5000, docs))
     assert edges.num_rows <= n + 8 * 5000  # collapsed copies + a window per distinct signature
-    small = pa.table({"k": [7] * 5, "id": list("abcde"), "g": [1, 2, 3, 4, 5]})
-    assert bucket_edges(small).num_rows == 10  # a small bucket: every pair
+    small = _pairs(_band_table([7] * 5, [1, 2, 3, 4, 5], [10, 11, 12, 13, 14]))
+    assert small.num_rows == 10  # a small bucket: every pair
+    assert pc.all(pc.greater(small["key"], small["other"])).as_py()  # u > v
+    lone = _band_table([1, 2, 3], [1, 2, 3], [10, 11, 12])
+    assert bucket_pairs(lone).num_rows == 0  # no bucket with two members, nothing to pair
+
+
+def test_bucket_pairs_mark_the_smaller_ends_still_to_verify():
+    raw = bucket_pairs(_band_table([7, 7, 7, 9, 9], [1, 1, 2, 5, 5], [30, 20, 10, 40, 50]))
+    rows = sorted(zip(*raw.select(["key", "other", "kind"]).to_pydict().values(), strict=True))
+    # 30 and 20 share a signature (one SAME pair), 10 differs from both (a PAIR to verify, its
+    # smaller end marked); 40 ~ 50 identical
+    assert rows == [(10, 0, MARKER), (20, 10, PAIR), (30, 20, SAME), (50, 40, SAME)]
+    # identical signatures share every bucket: their SAME pairs come from band 0 only
+    other_band = bucket_pairs(_band_table([7, 7, 7], [1, 1, 2], [30, 20, 10], band=5))
+    rows = sorted(
+        zip(*other_band.select(["key", "other", "kind"]).to_pydict().values(), strict=True)
+    )
+    assert rows == [(10, 0, MARKER), (20, 10, PAIR)]
 
 
 @pytest.mark.parametrize(
@@ -244,7 +285,7 @@ def test_bucket_edges_are_linear_in_a_giant_mixed_bucket():
 def test_connected_components_on_long_paths_and_random_edges(backend, chain):
     # the Ray case is smaller: each round is two shuffles of fixed cost, whatever the size
     rng = np.random.default_rng(4)
-    nodes = [f"n{i:04d}" for i in range(600)]
+    nodes = [int(x) for x in rng.permutation(10**6)[:600]]
     edges = set()
     path = rng.permutation(chain)  # a long chain in random id order: diameter chain - 1
     edges.update((nodes[path[i]], nodes[path[i + 1]]) for i in range(chain - 1))
@@ -252,7 +293,9 @@ def test_connected_components_on_long_paths_and_random_edges(backend, chain):
         a, b = rng.integers(40, 400, 2)
         edges.add((nodes[a], nodes[b]))
     canon = sorted({(max(a, b), min(a, b)) for a, b in edges if a != b})
-    table = pa.table({"u": [e[0] for e in canon], "v": [e[1] for e in canon]})
+    table = pa.table({"u": [e[0] for e in canon], "v": [e[1] for e in canon]}).cast(
+        pa.schema([("u", pa.int64()), ("v", pa.int64())])
+    )
     frame = LocalFrame(table) if backend == "local" else DocFrame.from_tables([table])
     stars, rounds = connected_components(frame, num_partitions=2)
     uf = UnionFind()
@@ -278,6 +321,23 @@ def test_distributed_path_equals_the_local_one(near_corpus, near_run, tmp_path):
     rows = out.select(cols).sort_by("id").to_pylist()
     assert rows == local.select(cols).sort_by("id").to_pylist()
     assert distributed.last_stats["edges"] > 0
+
+
+@pytest.mark.parametrize("path", ["local", pytest.param("ray", marks=pytest.mark.slow)])
+def test_ids_sharing_a_document_number_are_renumbered(near_corpus, near_run, tmp_path, path):
+    """With 6-bit document numbers nearly every id shares one with another: the shared ones
+    are found, renumbered, and the clusters and keepers are those of the full-width run."""
+    tables, _ = near_corpus
+    local, _, _ = near_run
+    stage = NearDedup(write_index=False, local_max_docs=10**6 if path == "local" else 0)
+    stage.doc_bits = 6
+    ctx = GlobalContext(work_dir=str(tmp_path / "w"), output_dir=str(tmp_path / "o"))
+    out = stage.run(DocFrame.from_tables(tables), ctx).to_arrow()
+    cols = ["id", "dup_cluster", "dup_cluster_size", "_reason", "_detail"]
+    assert (
+        out.select(cols).sort_by("id").to_pylist() == local.select(cols).sort_by("id").to_pylist()
+    )
+    assert stage.last_stats["renumbered_ids"] > 300  # of 400 ids on 64 numbers
 
 
 def test_arrow_join_carries_list_columns_and_fills_missing_rows():
@@ -312,7 +372,8 @@ def test_incremental_run_dedups_against_earlier_index(tmp_path):
     out1 = NearDedup().run(DocFrame.from_tables([run1]), ctx1).to_arrow()
     assert out1["_reason"].null_count == 30
     assert not os.path.exists(tmp_path / "w1" / "signatures")  # the column was used
-    assert os.path.exists(tmp_path / "out1" / "dedup_index" / "near_dedup" / "bands")
+    index = tmp_path / "out1" / "dedup_index" / "near_dedup"
+    assert os.path.exists(index / "signatures") and not os.path.exists(index / "bands")
 
     new_texts = [" ".join(maker.near_copy(old[i], 0.95)) for i in range(5)]
     new_texts += [" ".join(maker.doc(200)) for _ in range(5)]
@@ -334,12 +395,16 @@ def test_incremental_run_dedups_against_earlier_index(tmp_path):
     # a mismatched configuration cannot silently compare incomparable signatures
     with pytest.raises(ValueError, match="not comparable"):
         NearDedup(num_perm=64, dedup_against=against).run(DocFrame.from_tables([run2]), ctx2)
-    # nor an index written by an older version (other hashing): a clear error, no mixing
-    meta_path = tmp_path / "out1" / "dedup_index" / "near_dedup" / "meta.json"
+    # nor an index written by an older version (other hashing or layout): a clear error
+    meta_path = index / "meta.json"
     meta = json.loads(meta_path.read_text())
+    meta["version"] = 2  # band rows with string ids, before document numbers
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="has version 2, this corpusforge reads version 3"):
+        NearDedup(dedup_against=against).run(DocFrame.from_tables([run2]), ctx2)
     del meta["version"]
     meta_path.write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match="has version 1, this corpusforge reads version 2"):
+    with pytest.raises(ValueError, match="has version 1, this corpusforge reads version 3"):
         NearDedup(dedup_against=against).run(DocFrame.from_tables([run2]), ctx2)
 
 

@@ -188,6 +188,16 @@ def test_recall_banding_catches_pairs_at_the_threshold(threshold, expect):
     assert candidate_probability(threshold, 112 // (rows + 1), rows + 1) < 0.999
 
 
+def test_compiled_band_and_signature_keys_equal_their_numpy_definitions():
+    from corpusforge.stages.dedup.kernels import band_and_signature_keys
+    from corpusforge.stages.dedup.minhash import band_keys, signature_keys
+
+    sig = np.random.default_rng(3).integers(0, 2**32, size=(300, 112)).astype(np.uint32)
+    keys, whole = band_and_signature_keys(sig, 28, 4)
+    assert np.array_equal(keys, band_keys(sig, 28, 4))
+    assert np.array_equal(whole, signature_keys(sig).view(np.uint64))
+
+
 def test_band_keys_change_only_in_the_band_that_differs():
     rng = np.random.default_rng(0)
     sig = rng.integers(0, 2**32, size=(2, 112), dtype=np.uint32)

@@ -8,57 +8,75 @@ import pyarrow.compute as pc
 import pytest
 
 from corpusforge.pipeline.api.frame import LocalFrame
+from corpusforge.stages.dedup.graph import DOC
 from corpusforge.stages.dedup.keep import RANK_SCHEMA, choose_keepers
-from corpusforge.stages.dedup.split import PIECE, split_keepers, with_pieces
+from corpusforge.stages.dedup.split import ROUTE, SALT, split_keepers, with_pieces
 
 
-def _ranked(seed: int) -> pa.Table:
-    """A giant cluster (40% of members), small ones, singletons; rows repeated as in stars."""
+def _ranked(seed: int) -> tuple[pa.Table, pa.Table]:
+    """Members of a giant cluster (40%), small ones and rank rows of every document (the
+    singletons too); member rows repeat, as roots do in star edges."""
     rng = np.random.default_rng(seed)
-    sizes = [4000] + list(rng.integers(2, 9, size=300)) + [1] * 500
-    cluster = np.repeat(np.arange(len(sizes)), sizes)
-    n = len(cluster)
-    ids = [f"d{i:07d}" for i in rng.permutation(n)]
-    repeat = rng.integers(0, n, size=n // 3)  # a root appears once per star edge
-    take = np.concatenate([np.arange(n), repeat])
-    table = pa.table(
+    sizes = [4000, *rng.integers(2, 9, size=300).tolist()]
+    n_members = int(sum(sizes))
+    n = n_members + 500  # plus singletons: rank rows, no member row
+    numbers = rng.permutation(np.unique(rng.integers(0, 2**62, size=2 * n)))[:n]
+    cluster_of = np.repeat(np.arange(len(sizes)), sizes)
+    # a cluster is named by its smallest number
+    roots = np.array([numbers[:n_members][cluster_of == c].min() for c in range(len(sizes))])
+    repeat = rng.integers(0, n_members, size=n_members // 3)
+    take = np.concatenate([np.arange(n_members), repeat])
+    members = pa.table({DOC: numbers[take], "cluster": roots[cluster_of[take]]})
+    ranks = pa.table(
         {
-            "id": pa.array(ids).take(pa.array(take)),
-            "cluster": pa.array([f"c{c:05d}" for c in cluster]).take(pa.array(take)),
-            "_rk_prev": pa.array(rng.integers(0, 2, size=n).astype(np.int8)[take]),
-            "_rk_score": pa.array(rng.integers(-3, 1, size=n).astype(np.float64)[take]),
-            "_rk_path": pa.array([f"f{x}" for x in rng.integers(0, 3, size=n)]).take(
-                pa.array(take)
-            ),
-            "_rk_index": pa.array(rng.integers(0, 50, size=n)[take]),
+            DOC: numbers,
+            "id": [f"d{i:07d}" for i in rng.permutation(n)],
+            "_rk_prev": rng.integers(0, 2, size=n).astype(np.int8),
+            "_rk_score": rng.integers(-3, 1, size=n).astype(np.float64),
+            "_rk_path": [f"f{x}" for x in rng.integers(0, 3, size=n)],
+            "_rk_index": rng.integers(0, 50, size=n),
         }
     )
-    return table.select(["cluster", *RANK_SCHEMA.names])
+    return members, ranks
+
+
+def _whole(members: pa.Table, ranks: pa.Table) -> list[dict]:
+    """The reference: choose_keepers on whole clusters, labelled by their smallest id."""
+    t = members.join(ranks, DOC).select(["cluster", *RANK_SCHEMA.names])
+    out = choose_keepers(t, "cluster")
+    label = {}
+    for r in t.to_pylist():
+        label[str(r["cluster"])] = min(label.get(str(r["cluster"]), r["id"]), r["id"])
+    rows = out.to_pylist()
+    for r in rows:
+        r["dup_cluster"] = label[r["dup_cluster"]]
+    return sorted(rows, key=lambda r: r["id"])
 
 
 def _rows(t: pa.Table) -> list[dict]:
-    return sorted(t.to_pylist(), key=lambda r: r["id"])
+    return sorted(t.drop_columns([DOC]).to_pylist(), key=lambda r: r["id"])
 
 
 @pytest.mark.parametrize("pieces", [1, 3, 16])
 def test_split_keepers_equal_whole_cluster_keepers(pieces):
-    t = _ranked(seed=pieces)
-    whole = choose_keepers(t, "cluster")
-    split = split_keepers(LocalFrame(t), "cluster", parts=4, pieces=pieces).to_arrow()
-    assert _rows(split) == _rows(whole)
-    sizes = {r["dup_cluster_size"] for r in whole.to_pylist()}
-    assert 4000 in sizes  # the giant cluster is in the result
+    members, ranks = _ranked(seed=pieces)
+    whole = _whole(members, ranks)
+    split = split_keepers(LocalFrame(members), LocalFrame(ranks), parts=4, pieces=pieces)
+    assert _rows(split.to_arrow()) == whole
+    assert 4000 in {r["dup_cluster_size"] for r in whole}  # the giant cluster is in the result
 
 
 def test_a_giant_cluster_is_spread_over_pieces_and_a_member_stays_in_one():
-    t = _ranked(seed=7)
-    pieced = with_pieces("cluster", 16)(t)
-    giant = pieced.filter(pc.equal(pieced["cluster"], "c00000"))
-    per_piece = giant.group_by(PIECE).aggregate([("id", "count_distinct")])
+    members, _ = _ranked(seed=7)
+    pieced = with_pieces(16)(members)
+    biggest = pc.mode(members["cluster"])[0]["mode"]
+    giant = pieced.filter(pc.equal(pieced["cluster"], biggest))
+    assert len(pc.unique(giant[DOC])) == 4000
+    per_piece = giant.group_by(ROUTE).aggregate([(DOC, "count_distinct")])
     assert per_piece.num_rows == 16
-    assert max(per_piece["id_count_distinct"].to_pylist()) < 4000 / 8
-    one_piece = pieced.group_by("id").aggregate([(PIECE, "count_distinct")])
-    assert set(one_piece[f"{PIECE}_count_distinct"].to_pylist()) == {1}
+    assert max(per_piece[f"{DOC}_count_distinct"].to_pylist()) < 4000 / 8
+    one_piece = pieced.group_by(DOC).aggregate([(SALT, "count_distinct")])
+    assert set(one_piece[f"{SALT}_count_distinct"].to_pylist()) == {1}
 
 
 @pytest.mark.slow
@@ -66,7 +84,10 @@ def test_a_giant_cluster_is_spread_over_pieces_and_a_member_stays_in_one():
 def test_split_keepers_on_ray_equal_whole_cluster_keepers():
     from corpusforge.pipeline.backends.ray.frame import DocFrame
 
-    t = _ranked(seed=5)
-    blocks = [t.slice(i, 1500) for i in range(0, t.num_rows, 1500)]
-    split = split_keepers(DocFrame.from_tables(blocks), "cluster", parts=3).to_arrow()
-    assert _rows(split) == _rows(choose_keepers(t, "cluster"))
+    members, ranks = _ranked(seed=5)
+
+    def blocks(t: pa.Table) -> DocFrame:
+        return DocFrame.from_tables([t.slice(i, 1500) for i in range(0, t.num_rows, 1500)])
+
+    split = split_keepers(blocks(members), blocks(ranks), parts=3).to_arrow()
+    assert _rows(split) == _whole(members, ranks)
