@@ -12,7 +12,7 @@ C4, the same output text. Usage::
 
     python benchmarks/bench_quality.py --corpus /tmp/bench_small --docs 5000
 
-The corpus is one built by /work/shared/bench/make_corpus.py (any folder of *.jsonl.gz with a
+The corpus is one built by ../shared/bench/make_corpus.py (any folder of *.jsonl.gz with a
 ``text`` field works).
 """
 

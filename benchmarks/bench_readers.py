@@ -6,7 +6,7 @@ Both read every ``*.jsonl.gz`` under the folder in one process, one after the ot
 touch every document's text (count characters); ours also builds the Arrow batches it hands
 to the engine, datatrove builds its ``Document`` objects. Prints wall time, docs/s and MB/s of
 text for each and the ratio. Build the corpus first with
-``python /work/shared/bench/make_corpus.py --out /tmp/bench_std --size-mb 300 --seed 1``.
+``python ../shared/bench/make_corpus.py --out /tmp/bench_std --size-mb 300 --seed 1``.
 """
 
 from __future__ import annotations

@@ -36,3 +36,15 @@ def tree_memory(root: psutil.Process) -> list[tuple[int, str, int, int]]:
         except psutil.Error:
             pass
     return rows
+
+
+def tree_rss(root: psutil.Process) -> int:
+    """Summed RSS of ``root`` and its live descendants: cheap (``statm``), unlike the PSS of
+    :func:`tree_memory`, which reads every process's ``smaps`` (milliseconds each)."""
+    total = 0
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
