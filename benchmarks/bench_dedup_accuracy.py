@@ -35,6 +35,7 @@ import pyarrow as pa
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dedup_common import datatrove_minhash, load_corpus, print_score, score
+from tree_memory import tree_rss
 
 OURS = {
     "old 14x8 @0.8, no verify": dict(threshold=0.8, bands=14, rows=8, verify="none"),
@@ -55,13 +56,7 @@ class TreePeak:
     def _sample(self) -> None:
         me = psutil.Process()
         while not self._stop.is_set():
-            total = 0
-            for p in [me, *me.children(recursive=True)]:
-                try:
-                    total += p.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total / 2**20)
+            self.peak = max(self.peak, tree_rss(me) / 2**20)
             time.sleep(0.2)
 
     def __exit__(self, *exc: object) -> None:

@@ -22,6 +22,7 @@ import numba as nb
 import numpy as np
 
 from corpusforge.stages.quality.charclass import CATP, DECIMAL, LINEBREAK, SENTP, SPACE
+from corpusforge.stages.quality.repkernel import strip_span
 from corpusforge.stages.quality.wordkernel import decode
 
 DECIDED, PYTHON, PENDING = 0, 1, 2
@@ -70,25 +71,6 @@ def _copy(dst, o, src, s, e) -> int:
     for t in range(e - s):
         dst[o + t] = src[s + t]
     return o + e - s
-
-
-@nb.njit(cache=True)
-def _strip(data, s, e, table) -> tuple[int, int]:
-    """``str.strip()`` of ``data[s:e]`` as a span."""
-    while s < e:
-        cp, n = decode(data, s)
-        if not table[cp] & SPACE:
-            break
-        s += n
-    while e > s:
-        b = e - 1
-        while data[b] & 0xC0 == 0x80:
-            b -= 1
-        cp, _ = decode(data, b)
-        if not table[cp] & SPACE:
-            break
-        e = b
-    return s, e
 
 
 @nb.njit(cache=True)
@@ -257,7 +239,7 @@ def _write_kept(data, arena, kept_s, kept_e, kept_src, n_kept, out, o, table) ->
             o = _copy(out, o, arena, kept_s[t], kept_e[t])
         else:
             o = _copy(out, o, data, kept_s[t], kept_e[t])
-    a, b = _strip(out, o0, o, table)
+    a, b = strip_span(out, o0, o, table)
     return _copy(out, o0, out, a, b)  # forward copy: a >= o0
 
 
@@ -307,7 +289,7 @@ def _doc(data, s, e, d, ws, we, w, table, lang_ok, params, sig, scratch, arena, 
         else:
             nxt = e + 1
         sig[d, 0] += 1
-        ls, le = _strip(data, a, i, table)
+        ls, le = strip_span(data, a, i, table)
         a, i = nxt, nxt
         n_words, too_long = _words(data, ls, le, table, max_len)
         if too_long:
