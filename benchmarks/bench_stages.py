@@ -10,12 +10,14 @@ Usage (the corpus from ``python ../shared/bench/make_corpus.py --out /tmp/bench3
 --size-mb 30 --seed 1``)::
 
     python benchmarks/bench_stages.py --corpus /tmp/bench30 --mb 20 [--peer-mb 20]
-        [--only gopher_quality,tokenize] [--markdown] [--warm]
+        [--only gopher_quality,tokenize] [--markdown] [--warm-mb 10]
 
 ``--peer-mb`` runs the slow peers (datatrove's per-document filters, Presidio) on the first
 part of the slice only; their MB/s is still per CPU second of what they processed.
-``--warm`` times ours a second time on the same texts (the quality stages' chunk memo and
-character table then full, as in a long-running worker). ``quality_fused`` is the three
+``--warm-mb N`` also times ours and the best library after a run over the next N MB of the
+corpus (texts outside the slice): the state a long-running worker is in, with the memos and
+caches (the quality stages' chunk memo, langid's token memo, gigatoken's pretoken cache)
+filled by earlier documents, not by the timed ones. ``quality_fused`` is the three
 word-based quality stages in a row on each batch (MB/s of all three together).
 """
 
@@ -25,6 +27,8 @@ import argparse
 import gzip
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -37,18 +41,23 @@ import pyarrow.compute as pc
 Peer = Callable[[list[str]], Any]
 
 
-def load_slice(corpus: Path, mb: float) -> list[dict[str, Any]]:
-    """The first ``mb`` MB of text (UTF-8 bytes of ``text``) of the corpus, as records."""
+def load_slice(corpus: Path, mb: float, skip_mb: float = 0.0) -> list[dict[str, Any]]:
+    """``mb`` MB of text (UTF-8 bytes of ``text``) of the corpus as records, from the first
+    record after the first ``skip_mb`` MB (the first ``mb`` MB when ``skip_mb`` is 0)."""
     out: list[dict[str, Any]] = []
-    total = 0
+    total = skipped = 0
     for shard in sorted(corpus.rglob("*.jsonl.gz")):
         with gzip.open(shard, "rt", encoding="utf-8") as f:
             for line in f:
                 rec = json.loads(line)
                 if not isinstance(rec.get("text"), str):
                     continue
+                size = len(rec["text"].encode("utf-8"))
+                if skipped < skip_mb * 1e6:
+                    skipped += size
+                    continue
                 out.append(rec)
-                total += len(rec["text"].encode("utf-8"))
+                total += size
                 if total >= mb * 1e6:
                     return out
     return out
@@ -64,6 +73,17 @@ def cpu_timed(fn: Callable[[], Any]) -> float:
     return time.process_time() - start
 
 
+def as_table(texts: list[str]) -> pa.Table:
+    return pa.table({"id": [str(i) for i in range(len(texts))], "text": texts})
+
+
+def on_arrow(run: Callable[[pa.Table], Any]) -> Peer:
+    """A step that takes the texts as an Arrow table, as the pipeline hands them to stages:
+    the table is built before the timing (what it costs is the reader's)."""
+    run.prepare = as_table  # type: ignore[attr-defined]
+    return run  # type: ignore[return-value]
+
+
 def ours_stage(name: str, params: dict[str, Any] | None = None) -> Peer:
     """The registered stage on batches of its batch size (setup outside the timing)."""
     from corpusforge.pipeline.registry import get_stage
@@ -73,9 +93,9 @@ def ours_stage(name: str, params: dict[str, Any] | None = None) -> Peer:
     size = stage.resources_for(stage.params).batch_size if hasattr(stage, "resources_for") else 0
     size = size or stage.resources.batch_size or 1024
 
-    def run(texts: list[str]) -> None:
-        table = pa.table({"id": [str(i) for i in range(len(texts))], "text": texts})
-        for i in range(0, len(texts), size):
+    @on_arrow
+    def run(table: pa.Table) -> None:
+        for i in range(0, table.num_rows, size):
             stage.process(table.slice(i, size))
 
     stage.process(pa.table({"id": ["w"], "text": ["warm up the stage's lazy state."]}))
@@ -91,9 +111,9 @@ def fused_quality() -> Peer:
     for stage in stages:
         stage.ensure_setup()
 
-    def run(texts: list[str]) -> None:
-        table = pa.table({"id": [str(i) for i in range(len(texts))], "text": texts})
-        for i in range(0, len(texts), 512):
+    @on_arrow
+    def run(table: pa.Table) -> None:
+        for i in range(0, table.num_rows, 512):
             batch = table.slice(i, 512)
             for stage in stages:
                 batch = stage.process(batch)
@@ -228,8 +248,14 @@ def _tokenize_peers() -> tuple[Peer, Peer]:
         for i in range(0, len(texts), 1024):
             hf.encode_batch(texts[i : i + 1024], add_special_tokens=False)
 
-    def raw(texts: list[str]) -> None:
-        giga.encode(pa.array(texts, type=pa.large_string()))  # type: ignore[union-attr]
+    @on_arrow
+    def raw(table: pa.Table) -> None:  # the library alone: no check of risky code points
+        import awkward as ak
+
+        texts = table.column("text").combine_chunks().cast(pa.large_string())
+        for i in range(0, len(texts), 1024):
+            batch = ak.from_arrow(texts.slice(i, 1024), highlevel=True)
+            giga.tokenizer.encode_batch(batch, parallel=False)  # type: ignore[union-attr]
 
     return hf_batch, raw
 
@@ -319,14 +345,29 @@ def plan(
     return steps
 
 
-def measure(fn: Peer | None, texts: list[str]) -> str:
+def measure(fn: Peer | None, texts: list[str], warm: list[str] | None = None) -> str:
+    """MB/s per CPU second of ``fn`` on ``texts``; after an untimed run on ``warm`` if given."""
     if fn is None:
         return "-"
+    prepare = getattr(fn, "prepare", lambda t: t)
     try:
-        secs = cpu_timed(lambda: fn(texts))
+        if warm:
+            fn(prepare(warm))
+        arg = prepare(texts)
+        secs = cpu_timed(lambda: fn(arg))
     except Exception as exc:  # a peer that cannot run here is reported, not fatal
         return f"n/a ({type(exc).__name__})"
     return f"{mb_of(texts) / max(secs, 1e-9):.1f}"
+
+
+def warm_figures(args: argparse.Namespace, name: str) -> list[str]:
+    """(ours, best library) warmed up, each a fresh instance in a child process: the ones
+    timed cold here have seen the slice itself, whose memo entries would flatter them."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--corpus", str(args.corpus)]
+    cmd += ["--mb", str(args.mb), "--warm-mb", str(args.warm_mb), "--only", name, "--warm-child"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
+    lines = [ln for ln in out.splitlines() if ln.startswith("[")]
+    return json.loads(lines[-1]) if lines else ["n/a", "n/a"]
 
 
 def main() -> None:
@@ -336,29 +377,48 @@ def main() -> None:
     ap.add_argument("--peer-mb", type=float, default=None, help="slice for slow peers")
     ap.add_argument("--only", default=None, help="comma-separated stage names")
     ap.add_argument("--markdown", action="store_true")
-    ap.add_argument("--warm", action="store_true", help="also time ours a 2nd time (memos full)")
+    ap.add_argument(
+        "--warm-mb", type=float, default=0.0, help="also time ours and the library warmed up"
+    )
+    ap.add_argument("--warm-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     records = load_slice(args.corpus, args.mb)
     texts = [r["text"] for r in records]
+    warm = (
+        [r["text"] for r in load_slice(args.corpus, args.warm_mb, args.mb)] if args.warm_mb else []
+    )
+    if args.warm_mb:
+        print(f"warm-up texts: {mb_of(warm):.1f} MB after the slice")
     peer_texts = texts
     if args.peer_mb is not None and args.peer_mb < args.mb:
         peer_texts = [r["text"] for r in load_slice(args.corpus, args.peer_mb)]
-    print(f"slice: {len(texts)} docs, {mb_of(texts):.1f} MB; peers on {mb_of(peer_texts):.1f} MB")
+    if not args.warm_child:
+        print(
+            f"slice: {len(texts)} docs, {mb_of(texts):.1f} MB; peers on {mb_of(peer_texts):.1f} MB"
+        )
     only = set(args.only.split(",")) if args.only else None
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_stages_") as tmp:
         for name, (ours, dt, lib, what) in plan(records, tmp).items():
             if only and name.split(" ")[0] not in only:
                 continue
+            if args.warm_child:  # fresh instances that have seen only the warm-up texts
+                print(json.dumps([measure(ours, texts, warm), measure(lib, texts, warm)]))
+                continue
             row = [name, measure(ours, texts), measure(dt, peer_texts), measure(lib, texts), what]
-            if args.warm:
-                row.insert(2, measure(ours, texts))
+            if warm:
+                ours_warm, lib_warm = warm_figures(args, name.split(" ")[0])
+                row.insert(2, ours_warm)
+                row.insert(5, lib_warm)
             rows.append(row)
             print(" | ".join(row), flush=True)
+    if args.warm_child:
+        return
     load = os.getloadavg()
     header = ["stage", "ours MB/s/core", "datatrove MB/s/core", "best library MB/s/core", "library"]
-    if args.warm:
-        header.insert(2, "ours, 2nd pass")
+    if warm:
+        header.insert(2, "ours, warm")
+        header.insert(5, "best library, warm")
     if args.markdown:
         print("\n| " + " | ".join(header) + " |\n|" + "---|" * len(header))
         for row in rows:

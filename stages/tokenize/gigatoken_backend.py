@@ -17,7 +17,7 @@ Unicode versions: gigatoken's regex tables are newer than those of HF's Onigurum
 point assigned recently (e.g. CJK extension J) is a letter for one and not for the other and
 splits differently. Documents holding any code point that Oniguruma does not class as a
 letter, number or space while Python's Unicode database calls it a letter, a number or
-unassigned are encoded by HF instead (one RE2 scan of the batch finds them; in real text they
+unassigned are encoded by HF instead (one compiled scan of the batch finds them; in real text they
 are a handful per million documents).
 """
 
@@ -29,31 +29,29 @@ from functools import cache
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from tokenizers import Tokenizer as HFTokenizer
 
+from corpusforge.stages.dedup.kernels import utf8_buffers
+from corpusforge.stages.tokenize.idkernel import flag_rows
 from corpusforge.stages.tokenize.unicode_classes import reference_classes
 
 
 @cache
-def version_sensitive_pattern() -> str:
-    """An RE2 class of the code points whose letter/number class may differ between engines."""
-    known = [r for cls in reference_classes().values() for r in cls]
+def version_sensitive_table() -> np.ndarray:
+    """Code points (a bool per code point) whose letter/number class may differ between
+    engines: not a letter, number or space for Oniguruma, a letter, a number or unassigned for
+    Python's Unicode database (surrogates excepted)."""
     covered = np.zeros(0x110000, dtype=bool)
-    for a, b in known:
-        covered[a : b + 1] = True
-    ranges: list[list[int]] = []
+    for cls in reference_classes().values():
+        for a, b in cls:
+            covered[a : b + 1] = True
+    table = np.zeros(0x110000, dtype=bool)
     for cp in np.flatnonzero(~covered).tolist():
         if 0xD800 <= cp < 0xE000:
             continue
         cat = unicodedata.category(chr(cp))
-        if cat == "Cn" or cat[0] in "LN":
-            if ranges and ranges[-1][1] == cp - 1:
-                ranges[-1][1] = cp
-            else:
-                ranges.append([cp, cp])
-    body = "".join(f"\\x{{{a:x}}}" if a == b else f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in ranges)
-    return f"[{body}]"
+        table[cp] = cat == "Cn" or cat[0] in "LN"
+    return table
 
 
 def probe_texts(special_tokens: list[str]) -> list[str]:
@@ -112,10 +110,10 @@ class GigatokenBackend:
             texts = texts.combine_chunks()
         # gigatoken takes awkward string arrays with 64-bit offsets
         texts = texts.fill_null("").cast(pa.large_string())
-        risky = pc.match_substring_regex(texts, version_sensitive_pattern())
-        if not pc.any(risky).as_py():
+        risky = flag_rows(*utf8_buffers(texts), version_sensitive_table())
+        if not risky.any():
             return self._encode_giga(texts)
-        return self._encode_mixed(texts, risky.to_numpy(zero_copy_only=False))
+        return self._encode_mixed(texts, risky)
 
     def _encode_giga(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         import awkward as ak
@@ -128,7 +126,7 @@ class GigatokenBackend:
         if offsets[0] != 0:
             ids = ids[offsets[0] : offsets[-1]]
             offsets = offsets - offsets[0]
-        return ids.astype(np.int32, copy=False), offsets
+        return ids.view(np.int32) if ids.dtype == np.uint32 else ids.astype(np.int32), offsets
 
     def _encode_mixed(self, texts: pa.Array, risky: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """gigatoken for the safe rows, HF for the rest, ids put back in row order."""

@@ -32,6 +32,7 @@ from corpusforge.pipeline.api import (
 )
 from corpusforge.pipeline.api.errors import ConfigError
 from corpusforge.schemas import Col
+from corpusforge.stages.tokenize.idkernel import frame_ids
 from corpusforge.stages.tokenize.source import load_tokenizer, tokenizer_files
 
 INPUT_IDS = "input_ids"
@@ -90,29 +91,6 @@ def resolve_device(params: TokenizeParams) -> str:
         return "cpu"
     p = params
     return "cpu" if device_unsupported_reason(p.tokenizer, p.encoder_json, p.vocab_bpe) else "gpu"
-
-
-def frame_ids(
-    ids: np.ndarray, offsets: np.ndarray, bos: int | None, eos: int | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Insert ``bos``/``eos`` around every document of a flat (ids, offsets) batch."""
-    extra = (bos is not None) + (eos is not None)
-    if not extra:
-        return ids, offsets
-    n = len(offsets) - 1
-    lens = np.diff(offsets)
-    new_off = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lens + extra, out=new_off[1:])
-    out = np.empty(int(new_off[-1]), dtype=np.int32)
-    body_start = new_off[:-1] + (bos is not None)
-    # positions of the original ids in the output
-    dest = np.repeat(body_start - offsets[:-1], lens) + np.arange(len(ids), dtype=np.int64)
-    out[dest] = ids
-    if bos is not None:
-        out[new_off[:-1]] = bos
-    if eos is not None:
-        out[new_off[1:] - 1] = eos
-    return out, new_off
 
 
 @register_stage

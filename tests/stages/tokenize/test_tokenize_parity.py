@@ -164,3 +164,43 @@ def test_gigatoken_leaves_newer_unicode_to_hf() -> None:
     ids, offsets = backend.encode(pa.array(texts))
     want = hf("cl100k").encode_batch(texts, add_special_tokens=False)
     assert per_doc(ids, offsets) == [e.ids for e in want]
+
+
+def test_risky_row_scan_matches_a_regex_over_the_same_code_points() -> None:
+    """The compiled scan that sends documents to HF flags exactly the rows a regex over the
+    table's code points matches, wherever the code point sits (ASCII runs are skipped eight
+    bytes at a time, so positions around word boundaries matter), in sliced columns too."""
+    import random
+    import re
+
+    import numpy as np
+    import pyarrow as pa
+
+    from corpusforge.stages.dedup.kernels import utf8_buffers
+    from corpusforge.stages.tokenize.gigatoken_backend import version_sensitive_table
+    from corpusforge.stages.tokenize.idkernel import flag_rows
+
+    table = version_sensitive_table()
+    risky = np.flatnonzero(table)
+    safe = [0xE9, 0x3B1, 0x4E2D, 0x1F600, 0x20AC, 0x2019]
+    assert not table[safe].any() and not table[:0x80].any()
+    pattern = re.compile(
+        "[" + "".join(f"\\U{cp:08x}" for cp in risky[:: max(len(risky) // 2000, 1)]) + "]"
+    )
+    rng = random.Random(3)
+    texts = []
+    for i in range(400):
+        chars = [
+            chr(rng.choice([rng.randrange(0x20, 0x7F)] * 6 + [rng.choice(safe)]))
+            for _ in range(rng.randrange(0, 40))
+        ]
+        if i % 3 == 0:  # one table code point (sampled so the regex stays small) at any place
+            chars.insert(
+                rng.randrange(len(chars) + 1),
+                chr(int(rng.choice(risky[:: max(len(risky) // 2000, 1)]))),
+            )
+        texts.append("".join(chars))
+    column = pa.array(texts, type=pa.large_string()).slice(7, 380)
+    got = flag_rows(*utf8_buffers(column), table)
+    want = [bool(pattern.search(t)) for t in texts[7:387]]
+    assert got.tolist() == want and any(want) and not all(want)
