@@ -1,6 +1,7 @@
-"""Heuristic quality filters (Gopher, C4, FineWeb) and simple length limits."""
+"""Heuristic quality filters (Gopher, C4, FineWeb) and simple length limits.
 
-from corpusforge.stages.no_torch import import_spacy_without_torch
-
-# datatrove's word tokenizers are spaCy's: its stack must come up without PyTorch first
-import_spacy_without_torch()
+datatrove's word tokenizers are spaCy's; spaCy's stack comes up without PyTorch
+(:func:`corpusforge.stages.no_torch.import_spacy_without_torch`) when a stage of this family
+is set up or a word tokenizer is first loaded, not when the package is imported: the driver,
+which only validates and plans these stages, never loads spaCy.
+"""

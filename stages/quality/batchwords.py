@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from spacy.attrs import IDX, LENGTH
 
 from corpusforge.stages.dedup.kernels import utf8_buffers
 from corpusforge.stages.quality import wordkernel
@@ -159,6 +158,8 @@ class Scanner:
 
     def _tokens(self, texts: list[str]) -> list[list[str]]:
         """spaCy's tokens of each chunk (see :meth:`learn_chunks`)."""
+        from spacy.attrs import IDX, LENGTH
+
         post = self.chunked.post
         with post.vocab.memory_zone():
             arr = post("\n".join(texts)).to_array([IDX, LENGTH])

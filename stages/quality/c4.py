@@ -28,6 +28,7 @@ from datatrove.utils.text import split_into_sentences
 
 from corpusforge.pipeline.api import Resources, Stage, StageParams, register_stage, set_column
 from corpusforge.schemas import Col
+from corpusforge.stages.no_torch import import_spacy_without_torch
 from corpusforge.stages.quality.batchwords import batch_words
 from corpusforge.stages.quality.c4kernel import PENDING, PYTHON, REASONS, SIGNALS, c4_batch
 from corpusforge.stages.quality.common import (
@@ -91,6 +92,9 @@ class C4Quality(Stage):
 
     def required_inputs(self) -> tuple[str, ...]:
         return language_inputs(self.params)
+
+    def setup(self) -> None:
+        import_spacy_without_torch()  # datatrove's word and sentence tokenizers are spaCy's
 
     def process(self, batch: pa.Table) -> pa.Table:
         p: C4QualityParams = self.params  # type: ignore[assignment]

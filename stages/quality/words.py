@@ -37,7 +37,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from datatrove.utils.word_tokenizers import SpaCyTokenizer, WordTokenizer, load_word_tokenizer
-from spacy.symbols import ORTH
+
+from corpusforge.stages.no_torch import import_spacy_without_torch
 
 # Enough for one engine batch of every stage in a fused chain; words of a 4 kB document are
 # about 30 kB of Python strings, so this bounds the cache at some tens of MB.
@@ -48,6 +49,7 @@ _cache: OrderedDict[tuple[str, str], list[str]] = OrderedDict()
 
 def tokenizer_for(language: str) -> WordTokenizer:
     """datatrove's word tokenizer for ``language`` (loaded once per process by datatrove)."""
+    import_spacy_without_torch()
     return load_word_tokenizer(language)
 
 
@@ -206,6 +208,7 @@ class ChunkWords:
     """Words of texts from per-chunk spaCy tokenizations, memoized (see the module doc)."""
 
     def __init__(self, tok: SpaCyTokenizer) -> None:
+        from spacy.symbols import ORTH
         from spacy.tokenizer import Tokenizer
 
         self.nlp = tok.tokenizer  # the blank pipeline: its memory zones free new lexemes
