@@ -6,6 +6,7 @@ operators. Keeping them Ray-free makes the engine's per-batch logic testable in-
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -294,27 +295,60 @@ def _gpus_env(gpus: int | None) -> Iterator[None]:
 _TASK_STAGES: dict[tuple[str, str], StageRunner] = {}
 
 
+def task_scope(run_id: str, phase_dir: str) -> str:
+    """What the stage instances a worker process keeps serve: one phase of one run."""
+    return f"{run_id}:{phase_dir}"
+
+
 def run_stage_task(
     table: pa.Table,
     stage_cls: type[Stage],
     params: dict[str, Any],
     instance_name: str,
     plugins: list[str],
-    run_id: str,
+    scope: str,
     batch_rows: int | None = None,
     worker_gpus: int | None = None,
 ) -> pa.Table:
     """Task-mode entry of a stage: the instance (and its setup) is cached per worker process
-    for the run; a new run drops the instances of earlier ones (long-lived Ray sessions)."""
-    key = (run_id, instance_name)
+    for the phase (``scope``, :func:`task_scope`). The first task of a new phase or run drops
+    the instances of the others: a worker then holds one phase's models and memos, not every
+    stage of the pipeline (phase 0's language ID, quality and PII state is not carried through
+    dedup, tokenization and the outputs)."""
+    key = (scope, instance_name)
     runner = _TASK_STAGES.get(key)
     if runner is None:
-        for old in [k for k in _TASK_STAGES if k[0] != run_id]:
-            del _TASK_STAGES[old]
+        if _drop_other_scopes(scope):
+            release_freed_memory()
         runner = _TASK_STAGES[key] = StageRunner(
             stage_cls, params, instance_name, plugins, batch_rows, worker_gpus
         )
     return runner(table)
+
+
+def _drop_other_scopes(scope: str) -> bool:
+    old = [k for k in _TASK_STAGES if k[0] != scope]
+    for k in old:
+        del _TASK_STAGES[k]
+    return bool(old)
+
+
+def drop_stage_instances() -> None:
+    """Drop every stage instance this worker keeps (a task that runs no stage, such as an
+    output shard's writer, does not need the last phase's tokenizer or models)."""
+    if _drop_other_scopes(""):
+        release_freed_memory()
+
+
+def release_freed_memory() -> None:
+    """Collect now, and hand the C heap's free pages back to the system (glibc only): the
+    dropped stages' arrays and objects leave the worker's resident memory at once."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def read_units(
@@ -437,7 +471,7 @@ def write_fragments(
     compression: str = "zstd",
     guard: Any = None,
     rejected_text: RejectedText | None = None,
-    run_id: str = "",
+    scope: str = "",
 ) -> pa.Table:
     """Write ``batch`` as one Parquet fragment per unit; return one descriptor row each.
 
@@ -467,7 +501,7 @@ def write_fragments(
         piece = set_column(piece, N_BYTES, pc.cast(pc.binary_length(texts), pa.int64()))
         piece = set_column(piece, TEXT_HASH, _hash_texts(texts))
         if rejected_text is not None and rejected_text.redacts_fragments:
-            piece = rejected_text.redact_fragment(piece, lambda: _redactor(rejected_text, run_id))
+            piece = rejected_text.redact_fragment(piece, lambda: _redactor(rejected_text, scope))
         first = int(piece.column(Col.SOURCE_INDEX)[0].as_py())
         name = f"{fsutil.unit_key(source_path)}-{first:010d}-{piece.num_rows:07d}.parquet"
         size = fsutil.atomic_write_parquet(fsutil.join(phase_dir, name), piece, compression)
@@ -495,10 +529,10 @@ def write_fragments(
     return pa.Table.from_pylist(rows, schema=fragment_descriptors_schema())
 
 
-def _redactor(rule: RejectedText, run_id: str) -> Stage:
-    """The PII stage instance this worker process already runs for the run, when the phase's
-    chain holds it (one setup, one model in memory), else the privacy rule's own."""
-    runner = _TASK_STAGES.get((run_id, rule.redactor_name or ""))
+def _redactor(rule: RejectedText, scope: str) -> Stage:
+    """The PII stage instance this worker process already runs for the phase, when the
+    phase's chain holds it (one setup, one model in memory), else the privacy rule's own."""
+    runner = _TASK_STAGES.get((scope, rule.redactor_name or ""))
     return runner.stage if runner is not None else rule.stage()
 
 

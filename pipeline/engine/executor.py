@@ -69,7 +69,8 @@ class Executor(Protocol):
         """Start or join the compute this run needs (idempotent)."""
 
     def stop(self) -> None:
-        """Release what :meth:`start` started; a joined cluster stays up."""
+        """Release what :meth:`start` started; a joined cluster stays up. A run calls it
+        once its last cluster work is done and again when it ends: a second call is a no-op."""
 
     def read_phase(self, read: ReadWork, work: PhaseWork) -> Iterator[dict[str, Any]]:
         """Phase 0: read every unit, apply the stages, write fragments; yield descriptors."""

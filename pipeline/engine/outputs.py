@@ -19,6 +19,7 @@ from corpusforge.pipeline.api.sink import SINK_INDEX_SCHEMA
 from corpusforge.pipeline.engine.execute import (
     FRAGMENT_ONLY,
     cast_to,
+    drop_stage_instances,
     fragment_span,
     live_mask,
 )
@@ -137,6 +138,7 @@ def write_shard(
     """Write one output shard (and the matching sink shards); returns its record.
 
     Rejected documents are stored as ``rejected_text`` says (redacted by default)."""
+    drop_stage_instances()
     out_url = fsutil.join(out_root, OUTPUT_DIRS[plan.category], plan.name)
     doc_ids: list[str] = []
     rows = 0

@@ -138,6 +138,9 @@ class Pipeline:
                 run_id, started, units, commits, fragments, work_dir, out_dir, len(todo)
             )
             records = write_outputs(executor, cfg, self.planned, done)
+            # no cluster work is left: the local Ray's workers (every stage's models and
+            # memos) are not held through lineage and the report, the driver's own peak
+            executor.stop()
             return write_run_lineage(
                 cfg, self.phases, done, records, stats, time.perf_counter() - t0, VERSION
             )

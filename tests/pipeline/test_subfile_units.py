@@ -234,3 +234,39 @@ def test_kill_9_mid_file_redoes_only_the_unfinished_parts(tmp_path: Path, name: 
     assert digests(crashed) == digests(clean)
     ids = "SELECT doc_id, fate FROM documents ORDER BY doc_id"
     assert lineage_rows(crashed, ids) == lineage_rows(clean, ids)
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_small_blocks_bound_what_a_task_holds_and_change_no_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit flows through its stages in blocks of at most ``BLOCK_BYTES`` (so a worker never
+    holds a whole unit) and a global stage's result reaches the workers in such blocks too;
+    the outputs do not depend on it."""
+    from corpusforge.pipeline.backends.ray import executor
+
+    inputs = make_inputs(tmp_path / "in")
+    stages = (
+        {"test_min_words": {"min_words": 3}},
+        {"test_first_of_each_text": {}},
+        {"test_upper": {}},
+    )
+    whole = Pipeline(config(inputs, tmp_path / "default", 0, *stages)).run()
+    monkeypatch.setattr(executor, "BLOCK_BYTES", 64 * 1024)
+    small = Pipeline(config(inputs, tmp_path / "small", 0, *stages)).run()
+
+    def fragments(out: Path, phase: int) -> list[Path]:
+        return sorted((out / "_work" / f"phase{phase}").glob("*.parquet"))
+
+    for phase in (0, 2):  # phase 2: test_upper after the global stage
+        assert len(fragments(tmp_path / "small", phase)) >= 4 * len(
+            fragments(tmp_path / "default", phase)
+        )
+    largest = max(pq.read_table(p).nbytes for p in fragments(tmp_path / "small", 0))
+    assert largest < 4 * 64 * 1024  # a block of the text and every column added to it
+    assert (small.records, small.kept, small.rejected) == (
+        whole.records,
+        whole.kept,
+        whole.rejected,
+    )
+    assert digests(tmp_path / "small") == digests(tmp_path / "default")

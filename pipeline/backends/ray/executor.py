@@ -18,6 +18,8 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import pyarrow as pa
+
 from corpusforge.pipeline.api import CLUSTER_GPUS_ENV, Frame
 from corpusforge.pipeline.api import errors as errors_module
 from corpusforge.pipeline.api.errors import ConfigError, CorpusforgeError, RunError
@@ -30,10 +32,27 @@ from corpusforge.pipeline.engine.execute import (
     read_live_fragments,
     read_units,
     run_stage_task,
+    task_scope,
     write_fragments,
 )
 from corpusforge.pipeline.engine.executor import PhaseWork, ReadWork
 from corpusforge.pipeline.engine.plan import PlannedStage, resources_for
+
+# What flows between the map stages of a task: Ray Data builds blocks of up to 128 MiB by
+# default, so a worker held a whole unit (its text and every stage's columns, several copies)
+# before the next stage or the fragment writer saw any of it, and the worker's memory grew
+# with the unit size. At 8 MiB a few reader batches pass at a time (README_e2e.md: the tree's
+# peak fell by about 300 MB at 300 MB; phase 0's speed did not change).
+BLOCK_BYTES = 8 * 1024 * 1024
+FRAGMENTS_PER_READ = 4
+
+
+def byte_slices(table: pa.Table, max_bytes: int) -> list[pa.Table]:
+    """``table`` as consecutive row slices of about ``max_bytes`` each (at least one)."""
+    if table.num_rows == 0 or table.nbytes <= max_bytes:
+        return [table]
+    rows = max(1, table.num_rows * max_bytes // table.nbytes)
+    return [table.slice(i, rows) for i in range(0, table.num_rows, rows)]
 
 
 class RayExecutor:
@@ -104,6 +123,7 @@ class RayExecutor:
         for cls in read.readers.values():
             travel_by_value(cls)
         ds = ray.data.from_items(read.items(), override_num_blocks=len(read.units))
+        ds.context.target_max_block_size = BLOCK_BYTES
         ds = ds.map_batches(
             read_units,
             batch_size=1,
@@ -127,7 +147,9 @@ class RayExecutor:
 
         ds = ray.data.from_items(
             [{"path": u} for u in fragment_urls],
-            override_num_blocks=min(len(fragment_urls), 256),
+            # a fragment holds up to BLOCK_BYTES of documents: a read task takes a few, so a
+            # global phase runs as many tasks as with one fragment per input unit
+            override_num_blocks=min(math.ceil(len(fragment_urls) / FRAGMENTS_PER_READ), 256),
         ).map_batches(
             read_live_fragments,
             batch_size=1,
@@ -135,11 +157,11 @@ class RayExecutor:
             fn_kwargs={"schema": live_schema(fragment_urls)},
         )
         result = run_global(DocFrame(ds))
-        ds = (
-            result.dataset
-            if isinstance(result, DocFrame)
-            else ray.data.from_arrow([result.to_arrow()])
-        )
+        if isinstance(result, DocFrame):
+            ds = result.dataset
+        else:  # a global stage's result in the driver: blocks for the workers, not one task
+            ds = ray.data.from_arrow(byte_slices(result.to_arrow(), BLOCK_BYTES))
+            ds.context.target_max_block_size = BLOCK_BYTES
         stages = [self.scheduled(p) for p in work.stages]
         if any(uses_actor_pool(p) for p in stages):
             # A shuffle's aggregator actors live as long as its consumers run; actor-pool
@@ -161,8 +183,9 @@ class RayExecutor:
 def _stages_then_write(
     ds: Any, work: PhaseWork, stages: list[PlannedStage], cluster: dict[str, float]
 ) -> Any:
+    scope = task_scope(work.run_id, work.phase_dir)
     for planned in stages:
-        ds = add_stage(ds, planned, work.plugins, work.run_id, cluster)
+        ds = add_stage(ds, planned, work.plugins, scope, cluster)
     return ds.map_batches(
         write_fragments,
         batch_size=None,
@@ -172,7 +195,7 @@ def _stages_then_write(
             "compression": work.compression,
             "guard": work.guard,
             "rejected_text": work.rejected_text,
-            "run_id": work.run_id,
+            "scope": scope,
         },
     )
 
@@ -186,7 +209,7 @@ def _descriptors(ds: Any) -> Iterator[dict[str, Any]]:
 
 
 def add_stage(
-    ds: Any, planned: PlannedStage, plugins: list[str], run_id: str, cluster: dict[str, float]
+    ds: Any, planned: PlannedStage, plugins: list[str], scope: str, cluster: dict[str, float]
 ) -> Any:
     stage = planned.stage
     res = planned.resources
@@ -203,7 +226,7 @@ def add_stage(
     options = stage_map_options(planned, cluster)
     if uses_actor_pool(planned):
         return ds.map_batches(StageRunner, fn_constructor_kwargs=kwargs, **options)
-    return ds.map_batches(run_stage_task, fn_kwargs={**kwargs, "run_id": run_id}, **options)
+    return ds.map_batches(run_stage_task, fn_kwargs={**kwargs, "scope": scope}, **options)
 
 
 def declared_gpus(cluster: dict[str, float]) -> int:
@@ -322,6 +345,27 @@ def _init(ray: Any, cfg: RunConfig, kwargs: dict[str, Any]) -> None:
         path = os.pathsep.join(p for p in [os.getcwd(), *sys.path] if p)
         kwargs["runtime_env"] = {"env_vars": {"PYTHONPATH": path}}
         ray.init(**kwargs)
+        stop_unused_daemons(ray, keep_logs=bool(os.environ.get("CORPUSFORGE_DEBUG")))
+
+
+def stop_unused_daemons(ray: Any, keep_logs: bool) -> None:
+    """Stop the local cluster's processes a pipeline run does not use: the autoscaler monitor
+    (one fixed node), the dashboard's API server (no dashboard, no job submission to a
+    cluster that lives as long as the run) and, unless ``keep_logs`` (``--debug``), the log
+    monitor (it forwards workers' output to the terminal; a failure comes back as the task's
+    error either way). About 170 MB less for the run (PSS, README_e2e.md). Ray 2.60's
+    ``ray.init()`` starts them with no option to skip them (``ray start`` has ``--no-monitor``
+    and ``--include-log-monitor``); the raylet, GCS and agents do not depend on them.
+    """
+    node = ray._private.worker._global_node
+    if node is None:
+        return
+    stops = [node.kill_monitor, node.kill_dashboard]
+    if not keep_logs:
+        stops.append(node.kill_log_monitor)
+    for stop in stops:
+        with contextlib.suppress(Exception):  # already gone, or a Ray without the process
+            stop(check_alive=False)
 
 
 @contextlib.contextmanager
