@@ -58,9 +58,9 @@ def test_the_driver_plans_the_web_recipe_without_model_libraries() -> None:
 
 
 @pytest.mark.slow
-def test_a_local_run_starts_no_monitor_log_monitor_or_dashboard() -> None:
-    """The local Ray a run starts keeps only what the run uses (GCS, raylet, its agents,
-    the workers), and Ray Data still runs on it."""
+def test_a_local_run_keeps_only_the_ray_processes_it_uses() -> None:
+    """The local Ray a run starts has no autoscaler monitor, log monitor or dashboard (Ray
+    Data still runs on it), and after phase 0 its workers are replaced by fresh ones."""
     code = (
         "import os, psutil, ray\n"
         "from corpusforge.pipeline.backends.ray.executor import RayExecutor\n"
@@ -71,6 +71,12 @@ def test_a_local_run_starts_no_monitor_log_monitor_or_dashboard() -> None:
         "ex.start()\n"
         "assert ray.data.range(100).sum('id') == 4950\n"
         "cmds = [' '.join(p.cmdline()) for p in psutil.Process().children(recursive=True)]\n"
+        "pid = ray.remote(lambda: os.getpid())\n"
+        "before = set(ray.get([pid.remote() for _ in range(3)]))\n"
+        "ex._read_ran = True  # as after phase 0: the next phase starts on fresh workers\n"
+        "ex._retire_workers()\n"
+        "assert not any(psutil.pid_exists(p) for p in before), before\n"
+        "assert before.isdisjoint(ray.get([pid.remote() for _ in range(3)]))\n"
         "ex.stop()\n"
         "names = ('log_monitor.py', 'monitor.py', 'dashboard.py', 'gcs_server', 'raylet')\n"
         "print(sorted({n for n in names for c in cmds if '/' + n in c}))\n"

@@ -47,6 +47,19 @@ BLOCK_BYTES = 8 * 1024 * 1024
 FRAGMENTS_PER_READ = 4
 
 
+def _worker_pid() -> int:
+    return os.getpid()
+
+
+def _process(pid: int) -> Any:
+    import psutil
+
+    try:
+        return psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return None
+
+
 def byte_slices(table: pa.Table, max_bytes: int) -> list[pa.Table]:
     """``table`` as consecutive row slices of about ``max_bytes`` each (at least one)."""
     if table.num_rows == 0 or table.nbytes <= max_bytes:
@@ -61,6 +74,7 @@ class RayExecutor:
     def __init__(self, cfg: RunConfig) -> None:
         self._cfg = cfg
         self._started = False
+        self._read_ran = False  # phase 0 ran in the workers since they were fresh
         self._watchdog: Any = None
         self.frames = RayFrameSource()
         self.cluster: dict[str, float] = {}  # ray.cluster_resources(), once started
@@ -92,6 +106,28 @@ class RayExecutor:
             if self._env_before is not None:
                 os.environ[CLUSTER_GPUS_ENV] = self._env_before
             self._declared = False
+
+    def _retire_workers(self) -> None:
+        """Replace the local cluster's workers once phase 0 has run in them.
+
+        A worker keeps every module and model phase 0 loaded (spaCy, Presidio, lingua, the
+        quality and language-ID kernels) after the phase's stage instances are dropped; the
+        dedup phases, tokenization and the outputs need none of them. Each worker takes one
+        task that ends it (``max_calls=1``) and is waited for, so old and new workers do not
+        overlap; Ray starts new ones as the next phase asks. About 3 s of worker start for a
+        few hundred MB less through the rest of the run (README_e2e.md). A joined cluster's
+        workers are left alone.
+        """
+        if not (self._started and self._read_ran):
+            return
+        import psutil
+        import ray
+
+        retire = ray.remote(num_cpus=1, max_calls=1)(_worker_pid)
+        n = max(1, int(self.cluster.get("CPU", 1)))
+        pids = ray.get([retire.remote() for _ in range(n)])
+        psutil.wait_procs([p for p in map(_process, set(pids)) if p is not None], timeout=10)
+        self._read_ran = False
 
     def scheduled(self, planned: PlannedStage) -> PlannedStage:
         """``planned`` with its resources for this cluster.
@@ -135,6 +171,7 @@ class RayExecutor:
             },
         )
         stages = [self.scheduled(p) for p in work.stages]
+        self._read_ran = True
         yield from _descriptors(_stages_then_write(ds, work, stages, self.cluster))
 
     def global_phase(
@@ -145,6 +182,7 @@ class RayExecutor:
     ) -> Iterator[dict[str, Any]]:
         import ray.data
 
+        self._retire_workers()
         ds = ray.data.from_items(
             [{"path": u} for u in fragment_urls],
             # a fragment holds up to BLOCK_BYTES of documents: a read task takes a few, so a
@@ -156,6 +194,7 @@ class RayExecutor:
             batch_format="pyarrow",
             fn_kwargs={"schema": live_schema(fragment_urls)},
         )
+        ds.context.target_max_block_size = BLOCK_BYTES  # the global stage's steps too
         result = run_global(DocFrame(ds))
         if isinstance(result, DocFrame):
             ds = result.dataset
@@ -172,6 +211,8 @@ class RayExecutor:
 
     def run_tasks(self, fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> list[Any]:
         import ray
+
+        self._retire_workers()
 
         remote = ray.remote(num_cpus=1, max_retries=5)(fn)
         try:
