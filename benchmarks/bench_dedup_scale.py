@@ -255,7 +255,11 @@ def run_one(args: argparse.Namespace, n: int) -> dict:
     )
     ray.data.DataContext.get_current().enable_progress_bars = False
     load0 = os.getloadavg()
-    docs = DocFrame(ray.data.read_parquet(folder))
+    from corpusforge.pipeline.backends.ray.executor import BLOCK_BYTES
+
+    ds = ray.data.read_parquet(folder)
+    ds.context.target_max_block_size = BLOCK_BYTES  # as a run's global phase reads fragments
+    docs = DocFrame(ds)
     work = os.path.join(args.tmp, "run")
     shutil.rmtree(work, ignore_errors=True)
     ctx = GlobalContext(work_dir=os.path.join(work, "w"), output_dir=os.path.join(work, "o"))

@@ -4,7 +4,10 @@ For each stage: ours (the registered stage on Arrow batches of its own batch siz
 datatrove's equivalent step (same documents, one call per document as datatrove runs it) and
 the best field-made library for the job where one exists. Figures are MB of text per CPU
 second of this process (``time.process_time``: threads count, so a 2-thread library is not
-flattered), i.e. MB/s per core. One process, one run; the load average goes next to the table.
+flattered), i.e. MB/s per core. Ours and the library run for each stage in a fresh child
+process (per-process memos start empty; a stage timed before would otherwise have filled a
+shared one with the slice's own texts); datatrove's steps run in this process. One run each;
+the load average goes next to the table.
 
 Usage (the corpus from ``python ../shared/bench/make_corpus.py --out /tmp/bench30
 --size-mb 30 --seed 1``)::
@@ -360,11 +363,14 @@ def measure(fn: Peer | None, texts: list[str], warm: list[str] | None = None) ->
     return f"{mb_of(texts) / max(secs, 1e-9):.1f}"
 
 
-def warm_figures(args: argparse.Namespace, name: str) -> list[str]:
-    """(ours, best library) warmed up, each a fresh instance in a child process: the ones
-    timed cold here have seen the slice itself, whose memo entries would flatter them."""
+def child_figures(args: argparse.Namespace, name: str, mode: str) -> list[str]:
+    """(ours, best library) for one stage in a fresh process: ``cold`` (empty memos and
+    caches) or ``warm`` (after a run over the texts that follow the slice). In one process,
+    stages that share a per-process memo (the quality stages' chunk memo) would find it
+    filled with the slice's own texts by the stage timed before them."""
     cmd = [sys.executable, os.path.abspath(__file__), "--corpus", str(args.corpus)]
-    cmd += ["--mb", str(args.mb), "--warm-mb", str(args.warm_mb), "--only", name, "--warm-child"]
+    cmd += ["--mb", str(args.mb), "--only", name, "--child", mode]
+    cmd += ["--warm-mb", str(args.warm_mb or 0)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
     lines = [ln for ln in out.splitlines() if ln.startswith("[")]
     return json.loads(lines[-1]) if lines else ["n/a", "n/a"]
@@ -380,7 +386,7 @@ def main() -> None:
     ap.add_argument(
         "--warm-mb", type=float, default=0.0, help="also time ours and the library warmed up"
     )
-    ap.add_argument("--warm-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=["cold", "warm"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     records = load_slice(args.corpus, args.mb)
     texts = [r["text"] for r in records]
@@ -392,7 +398,7 @@ def main() -> None:
     peer_texts = texts
     if args.peer_mb is not None and args.peer_mb < args.mb:
         peer_texts = [r["text"] for r in load_slice(args.corpus, args.peer_mb)]
-    if not args.warm_child:
+    if not args.child:
         print(
             f"slice: {len(texts)} docs, {mb_of(texts):.1f} MB; peers on {mb_of(peer_texts):.1f} MB"
         )
@@ -402,17 +408,19 @@ def main() -> None:
         for name, (ours, dt, lib, what) in plan(records, tmp).items():
             if only and name.split(" ")[0] not in only:
                 continue
-            if args.warm_child:  # fresh instances that have seen only the warm-up texts
-                print(json.dumps([measure(ours, texts, warm), measure(lib, texts, warm)]))
+            if args.child:  # this stage alone in a fresh process, cold or warmed up
+                before = warm if args.child == "warm" else None
+                print(json.dumps([measure(ours, texts, before), measure(lib, texts, before)]))
                 continue
-            row = [name, measure(ours, texts), measure(dt, peer_texts), measure(lib, texts), what]
+            ours_cold, lib_cold = child_figures(args, name.split(" ")[0], "cold")
+            row = [name, ours_cold, measure(dt, peer_texts), lib_cold, what]
             if warm:
-                ours_warm, lib_warm = warm_figures(args, name.split(" ")[0])
+                ours_warm, lib_warm = child_figures(args, name.split(" ")[0], "warm")
                 row.insert(2, ours_warm)
                 row.insert(5, lib_warm)
             rows.append(row)
             print(" | ".join(row), flush=True)
-    if args.warm_child:
+    if args.child:
         return
     load = os.getloadavg()
     header = ["stage", "ours MB/s/core", "datatrove MB/s/core", "best library MB/s/core", "library"]
