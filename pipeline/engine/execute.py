@@ -336,7 +336,8 @@ def _drop_other_scopes(scope: str) -> bool:
 def drop_stage_instances() -> None:
     """Drop every stage instance this worker keeps (a task that runs no stage, such as an
     output shard's writer, does not need the last phase's tokenizer or models)."""
-    if _drop_other_scopes(""):
+    if _TASK_STAGES:
+        _TASK_STAGES.clear()
         release_freed_memory()
 
 

@@ -115,7 +115,7 @@ def _mix64(x):
 
 
 @nb.njit(inline="always", cache=True)
-def _decode(data, i, end):
+def decode_at(data, i, end):
     """One code point at ``i`` and the next index; a truncated sequence reads as U+FFFD."""
     b0 = np.int32(data[i])
     if b0 < 0x80:
@@ -172,7 +172,7 @@ def _word_hashes(data, offsets, offset, length, pool, seed, per_byte):
 def _doc_words(data, i, end, offset, length, pool, h0, out, k):
     h, in_word = h0, False
     while i < end:
-        cp, i = _decode(data, i, end)
+        cp, i = decode_at(data, i, end)
         o = offset[cp] if cp < _TABLE_LIMIT else -1
         if o < 0:
             h = (h ^ np.uint64(cp)) * _K4
@@ -318,7 +318,7 @@ def _doc_normalize(data, i, end, offset, length, pool, out, k):
     start = k
     pending = False  # a separator waits to be written before the next character
     while i < end:
-        cp, i = _decode(data, i, end)
+        cp, i = decode_at(data, i, end)
         o = offset[cp] if cp < _TABLE_LIMIT else -1
         m = 1 if o < 0 else length[cp]
         for j in range(m):

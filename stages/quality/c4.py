@@ -94,7 +94,9 @@ class C4Quality(Stage):
         return language_inputs(self.params)
 
     def setup(self) -> None:
-        import_spacy_without_torch()  # datatrove's word and sentence tokenizers are spaCy's
+        # the Python path's sentence split is datatrove's, which loads spaCy itself (the word
+        # split goes through words.tokenizer_for, which guards already)
+        import_spacy_without_torch()
 
     def process(self, batch: pa.Table) -> pa.Table:
         p: C4QualityParams = self.params  # type: ignore[assignment]

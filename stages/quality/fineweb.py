@@ -11,7 +11,6 @@ from datatrove.utils.text import TERMINAL_PUNCTUATION
 
 from corpusforge.pipeline.api import Resources, Stage, StageParams, register_stage
 from corpusforge.schemas import Col
-from corpusforge.stages.no_torch import import_spacy_without_torch
 from corpusforge.stages.quality.batchwords import batch_words
 from corpusforge.stages.quality.common import (
     Rule,
@@ -66,9 +65,6 @@ class FineWebQuality(Stage):
     description = "FineWeb line-level quality heuristics"
     Params = FineWebQualityParams
     resources: ClassVar[Resources] = Resources(batch_size=512)
-
-    def setup(self) -> None:
-        import_spacy_without_torch()  # datatrove's word and sentence tokenizers are spaCy's
 
     def process(self, batch: pa.Table) -> pa.Table:
         p: FineWebQualityParams = self.params  # type: ignore[assignment]

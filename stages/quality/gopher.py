@@ -21,7 +21,6 @@ from datatrove.utils.text import PUNCTUATION_SET
 
 from corpusforge.pipeline.api import Resources, Stage, StageParams, register_stage
 from corpusforge.schemas import Col
-from corpusforge.stages.no_torch import import_spacy_without_torch
 from corpusforge.stages.quality.batchwords import batch_words, stop_table
 from corpusforge.stages.quality.common import (
     Rule,
@@ -96,9 +95,6 @@ class GopherQuality(Stage):
 
     def required_inputs(self) -> tuple[str, ...]:
         return language_inputs(self.params)
-
-    def setup(self) -> None:
-        import_spacy_without_torch()  # datatrove's word and sentence tokenizers are spaCy's
 
     def process(self, batch: pa.Table) -> pa.Table:
         p: GopherQualityParams = self.params  # type: ignore[assignment]
@@ -250,9 +246,6 @@ class GopherRepetition(Stage):
     description = "Gopher repetition rules (duplicate lines/paragraphs, repeated n-grams)"
     Params = GopherRepetitionParams
     resources: ClassVar[Resources] = Resources(batch_size=512)
-
-    def setup(self) -> None:
-        import_spacy_without_torch()  # datatrove's word and sentence tokenizers are spaCy's
 
     def signal_names(self) -> list[str]:
         p: GopherRepetitionParams = self.params  # type: ignore[assignment]

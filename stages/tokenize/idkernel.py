@@ -10,6 +10,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from corpusforge.stages.dedup.kernels import decode_at
+
 _HIGH_BITS = np.uint64(0x8080808080808080)
 
 
@@ -27,25 +29,10 @@ def flag_rows(data: np.ndarray, offsets: np.ndarray, table: np.ndarray) -> np.nd
             if i & 7 == 0 and i + 8 <= end and words[i >> 3] & _HIGH_BITS == 0:
                 i += 8
                 continue
-            b = np.int64(data[i])
-            if b < 0x80:
+            if data[i] < 0x80:
                 i += 1
                 continue
-            if b < 0xE0:
-                cp = ((b & 0x1F) << 6) | (np.int64(data[i + 1]) & 0x3F) if i + 1 < end else 0
-                i += 2
-            elif b < 0xF0:
-                cp = 0
-                if i + 2 < end:
-                    cp = ((b & 0x0F) << 12) | ((np.int64(data[i + 1]) & 0x3F) << 6)
-                    cp |= np.int64(data[i + 2]) & 0x3F
-                i += 3
-            else:
-                cp = 0
-                if i + 3 < end:
-                    cp = ((b & 0x07) << 18) | ((np.int64(data[i + 1]) & 0x3F) << 12)
-                    cp |= ((np.int64(data[i + 2]) & 0x3F) << 6) | (np.int64(data[i + 3]) & 0x3F)
-                i += 4
+            cp, i = decode_at(data, i, end)  # a truncated sequence reads as U+FFFD: not flagged
             if cp < len(table) and table[cp]:
                 out[d] = True
                 break
