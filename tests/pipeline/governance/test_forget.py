@@ -43,10 +43,19 @@ def _files(out: Path) -> dict[str, bytes]:
 
 
 def _megatron(prefix: Path) -> list[list[int]]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from megatron.core.datasets.indexed_dataset import IndexedDataset
-    ds = IndexedDataset(str(prefix), mmap=True)
+    """The shard's sequences, read by megatron-core where it is installed (`.ci/install.sh
+    --ci`; the interop extra), else by our own reader of the format (the README's dev install
+    has no torch): the texts the shards decode to are checked either way."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from megatron.core.datasets.indexed_dataset import IndexedDataset
+    except ImportError:
+        from corpusforge.stages.sinks.megatron_format import IndexedShard
+
+        ds = IndexedShard.open(prefix)
+    else:
+        ds = IndexedDataset(str(prefix), mmap=True)
     return [ds[i].tolist() for i in range(len(ds))]
 
 
