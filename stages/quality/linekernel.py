@@ -11,7 +11,7 @@ import numba as nb
 import numpy as np
 
 from corpusforge.stages.quality.charclass import ALPHA, LINEBREAK, PUNCTSET, SPACE, TERM
-from corpusforge.stages.quality.repkernel import cp_count, dup_spans, table_size
+from corpusforge.stages.quality.repkernel import cp_count, dup_spans, new_table
 from corpusforge.stages.quality.wordkernel import decode, hash_bytes
 
 
@@ -43,10 +43,7 @@ def fineweb_batch(data, offsets, ok, doc_off, table, short_len):
     for d in range(n_docs):
         longest = max(longest, offsets[d + 1] - offsets[d] + 1)
     ss, es = np.empty(longest, np.int64), np.empty(longest, np.int64)
-    cap = table_size(longest)
-    slot, hs = np.empty(cap, np.int64), np.empty(cap, np.uint64)
-    stamp = np.full(cap + 1, -1, np.int64)
-    stamp[cap] = 0
+    tab = new_table(longest)
     for d in range(n_docs):
         if not ok[d]:
             continue
@@ -64,7 +61,7 @@ def fineweb_batch(data, offsets, ok, doc_off, table, short_len):
                 out[d, 2] += cp_count(data, a, i) <= short_len
             a = i + 1
         out[d, 0] = n
-        out[d, 3] = dup_spans(data, ss, es, n, slot, hs, stamp)[1]
+        out[d, 3] = dup_spans(data, ss, es, n, tab)[1]
         out[d, 4] = cp_count(data, s, e) - nl
         out[d, 5] = nl
         out[d, 6] = doc_off[d + 1] - doc_off[d]

@@ -12,8 +12,13 @@ Words are numbered per document (equal words, equal numbers: hash, then bytes), 
 size of the document, which stay in the CPU's caches; the per-word properties (code points, the
 polynomial hash of the characters) are computed for each distinct word of the document. All
 tables are allocated once per batch and emptied by a new generation number, not by clearing
-their slots (ten uses per document); the per-document work runs without numba's reference
-counting (as :func:`.wordkernel.scan_batch`).
+their slots (ten uses per document); a slot's generation, first position and hash share one
+cache line. Lines, paragraphs and words are keyed by :func:`span_hash` (eight bytes per
+multiply; equal keys are confirmed byte for byte). The most frequent 3- and 4-grams are only
+counted where the (n-1)-gram at the same position repeats: an n-gram seen twice starts an
+(n-1)-gram seen twice, so the others cannot win unless no n-gram repeats (then the first one
+does). The per-document work runs without numba's reference counting (as
+:func:`.wordkernel.scan_batch`).
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ import numba as nb
 import numpy as np
 
 from corpusforge.stages.quality.charclass import SPACE
-from corpusforge.stages.quality.wordkernel import decode, hash_bytes, slot_of
+from corpusforge.stages.quality.wordkernel import decode, slot_of
 
+_K1 = np.uint64(0x9E3779B97F4A7C15)
+_K2 = np.uint64(0xC2B2AE3D27D4EB4F)
 BASE = np.uint64(0x100000001B3)  # odd: invertible modulo 2**64
 BASE_INV = np.uint64(pow(int(BASE), -1, 1 << 64))
 
@@ -55,35 +62,82 @@ def table_size(n: int) -> int:
     return cap
 
 
+@nb.njit(cache=True)
+def new_table(n: int) -> np.ndarray:
+    """An empty table for up to ``n`` keys: row j is (generation << 32 | value, hash) of slot
+    j, the last row holds the current generation (see :func:`next_gen`)."""
+    tab = np.full((table_size(n) + 1, 2), -1, np.int64)
+    tab[len(tab) - 1, 0] = 0
+    return tab
+
+
 @nb.njit(cache=True, inline="always")
-def _next_gen(stamp) -> int:
-    """Empty the table whose slots are valid where ``stamp`` holds the current generation
-    (``stamp[-1]``): a new generation instead of clearing the slots."""
-    stamp[len(stamp) - 1] += 1
-    return stamp[len(stamp) - 1]
+def next_gen(tab) -> int:
+    """Empty ``tab`` by a new generation instead of clearing its slots; the generation."""
+    g = tab[len(tab) - 1, 0] + 1
+    tab[len(tab) - 1, 0] = g
+    return g
+
+
+@nb.njit(cache=True, inline="always")
+def _live(tab, j, gen) -> bool:
+    return (tab[j, 0] >> 32) == gen
+
+
+@nb.njit(cache=True, inline="always")
+def _value(tab, j) -> int:
+    return tab[j, 0] & 0xFFFFFFFF
+
+
+@nb.njit(cache=True, inline="always")
+def _put(tab, j, gen, value, h) -> None:
+    tab[j, 0] = (gen << 32) | value
+    tab[j, 1] = h
+
+
+@nb.njit(cache=True, inline="always")
+def span_hash(data, s, e) -> np.int64:
+    """Hash of ``data[s:e]``: eight bytes per multiply (a table key; equal hashes are
+    confirmed by the bytes)."""
+    h = np.uint64(e - s) * _K2
+    i = s
+    while i + 8 <= e:
+        x = np.uint64(0)
+        for t in range(8):
+            x |= np.uint64(data[i + t]) << np.uint64(8 * t)
+        h = (h ^ x) * _K1
+        h ^= h >> np.uint64(32)
+        i += 8
+    x = np.uint64(0)
+    t = 0
+    while i < e:
+        x |= np.uint64(data[i]) << np.uint64(8 * t)
+        t += 1
+        i += 1
+    h = (h ^ x) * _K1
+    return np.int64(h ^ (h >> np.uint64(29)))
 
 
 @nb.njit(cache=True)
-def dup_spans(data, ss, es, n, slot, hs, stamp) -> tuple[int, int]:
-    """(duplicate elements, their code points) among the spans ``ss[:n], es[:n]``; ``slot``,
-    ``hs``, ``stamp``: a table of at least :func:`table_size` (n) slots (see _next_gen)."""
-    cap = table_size(n)
-    gen = _next_gen(stamp)
-    mask = cap - 1
+def dup_spans(data, ss, es, n, tab) -> tuple[int, int]:
+    """(duplicate elements, their code points) among the spans ``ss[:n], es[:n]``; ``tab``:
+    a :func:`new_table` for at least n keys."""
+    gen = next_gen(tab)
+    mask = table_size(n) - 1
     dups = chars = 0
     for t in range(n):
-        h = hash_bytes(data, ss[t], es[t])
-        j = slot_of(h, mask)
-        while stamp[j] == gen:
-            o = slot[j]
-            if hs[j] == h and same_bytes(data, ss[o], es[o], ss[t], es[t]):
+        h = span_hash(data, ss[t], es[t])
+        j = slot_of(np.uint64(h), mask)
+        while _live(tab, j, gen):
+            o = _value(tab, j)
+            if tab[j, 1] == h and same_bytes(data, ss[o], es[o], ss[t], es[t]):
                 break
             j = (j + 1) & mask
-        if stamp[j] == gen:
+        if _live(tab, j, gen):
             dups += 1
             chars += cp_count(data, ss[t], es[t])
         else:
-            slot[j], hs[j], stamp[j] = t, h, gen
+            _put(tab, j, gen, t, h)
     return dups, chars
 
 
@@ -127,27 +181,26 @@ def newline_split(data, s, e, min_run, ss, es) -> int:
 
 
 @nb.njit(cache=True)
-def _number_words(data, ws, we, a, b, slot, hs, stamp, lid, first, cp_len, ph, pw, pwi) -> int:
+def _number_words(data, ws, we, a, b, tab, lid, first, cp_len, ph, pw, pwi) -> int:
     """Number the words ``[a, b)`` of a document (``lid``: equal words, equal numbers) and
     give each number its properties: code points, polynomial hash of the code points,
     BASE**len and BASE_INV**len (to hash concatenations). Returns the count of numbers."""
-    cap = table_size(b - a)
-    gen = _next_gen(stamp)
-    mask = cap - 1
+    gen = next_gen(tab)
+    mask = table_size(b - a) - 1
     n_ids = 0
     for w in range(a, b):
-        h = hash_bytes(data, ws[w], we[w])
-        j = slot_of(h, mask)
+        h = span_hash(data, ws[w], we[w])
+        j = slot_of(np.uint64(h), mask)
         while True:
-            if stamp[j] != gen:
-                slot[j], hs[j], stamp[j] = n_ids, h, gen
+            if not _live(tab, j, gen):
+                _put(tab, j, gen, n_ids, h)
                 first[n_ids], lid[w - a] = w, n_ids
                 _word_props(data, ws[w], we[w], n_ids, cp_len, ph, pw, pwi)
                 n_ids += 1
                 break
-            sid = slot[j]
+            sid = _value(tab, j)
             f = first[sid]
-            if hs[j] == h and same_bytes(data, ws[f], we[f], ws[w], we[w]):
+            if tab[j, 1] == h and same_bytes(data, ws[f], we[f], ws[w], we[w]):
                 lid[w - a] = sid
                 break
             j = (j + 1) & mask
@@ -176,29 +229,42 @@ def _same_ids(ids, a, b, n) -> bool:
 
 
 @nb.njit(cache=True)
-def top_ngram(lid, m, n, cp_len, slot, hs, stamp, count) -> int:
+def top_ngram(lid, m, n, cp_len, tab, count, group, rep, filtered) -> int:
     """Code points of the most frequent " "-joined n-gram of the words ``lid[:m]`` times its
-    count (first seen wins ties); -1 with fewer than n words."""
+    count (first seen wins ties); -1 with fewer than n words. With ``filtered``, only the
+    positions where ``rep`` is set are counted (those where the (n-1)-gram repeats); the
+    others' n-grams are seen once, so the first n-gram wins when no counted one repeats.
+    Afterwards ``rep[p]``: the n-gram at p was counted and repeats (``group[p]``: its first
+    position, ``count`` per first position)."""
     k = m - n + 1
     if k <= 0:
         return -1
-    cap = table_size(k)
-    gen = _next_gen(stamp)
-    mask = cap - 1
+    gen = next_gen(tab)
+    mask = table_size(k) - 1
     best, best_pos = 0, 0
     for p in range(k):
+        if filtered and not rep[p]:
+            group[p] = -1
+            continue
         h = np.uint64(n)
         for t in range(n):
             h = (h ^ np.uint64(lid[p + t])) * np.uint64(0x100000001B3)
+        hi = np.int64(h)
         j = slot_of(h, mask)
-        while stamp[j] == gen and not (hs[j] == h and _same_ids(lid, slot[j], p, n)):
+        while _live(tab, j, gen) and not (tab[j, 1] == hi and _same_ids(lid, _value(tab, j), p, n)):
             j = (j + 1) & mask
-        if stamp[j] != gen:
-            slot[j], hs[j], stamp[j], count[p] = p, h, gen, 0
-        q = slot[j]
+        if not _live(tab, j, gen):
+            _put(tab, j, gen, p, hi)
+            count[p] = 0
+        q = _value(tab, j)
+        group[p] = q
         count[q] += 1
         if count[q] > best or (count[q] == best and q < best_pos):
             best, best_pos = count[q], q
+    if best < 2:
+        best, best_pos = 1, 0
+    for p in range(k):
+        rep[p] = group[p] >= 0 and count[group[p]] >= 2
     chars = n - 1
     for t in range(n):
         chars += cp_len[lid[best_pos + t]]
@@ -238,7 +304,7 @@ def _same_chars(data, ws, we, a, b, n) -> bool:
 
 
 @nb.njit(cache=True)
-def dup_ngram(data, ws, we, wa, lid, m, n, P, Q, Qi, C, slot, hs, stamp) -> int:
+def dup_ngram(data, ws, we, wa, lid, m, n, P, Q, Qi, C, tab) -> int:
     """Code points in repeated ""-joined n-grams, skipping n words past each repeat
     (datatrove's ``find_all_duplicate``). Equal character hashes are confirmed by the word
     numbers or, where those differ ("ab" "c" / "a" "bc"), by the characters; -1 when the
@@ -246,24 +312,24 @@ def dup_ngram(data, ws, we, wa, lid, m, n, P, Q, Qi, C, slot, hs, stamp) -> int:
     k = m - n + 1
     if k <= 0:
         return 0
-    cap = table_size(k)
-    gen = _next_gen(stamp)
-    mask = cap - 1
+    gen = next_gen(tab)
+    mask = table_size(k) - 1
     total, p = 0, 0
     while p < k:
         h = P[p + n] - P[p] * Q[p + n] * Qi[p]
         h ^= np.uint64(C[p + n] - C[p]) * np.uint64(0x9E3779B97F4A7C15)
+        hi = np.int64(h)
         j = slot_of(h, mask)
-        while stamp[j] == gen and hs[j] != h:
+        while _live(tab, j, gen) and tab[j, 1] != hi:
             j = (j + 1) & mask
-        if stamp[j] == gen:
-            q = slot[j]
+        if _live(tab, j, gen):
+            q = _value(tab, j)
             if not _same_ids(lid, q, p, n) and not _same_chars(data, ws, we, wa + q, wa + p, n):
                 return -1
             total += C[p + n] - C[p]
             p += n
         else:
-            slot[j], hs[j], stamp[j] = p, h, gen
+            _put(tab, j, gen, p, hi)
             p += 1
     return total
 
@@ -292,24 +358,29 @@ def repetition_batch(data, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns):
     top = np.full((n_docs, len(top_ns)), -1, np.int64)
     dup = np.zeros((n_docs, len(dup_ns)), np.int64)
     words, pieces = _largest(data, offsets, ok, doc_off)
-    cap = table_size(max(words, pieces))
-    slot, hs = np.empty(cap, np.int64), np.empty(cap, np.uint64)
-    stamp = np.full(cap + 1, -1, np.int64)  # generations (see _next_gen); the last: current
-    stamp[cap] = 0
-    ints = np.empty((5, words + 1), np.int64)  # lid, first, cp_len, count, C
+    tab = new_table(max(words, pieces))
+    ints = np.empty((7, words + 1), np.int64)  # lid, first, cp_len, count, C, group, rep
     hashes = np.empty((6, words + 1), np.uint64)  # ph, pw, pwi, P, Q, Qi
     spans = np.empty((2, pieces), np.int64)
-    _rep_docs(data, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns, stats, top, dup,
-              slot, hs, stamp, ints, hashes, spans)  # fmt: skip
+    _rep_docs(data, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns, stats, top, dup, tab,
+              ints, hashes, spans)  # fmt: skip
     return stats, top, dup
 
 
 # No reference counting (it may not allocate): numba would count references to the arrays
 # passed at every helper call (see wordkernel.scan_batch).
 @nb.njit(cache=True, _nrt=False)
-def _rep_docs(data, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns, stats, top, dup,
-              slot, hs, stamp, ints, hashes, spans) -> None:  # fmt: skip
-    lid, first, cp_len, count, C = ints[0], ints[1], ints[2], ints[3], ints[4]
+def _rep_docs(data, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns, stats, top, dup, tab,
+              ints, hashes, spans) -> None:  # fmt: skip
+    lid, first, cp_len, count, C, group, rep = (
+        ints[0],
+        ints[1],
+        ints[2],
+        ints[3],
+        ints[4],
+        ints[5],
+        ints[6],
+    )
     ph, pw, pwi, P, Q, Qi = hashes[0], hashes[1], hashes[2], hashes[3], hashes[4], hashes[5]
     ss, es = spans[0], spans[1]
     for d in range(len(offsets) - 1):
@@ -320,15 +391,16 @@ def _rep_docs(data, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns, stats, 
         a, b = strip_span(data, s, e, table)
         n = newline_split(data, a, b, 2, ss, es)
         stats[d, 1] = n
-        stats[d, 2], stats[d, 3] = dup_spans(data, ss, es, n, slot, hs, stamp)
+        stats[d, 2], stats[d, 3] = dup_spans(data, ss, es, n, tab)
         n = newline_split(data, s, e, 1, ss, es)
         stats[d, 4] = n
-        stats[d, 5], stats[d, 6] = dup_spans(data, ss, es, n, slot, hs, stamp)
+        stats[d, 5], stats[d, 6] = dup_spans(data, ss, es, n, tab)
         wa, wb = doc_off[d], doc_off[d + 1]
         m = wb - wa
-        _number_words(data, ws, we, wa, wb, slot, hs, stamp, lid, first, cp_len, ph, pw, pwi)
+        _number_words(data, ws, we, wa, wb, tab, lid, first, cp_len, ph, pw, pwi)
         for t in range(len(top_ns)):
-            top[d, t] = top_ngram(lid, m, top_ns[t], cp_len, slot, hs, stamp, count)
+            filtered = t > 0 and top_ns[t] == top_ns[t - 1] + 1 and top[d, t - 1] >= 0
+            top[d, t] = top_ngram(lid, m, top_ns[t], cp_len, tab, count, group, rep, filtered)
         _prefix_hashes(lid, m, cp_len, ph, pw, pwi, P, Q, Qi, C)
         for t in range(len(dup_ns)):
-            dup[d, t] = dup_ngram(data, ws, we, wa, lid, m, dup_ns[t], P, Q, Qi, C, slot, hs, stamp)
+            dup[d, t] = dup_ngram(data, ws, we, wa, lid, m, dup_ns[t], P, Q, Qi, C, tab)

@@ -396,6 +396,58 @@ def test_repetition_kernel_equal_strings_with_other_words() -> None:
     assert (sig.values["gopher_rep_dup_5_gram_frac"] > 0).any()
 
 
+def _repetitive_doc(rng: random.Random) -> str:
+    """Few distinct words, so n-grams repeat and tie: the most frequent 3- and 4-grams are
+    counted only where the (n-1)-gram repeats (stages/quality/repkernel.py)."""
+    vocab = rng.sample(WORDS, rng.randint(1, 6))
+    kind = rng.random()
+    if kind < 0.3:  # every word distinct: no n-gram repeats, the first one wins
+        words = rng.sample(WORDS, min(len(WORDS), rng.randint(1, 30)))
+    elif kind < 0.6:  # a phrase repeated with noise between
+        phrase = [rng.choice(vocab) for _ in range(rng.randint(2, 6))]
+        words = []
+        for _ in range(rng.randint(1, 8)):
+            words += phrase + [rng.choice(WORDS) for _ in range(rng.randint(0, 3))]
+    else:
+        words = [rng.choice(vocab) for _ in range(rng.randint(1, 200))]
+    lines = [" ".join(words[i : i + 9]) for i in range(0, len(words), 9)]
+    return rng.choice(["\n", "\n\n"]).join(lines)
+
+
+@pytest.mark.parametrize(
+    "top_n_grams",
+    [((2, 0.2), (3, 0.18), (4, 0.16)), ((2, 0.2), (4, 0.16)), ((4, 0.16), (3, 0.18), (2, 0.2)),
+     ((3, 0.18), (4, 0.16), (5, 0.1))],
+)  # fmt: skip
+def test_repetition_kernel_signals_equal_python_path(top_n_grams) -> None:
+    """Every signal of the compiled repetition kernel equals the per-document Python path's
+    (datatrove's definitions) on repetitive documents with many ties, consecutive and other
+    n-gram sizes."""
+    from corpusforge.stages.quality.common import SignalArrays
+    from corpusforge.stages.quality.gopher import (
+        GopherRepetitionParams,
+        compiled_repetition_signals,
+        gopher_repetition_signals,
+    )
+
+    rng = random.Random(23)
+    docs = [_repetitive_doc(rng) for _ in range(300)] + KERNEL_CORPUS[:100]
+    p = GopherRepetitionParams(top_n_grams=top_n_grams)
+    names = GopherRepetition({"top_n_grams": top_n_grams}).signal_names()
+    sig = SignalArrays(len(docs), dict.fromkeys(names, pa.float64()))
+    empty = np.zeros(len(docs), np.bool_)
+    left = compiled_repetition_signals(p, pa.chunked_array([pa.array(docs)]), sig, empty)
+    checked = 0
+    for d, doc in enumerate(docs):
+        if d in left:
+            continue
+        expect = gopher_repetition_signals(p, doc, split_into_words(doc, "en"))
+        got = {k: (sig.values[k][d].item() if sig.valid[k][d] else None) for k in names}
+        assert got == expect, doc
+        checked += 1
+    assert checked > 350
+
+
 def test_tail_suffix_search_equals_spacy_suffix_search() -> None:
     """The windowed suffix search the chunk memo's tokenizer uses finds the match length
     spaCy's own search finds, on every substring of generated text (long dot runs, units
