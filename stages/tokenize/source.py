@@ -17,6 +17,7 @@ from tokenizers import Tokenizer, decoders, pre_tokenizers
 from tokenizers.models import BPE
 
 from corpusforge.pipeline.api.errors import ConfigError
+from corpusforge.stages.machine_cache import build_once, cache_dir
 
 GPT2_EOS = "<|endoftext|>"
 BUILTIN = ("gpt2", "cl100k")
@@ -54,13 +55,9 @@ def cl100k_path() -> Path:
     """cl100k_base as a tokenizer.json in the user cache (converted on first use)."""
     from corpusforge.stages.tokenize.tiktoken_convert import cl100k_tokenizer_json
 
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    path = Path(base) / "corpusforge" / "cl100k_base.tokenizer.json"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        cl100k_tokenizer_json(tmp)
-        tmp.replace(path)
+    path = cache_dir() / "cl100k_base.tokenizer.json"
+    if not build_once(path, cl100k_tokenizer_json):
+        raise OSError(f"cannot write the converted cl100k tokenizer to {path.parent}")
     return path
 
 

@@ -11,17 +11,13 @@ cache the ranges per ``tokenizers`` version, and spell them out as explicit clas
 from __future__ import annotations
 
 import json
-import os
 from functools import cache
 from pathlib import Path
 
+from corpusforge.stages.machine_cache import build_once, cache_dir
+
 CLASSES = (r"\p{L}", r"\p{N}", r"\s")
 _SEPARATOR = "\x00"  # in none of the probed classes
-
-
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "corpusforge"
 
 
 def _probe(cls: str) -> list[tuple[int, int]]:
@@ -50,19 +46,19 @@ def reference_classes() -> dict[str, list[tuple[int, int]]]:
     """``{class: [(first, last), ...]}`` for :data:`CLASSES`, probed once and cached on disk."""
     import tokenizers
 
-    path = _cache_dir() / f"onig_classes_tokenizers_{tokenizers.__version__}.json"
-    if path.exists():
-        data = json.loads(path.read_text())
-        return {k: [tuple(r) for r in v] for k, v in data.items()}
-    classes = {cls: _probe(cls) for cls in CLASSES}
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(classes))
-        tmp.replace(path)
-    except OSError:
-        pass  # a read-only home only costs the probe again next time
-    return classes
+    path = cache_dir() / f"onig_classes_tokenizers_{tokenizers.__version__}.json"
+    probed: dict[str, list[tuple[int, int]]] = {}
+
+    def write(tmp: Path) -> None:
+        probed.update({cls: _probe(cls) for cls in CLASSES})
+        tmp.write_text(json.dumps(probed))
+
+    if not build_once(path, write):  # a read-only cache only costs the probe next time
+        return {cls: _probe(cls) for cls in CLASSES}
+    if probed:
+        return probed
+    data = json.loads(path.read_text())
+    return {k: [tuple(r) for r in v] for k, v in data.items()}
 
 
 def class_body(ranges: list[tuple[int, int]]) -> str:
