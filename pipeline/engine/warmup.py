@@ -5,8 +5,10 @@ their first call and cached on disk: next to the installed modules where that fo
 writable, else in numba's per-user cache (``~/.cache/numba``), or in ``NUMBA_CACHE_DIR``
 when it is set. The first run on a machine therefore pays the compile (tens of CPU seconds
 in every worker that starts at once); later runs and every new worker load machine code in
-about a second. A warm-up runs the configured stages on a small generated corpus with one
-worker, so the real run (or every pod of an image built with it) starts warm. The documents
+about a second. The same holds for the assets built once per machine in the user cache
+(:mod:`corpusforge.stages.machine_cache`: the quality kernels' character table, about 5
+CPU-s). A warm-up runs the configured stages on a small generated corpus with one worker, so
+the real run (or every pod of an image built with it) starts warm. The documents
 are ours, generated here: English-like prose (so that filters keep some and every stage
 downstream of them sees rows), exact and near copies, other scripts, e-mail addresses.
 """

@@ -1,8 +1,11 @@
 """Per-code-point classes for the compiled quality kernels, probed from spaCy and datatrove.
 
-The kernels look every character up in one ``uint32`` flag table of 0x110000 entries. A code
-point is classified the first time a batch holds it (``KNOWN`` unset until then), so a process
-pays only for the characters it meets: a few thousand for a multilingual web corpus.
+The kernels look every character up in one ``uint32`` flag table of 0x110000 entries. The flags
+of every assigned code point (about 145k) are computed once per machine and kept in the user
+cache (:mod:`corpusforge.stages.machine_cache`, about 5 CPU-s, then a 4 MB load), named by a
+fingerprint of all they depend on; any other code point (unassigned, private use) is classified
+the first time a batch holds it (``KNOWN`` unset until then). A process therefore does not
+probe spaCy for the thousands of characters a multilingual corpus holds (about 30 us each).
 
 The tokenizer flags are not read off spaCy's rule lists by hand: each is *probed* by asking
 the language's own compiled prefix/suffix/infix functions about short strings holding the
@@ -13,12 +16,16 @@ and so on, see :mod:`.wordkernel`) holds for every character that passed its pro
 
 from __future__ import annotations
 
+import hashlib
 import string
 import unicodedata
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
+
+from corpusforge.stages.machine_cache import build_once, cache_dir
 
 KNOWN = 1 << 0
 SPACE = 1 << 1  # str.isspace
@@ -61,15 +68,73 @@ LINEBREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 TABLE_SIZE = 0x110000
 
 
-class CharTable:
-    """The flag table of one spaCy tokenizer, filled lazily (:meth:`learn`)."""
+def assigned_code_points() -> list[int]:
+    """Code points with a character (not unassigned, private use or surrogate)."""
+    return [
+        cp for cp in range(TABLE_SIZE) if unicodedata.category(chr(cp)) not in ("Cn", "Co", "Cs")
+    ]
 
-    def __init__(self, tokenizer, punct_chars: Iterable[str]) -> None:
+
+class CharTable:
+    """The flag table of one spaCy tokenizer: every assigned code point from the machine
+    cache (``cached``), the others learnt when met (:meth:`learn`)."""
+
+    def __init__(self, tokenizer, punct_chars: Iterable[str], cached: bool = True) -> None:
         self.tok = tokenizer
         self.punct_chars = set(punct_chars)
         self.table = np.zeros(TABLE_SIZE, dtype=np.uint32)
         self.dashes = [h for h in DASH_CANDIDATES if self._dash_infix(h)]
         self.units2 = self._two_letter_units()
+        if cached:
+            self._load_assigned()
+
+    def fingerprint(self) -> str | None:
+        """A name for what the flags depend on: spaCy's version and affix patterns, Python's
+        Unicode data, the sentencizer's and datatrove's punctuation, this module's probes.
+        None when a rule is not a compiled pattern (no stable name: nothing is cached)."""
+        import spacy
+
+        t = self.tok
+        patterns: list[str | None] = []
+        for rule in (t.prefix_search, t.suffix_search, t.infix_finditer, t.url_match):
+            pattern = getattr(getattr(rule, "__self__", None), "pattern", None)
+            if rule is not None and not isinstance(pattern, str):
+                return None
+            patterns.append(pattern)
+        parts = (
+            spacy.__version__,
+            unicodedata.unidata_version,
+            hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+            patterns,
+            sorted(self.punct_chars),
+            sorted(PUNCTUATION_SET),
+            sorted(TERMINAL_PUNCTUATION),
+            self.dashes,
+        )
+        return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()[:24]
+
+    def _load_assigned(self) -> None:
+        """The flags of every assigned code point from the machine cache, built there first
+        when missing. Without a cache (no fingerprint, a folder that cannot be written, a file
+        that does not load) every code point is learnt when met, as before."""
+        fingerprint = self.fingerprint()
+        if fingerprint is None:
+            return
+        path = cache_dir() / f"quality_char_flags_{fingerprint}.npy"
+
+        def write(tmp: Path) -> None:
+            self.learn(assigned_code_points())
+            with open(tmp, "wb") as f:
+                np.save(f, self.table)
+
+        if not build_once(path, write):
+            return
+        try:
+            table = np.load(path, allow_pickle=False)
+        except (OSError, ValueError):
+            return
+        if table.shape == self.table.shape and table.dtype == self.table.dtype:
+            self.table = table
 
     def _two_letter_units(self) -> np.ndarray:
         """1 at ``(ord(a) << 7) | ord(b)`` for ASCII letters a, b that spaCy does not split

@@ -498,3 +498,42 @@ def test_kernel_words_exact_when_the_memo_starts_over(monkeypatch) -> None:
             ok_docs += 1
     assert batchwords.COUNTS["memo_resets"] > resets + 2
     assert ok_docs > len(KERNEL_CORPUS) // 2
+
+
+def test_char_flags_from_the_machine_cache_equal_learnt_ones(tmp_path, monkeypatch) -> None:
+    """The character table built once per machine holds, for every code point it covers,
+    exactly the flags learnt when a character is met; a second table loads it instead of
+    probing spaCy; a cache folder that cannot be written leaves every code point to be learnt.
+    """
+    from corpusforge.stages.quality import charclass
+    from corpusforge.stages.quality.words import chunk_words_for
+
+    chunked = chunk_words_for("en")
+    assert chunked is not None
+    rng = random.Random(5)
+    sample = sorted({*rng.sample(charclass.assigned_code_points(), 1500), 45, 46, 0x2014})
+    monkeypatch.setattr(charclass, "assigned_code_points", lambda: sample)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+
+    def table() -> charclass.CharTable:
+        return charclass.CharTable(chunked.tokenizer, chunked.punct_chars)
+
+    built = table()
+    files = list((tmp_path / "corpusforge").glob("quality_char_flags_*.npy"))
+    assert [f.name for f in files] == [f"quality_char_flags_{built.fingerprint()}.npy"]
+    learnt = charclass.CharTable(chunked.tokenizer, chunked.punct_chars, cached=False)
+    learnt.learn(sample)
+    assert np.array_equal(built.table, learnt.table)
+    assert built.table[sample].all() and not built.table[0xE000]  # private use: learnt later
+
+    calls: list[int] = []
+    monkeypatch.setattr(charclass.CharTable, "_flags", lambda self, cp: calls.append(cp) or 0)
+    assert np.array_equal(table().table, learnt.table) and calls == []  # loaded, not probed
+
+    other = charclass.CharTable(chunked.tokenizer, set(chunked.punct_chars) | {"~"}, cached=False)
+    assert other.fingerprint() != built.fingerprint()
+
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))  # corpusforge/ cannot be made here
+    assert not table().table.any()
