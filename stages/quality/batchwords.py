@@ -30,6 +30,7 @@ from corpusforge.stages.quality.words import (
 MEMO_SLOTS = 1 << 18  # chunk memo table (entries kept under 60% of it, then it starts over)
 SPACY_GROUP = 4096  # chunks per spaCy call when the memo learns
 NEAR_BYTES = 256  # bytes read on either side of a boundary to check (more: whole document)
+MAX_ROUNDS = 3  # scans of a batch: unknown characters and missing chunks learnt in between
 COUNTS = {
     "docs": 0,
     "fallback_docs": 0,
@@ -180,24 +181,41 @@ class Scanner:
         return out
 
     def scan(self, data: np.ndarray, offsets: np.ndarray):
-        """(status, doc_off, word starts, word ends) of the batch. Characters not classified
-        yet are learnt first; documents with chunks missing from the memo are scanned again
-        once spaCy's tokens of those chunks are in it."""
+        """(status, doc_off, word starts, word ends) of the batch. The documents of a round
+        that met characters not classified yet, or chunks missing from the memo, are scanned
+        again once those are learnt (spaCy's tokens of the chunks in the memo); what is still
+        missing after the last round leaves its documents to the Python path."""
+        todo = np.ones(len(offsets) - 1, np.bool_)
+        words = None
+        found = []
+        for _ in range(MAX_ROUNDS):
+            off, ws, we, status, miss, cands = self._round(data, offsets, todo)
+            found.append(cands)
+            if words is None:
+                words = off, ws, we, status
+            else:
+                words = wordkernel.merge_rounds(todo, *words, off, ws, we, status)
+            unknown = todo & (status == wordkernel.UNKNOWN_CHAR)
+            redo = unknown | (todo & (status == wordkernel.MISSING_CHUNK))
+            if not redo.any():
+                break
+            for d in np.flatnonzero(unknown).tolist():
+                self._learn_chars(data[offsets[d] : offsets[d + 1]])
+            if len(miss):
+                t0 = time.process_time()
+                self.learn_chunks(data, miss)
+                COUNTS["spacy_cpu_s"] += time.process_time() - t0
+            todo = redo
+        off, ws, we, status = words
+        self._check(data, offsets, status, np.concatenate(found))
+        return status, off, ws, we
+
+    def _learn_chars(self, data: np.ndarray) -> None:
+        """Classify the code points of ``data`` not in the table yet (a machine's table holds
+        every assigned one: these are unassigned or private-use characters)."""
         unknown = np.empty(1 << 16, np.int64)
         while n_unk := wordkernel.unknown_chars(data, self.chars.table, unknown):
             self.chars.learn(unknown[:n_unk].tolist())
-        todo = np.ones(len(offsets) - 1, np.bool_)
-        off1, s1, e1, st1, miss, cands = self._round(data, offsets, todo)
-        if len(miss):
-            t0 = time.process_time()
-            self.learn_chunks(data, miss)
-            COUNTS["spacy_cpu_s"] += time.process_time() - t0
-            redo = st1 == wordkernel.MISSING_CHUNK
-            off2, s2, e2, st2, _, cands2 = self._round(data, offsets, redo)
-            off1, s1, e1, st1 = wordkernel.merge_rounds(redo, off1, s1, e1, st1, off2, s2, e2, st2)
-            cands = np.concatenate([cands, cands2])
-        self._check(data, offsets, st1, cands)
-        return st1, off1, s1, e1
 
     def _round(self, data: np.ndarray, offsets: np.ndarray, todo: np.ndarray):
         n_docs = len(offsets) - 1

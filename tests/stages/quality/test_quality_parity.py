@@ -537,3 +537,35 @@ def test_char_flags_from_the_machine_cache_equal_learnt_ones(tmp_path, monkeypat
     blocked.write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))  # corpusforge/ cannot be made here
     assert not table().table.any()
+
+
+def test_kernel_words_learn_unlisted_characters_between_rounds() -> None:
+    """Characters outside the machine's table (private use, unassigned) are learnt when a
+    round meets them and their documents scanned again, with chunks spaCy must tokenize in
+    the same documents (a third round): the words equal datatrove's and the kernels keep
+    those documents."""
+    from corpusforge.stages.quality import batchwords
+
+    rng = random.Random(9)
+    odd = ["\ue000", "\U000f0001", "\u0378", "x\ue001y", "(\ue002)", "\U0010fffd."]
+    spacy_only = ["k44=9&e7=3c", "varchar(28)", "$~~@^", "Toast.makeText(ctx,"]
+    docs = []
+    for i in range(60):
+        parts = [rng.choice(WORDS) for _ in range(30)]
+        for _ in range(3):
+            parts.insert(rng.randrange(len(parts)), rng.choice(odd))
+        if i % 2:
+            parts.insert(rng.randrange(len(parts)), f"{rng.choice(spacy_only)}{i}")
+        docs.append(" ".join(parts) + ".")
+    batchwords.scanner_for.cache_clear()
+    batchwords._LAST.clear()
+    try:
+        bw = batchwords.batch_words(pa.array(docs), "en")
+        assert bw is not None and bw.ok.all()
+        for d, doc in enumerate(docs):
+            spans = range(bw.doc_off[d], bw.doc_off[d + 1])
+            ours = [bw.data[bw.ws[w] : bw.we[w]].tobytes().decode() for w in spans]
+            assert ours == split_into_words(doc, "en"), doc
+    finally:
+        batchwords.scanner_for.cache_clear()
+        batchwords._LAST.clear()
