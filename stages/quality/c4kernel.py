@@ -55,6 +55,9 @@ KEYWORDS = tuple(k for k, _ in _KEYWORDS)
 _KW_BYTES = np.frombuffer("".join(KEYWORDS).encode("ascii"), np.uint8)
 _KW_OFF = np.cumsum([0] + [len(k) for k in KEYWORDS]).astype(np.int64)
 _KW_KIND = np.array([kind for _, kind in _KEYWORDS], np.int64)
+_KW_FIRST = np.zeros(256, np.int64)  # first byte -> bit k set for each keyword k it starts
+for _k, _kw in enumerate(KEYWORDS):
+    _KW_FIRST[ord(_kw[0])] |= 1 << _k
 _CITES = (b"[edit]", b"[citation needed]")
 _CITE_BYTES = np.frombuffer(b"".join(_CITES), np.uint8)
 _CITE_OFF = np.cumsum([0] + [len(c) for c in _CITES]).astype(np.int64)
@@ -79,6 +82,13 @@ def _words(data, s, e, table, max_len) -> tuple[int, bool]:
     no limit)."""
     n_words, too_long, run, i = 0, False, 0, s
     while i < e:
+        c = data[i]
+        if 0x21 <= c < 0x80:  # printable ASCII: no space (those are all <= 0x20)
+            n_words += run == 0
+            run += 1
+            too_long = too_long or (max_len != -1 and run > max_len)
+            i += 1
+            continue
         cp, n = decode(data, i)
         if table[cp] & SPACE:
             run = 0
@@ -149,14 +159,16 @@ def _terminal(buf, s, e) -> bool:
 
 
 @nb.njit(cache=True)
-def _lower(buf, s, e, low) -> int:
+def _lower(buf, s, e, low) -> tuple[int, bool]:
     """The line lower-cased where it matters (ASCII letters, U+212A -> "k", U+0130 -> "i" +
-    a barrier; any other non-ASCII character: one barrier byte 0) into ``low``; its length."""
-    n, i = 0, s
+    a barrier; any other non-ASCII character: one barrier byte 0) into ``low``: its length,
+    and whether the line holds a "{"."""
+    n, i, curly = 0, s, False
     while i < e:
         c = buf[i]
         if c < 0x80:
             low[n] = c + 32 if 65 <= c <= 90 else c
+            curly = curly or c == 123
             n += 1
             i += 1
             continue
@@ -170,27 +182,25 @@ def _lower(buf, s, e, low) -> int:
             low[n] = 0
         n += 1
         i += m
-    return n
+    return n, curly
 
 
 @nb.njit(cache=True)
 def _keywords(buf, s, e, low) -> int:
     """LOREM | JAVASCRIPT | POLICY | CURLY: what the line holds ("{" as is, the keywords in
-    its lower case)."""
-    found = 0
-    for i in range(s, e):
-        if buf[i] == 123:
-            found |= CURLY
-            break
-    n = _lower(buf, s, e, low)
+    its lower case; at each byte only the keywords that start with it are compared)."""
+    n, curly = _lower(buf, s, e, low)
+    found = CURLY if curly else 0
     for i in range(n):
-        c = low[i]
-        if not (c == 108 or c == 106 or c == 116 or c == 112 or c == 99 or c == 117):
-            continue  # l j t p c u: the keywords' first letters
-        for k in range(len(_KW_KIND)):
-            kind = _KW_KIND[k]
-            if not found & kind and _same(low, i, n, _KW_BYTES, _KW_OFF[k], _KW_OFF[k + 1]):
-                found |= kind
+        starts = _KW_FIRST[low[i]]
+        k = 0
+        while starts:
+            if starts & 1:
+                kind = _KW_KIND[k]
+                if not found & kind and _same(low, i, n, _KW_BYTES, _KW_OFF[k], _KW_OFF[k + 1]):
+                    found |= kind
+            starts >>= 1
+            k += 1
     return found
 
 
@@ -279,6 +289,9 @@ def _doc(data, s, e, d, ws, we, w, table, lang_ok, params, sig, scratch, arena, 
     n_sent, n_kept, a, i, st = 0, 0, s, s, DECIDED
     while i <= e:
         if i < e:
+            if 0x20 <= data[i] < 0x80:  # printable ASCII: no line break (those are < 0x20)
+                i += 1
+                continue
             cp, n = decode(data, i)
             if not table[cp] & LINEBREAK:
                 i += n
