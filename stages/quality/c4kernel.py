@@ -55,9 +55,19 @@ KEYWORDS = tuple(k for k, _ in _KEYWORDS)
 _KW_BYTES = np.frombuffer("".join(KEYWORDS).encode("ascii"), np.uint8)
 _KW_OFF = np.cumsum([0] + [len(k) for k in KEYWORDS]).astype(np.int64)
 _KW_KIND = np.array([kind for _, kind in _KEYWORDS], np.int64)
-_KW_FIRST = np.zeros(256, np.int64)  # first byte -> bit k set for each keyword k it starts
+_LOWER = np.array([c + 32 if 65 <= c <= 90 else c for c in range(256)], np.uint8)
+_LOWER[0x80:] = 0  # a byte of a non-ASCII character: no keyword holds one
+# first byte, as is or upper-case -> bit k set for each keyword k it starts
+_KW_FIRST = np.zeros(256, np.int64)
+# first byte -> the second byte (lower-case) of the keywords it starts; 0xFF: none (no byte
+# lower-cases to it). Each first letter has one second letter ("lo", "ja", "te", "pr", "co",
+# "us"), so one compare picks the few places worth comparing keywords at.
+_KW_SECOND = np.full(256, 0xFF, np.int64)
 for _k, _kw in enumerate(KEYWORDS):
-    _KW_FIRST[ord(_kw[0])] |= 1 << _k
+    for _c in (_kw[0], _kw[0].upper()):
+        _KW_FIRST[ord(_c)] |= 1 << _k
+        assert _KW_SECOND[ord(_c)] in (0xFF, ord(_kw[1]))
+        _KW_SECOND[ord(_c)] = ord(_kw[1])
 _CITES = (b"[edit]", b"[citation needed]")
 _CITE_BYTES = np.frombuffer(b"".join(_CITES), np.uint8)
 _CITE_OFF = np.cumsum([0] + [len(c) for c in _CITES]).astype(np.int64)
@@ -185,15 +195,55 @@ def _lower(buf, s, e, low) -> tuple[int, bool]:
     return n, curly
 
 
+@nb.njit(cache=True, inline="always")
+def _same_lowered(buf, p, e, ref, a, b) -> bool:
+    """``buf[p:]`` lower-cased (ASCII letters) starts with ``ref[a:b]``."""
+    if p + b - a > e:
+        return False
+    for t in range(b - a):
+        if _LOWER[buf[p + t]] != ref[a + t]:
+            return False
+    return True
+
+
 @nb.njit(cache=True)
 def _keywords(buf, s, e, low) -> int:
     """LOREM | JAVASCRIPT | POLICY | CURLY: what the line holds ("{" as is, the keywords in
-    its lower case; at each byte only the keywords that start with it are compared)."""
+    its lower case). The line is read once, lower-casing ASCII letters on the fly where two
+    bytes could start a keyword; any other character is a barrier (a byte >= 0x80 equals no
+    keyword byte) except KELVIN SIGN and DOTTED CAPITAL I, which lower-case to ASCII: a line
+    holding one is lower-cased into ``low`` first (:func:`_keywords_lowered`)."""
+    found = 0
+    for i in range(s, e):
+        c = buf[i]
+        if c == 0xE2 or c == 0xC4:  # U+212A is E2 84 AA, U+0130 is C4 B0
+            if (c == 0xE2 and i + 2 < e and buf[i + 1] == 0x84 and buf[i + 2] == 0xAA) or (
+                c == 0xC4 and i + 1 < e and buf[i + 1] == 0xB0
+            ):
+                return _keywords_lowered(buf, s, e, low)
+        if c == 123:
+            found |= CURLY
+        if i + 1 >= e or _LOWER[buf[i + 1]] != _KW_SECOND[c]:
+            continue
+        starts, k = _KW_FIRST[c], 0
+        while starts:
+            if starts & 1:
+                kind = _KW_KIND[k]
+                if not found & kind and _same_lowered(buf, i, e, _KW_BYTES, _KW_OFF[k],
+                                                      _KW_OFF[k + 1]):  # fmt: skip
+                    found |= kind
+            starts >>= 1
+            k += 1
+    return found
+
+
+@nb.njit(cache=True)
+def _keywords_lowered(buf, s, e, low) -> int:
+    """:func:`_keywords` of a line with non-ASCII characters (see :func:`_lower`)."""
     n, curly = _lower(buf, s, e, low)
     found = CURLY if curly else 0
     for i in range(n):
-        starts = _KW_FIRST[low[i]]
-        k = 0
+        starts, k = _KW_FIRST[low[i]], 0
         while starts:
             if starts & 1:
                 kind = _KW_KIND[k]

@@ -292,6 +292,11 @@ C4_LINES = [
     "The COO\u212aIE POLICY (a KELVIN SIGN for the K) applies here.",
     "Terms\u00a0of use are not matched across a no-break space.",
     "\u0130psum lorem is not lorem ipsum, even lower-cased.",
+    # other non-ASCII characters are barriers: keywords next to them count, across them not
+    "\u00dcbersicht: javascript erforderlich f\u00fcr diese Seite.",
+    "Java\u00e9script is not the word, but Cookie policy is.",
+    "\u0130stanbul pages list their privacy policy too.",
+    "Datenschutzerkl\u00e4rung (PRIVACY POLICY) \u2014 gilt.",
     "Lorem ipsum dolor sit amet, consectetur adipiscing.",
     "The function returns {value} to its caller.",
     "x" * 1100 + " is a very long word.",
