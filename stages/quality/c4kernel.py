@@ -225,15 +225,7 @@ def _keywords(buf, s, e, low) -> int:
             found |= CURLY
         if i + 1 >= e or _LOWER[buf[i + 1]] != _KW_SECOND[c]:
             continue
-        starts, k = _KW_FIRST[c], 0
-        while starts:
-            if starts & 1:
-                kind = _KW_KIND[k]
-                if not found & kind and _same_lowered(buf, i, e, _KW_BYTES, _KW_OFF[k],
-                                                      _KW_OFF[k + 1]):  # fmt: skip
-                    found |= kind
-            starts >>= 1
-            k += 1
+        found = _keywords_at(buf, i, e, c, found)
     return found
 
 
@@ -243,14 +235,22 @@ def _keywords_lowered(buf, s, e, low) -> int:
     n, curly = _lower(buf, s, e, low)
     found = CURLY if curly else 0
     for i in range(n):
-        starts, k = _KW_FIRST[low[i]], 0
-        while starts:
-            if starts & 1:
-                kind = _KW_KIND[k]
-                if not found & kind and _same(low, i, n, _KW_BYTES, _KW_OFF[k], _KW_OFF[k + 1]):
-                    found |= kind
-            starts >>= 1
-            k += 1
+        found = _keywords_at(low, i, n, low[i], found)
+    return found
+
+
+@nb.njit(cache=True, inline="always")
+def _keywords_at(buf, i, e, c, found) -> int:
+    """``found`` with the kinds of the keywords that ``buf[i:e]`` (lower-cased) starts with
+    (``c``: its first byte)."""
+    starts, k = _KW_FIRST[c], 0
+    while starts:
+        if starts & 1:
+            kind = _KW_KIND[k]
+            if not found & kind and _same_lowered(buf, i, e, _KW_BYTES, _KW_OFF[k], _KW_OFF[k + 1]):
+                found |= kind
+        starts >>= 1
+        k += 1
     return found
 
 
