@@ -26,14 +26,17 @@ RUN python -m venv /opt/corpusforge/venv \
 
 ENV PATH=/opt/corpusforge/venv/bin:$PATH \
     VIRTUAL_ENV=/opt/corpusforge/venv \
-    NUMBA_CACHE_DIR=/opt/corpusforge/numba-cache
+    NUMBA_CACHE_DIR=/opt/corpusforge/numba-cache \
+    XDG_CACHE_HOME=/opt/corpusforge/cache
 
 # compile the numba kernels once, into the image: without this every Ray worker of every pod
 # compiles them on its first batch (tens of CPU seconds each); a warm-up is a run of the web
-# recipe's stages on generated documents (`corpusforge warmup`)
+# recipe's stages on generated documents (`corpusforge warmup`). It also builds the assets
+# kept in the user cache (the quality kernels' character table), here in XDG_CACHE_HOME.
 COPY examples/web_recipe.yaml /opt/corpusforge/warmup.yaml
-RUN corpusforge warmup /opt/corpusforge/warmup.yaml \
-    && chmod -R a+rwX /opt/corpusforge/numba-cache
+RUN mkdir -p /opt/corpusforge/cache \
+    && corpusforge warmup /opt/corpusforge/warmup.yaml \
+    && chmod -R a+rwX /opt/corpusforge/numba-cache /opt/corpusforge/cache
 
 USER 1000:1000
 WORKDIR /home/ray

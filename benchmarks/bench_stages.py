@@ -13,15 +13,17 @@ Usage (the corpus from ``python ../shared/bench/make_corpus.py --out /tmp/bench3
 --size-mb 30 --seed 1``)::
 
     python benchmarks/bench_stages.py --corpus /tmp/bench30 --mb 20 [--peer-mb 20]
-        [--only gopher_quality,tokenize] [--markdown] [--warm-mb 10]
+        [--only gopher_quality,tokenize] [--markdown] [--warm-mb 10] [--repeat 3]
 
 ``--peer-mb`` runs the slow peers (datatrove's per-document filters, Presidio) on the first
 part of the slice only; their MB/s is still per CPU second of what they processed.
 ``--warm-mb N`` also times ours and the best library after a run over the next N MB of the
 corpus (texts outside the slice): the state a long-running worker is in, with the memos and
 caches (the quality stages' chunk memo, langid's token memo, gigatoken's pretoken cache)
-filled by earlier documents, not by the timed ones. ``quality_fused`` is the three
-word-based quality stages in a row on each batch (MB/s of all three together).
+filled by earlier documents, not by the timed ones. ``--repeat N`` runs each of those child
+processes N times and reports the median with the range (this VM's run-to-run spread is
+about a third). ``quality_fused`` is the three word-based quality stages in a row on each
+batch (MB/s of all three together).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import argparse
 import gzip
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -367,13 +370,28 @@ def child_figures(args: argparse.Namespace, name: str, mode: str) -> list[str]:
     """(ours, best library) for one stage in a fresh process: ``cold`` (empty memos and
     caches) or ``warm`` (after a run over the texts that follow the slice). In one process,
     stages that share a per-process memo (the quality stages' chunk memo) would find it
-    filled with the slice's own texts by the stage timed before them."""
+    filled with the slice's own texts by the stage timed before them. With ``--repeat N``,
+    N fresh processes: the median and, in brackets, the lowest and highest."""
     cmd = [sys.executable, os.path.abspath(__file__), "--corpus", str(args.corpus)]
     cmd += ["--mb", str(args.mb), "--only", name, "--child", mode]
     cmd += ["--warm-mb", str(args.warm_mb or 0)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
-    lines = [ln for ln in out.splitlines() if ln.startswith("[")]
-    return json.loads(lines[-1]) if lines else ["n/a", "n/a"]
+    runs = []
+    for _ in range(args.repeat):
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
+        lines = [ln for ln in out.splitlines() if ln.startswith("[")]
+        runs.append(json.loads(lines[-1]) if lines else ["n/a", "n/a"])
+    return [_summary([run[col] for run in runs]) for col in range(2)]
+
+
+def _summary(figures: list[str]) -> str:
+    """One figure as is; several: median (lowest-highest), or the first that is no number."""
+    try:
+        values = sorted(float(f) for f in figures)
+    except ValueError:
+        return next(f for f in figures if not f.replace(".", "", 1).isdigit())
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{statistics.median(values):.1f} ({values[0]:.1f}-{values[-1]:.1f})"
 
 
 def main() -> None:
@@ -385,6 +403,9 @@ def main() -> None:
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument(
         "--warm-mb", type=float, default=0.0, help="also time ours and the library warmed up"
+    )
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="fresh processes per figure (median, range)"
     )
     ap.add_argument("--child", choices=["cold", "warm"], help=argparse.SUPPRESS)
     args = ap.parse_args()
