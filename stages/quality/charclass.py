@@ -17,6 +17,7 @@ and so on, see :mod:`.wordkernel`) holds for every character that passed its pro
 from __future__ import annotations
 
 import hashlib
+import logging
 import string
 import unicodedata
 from collections.abc import Iterable
@@ -26,6 +27,8 @@ import numpy as np
 from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
 
 from corpusforge.stages.machine_cache import build_once, cache_dir
+
+log = logging.getLogger("corpusforge")
 
 KNOWN = 1 << 0
 SPACE = 1 << 1  # str.isspace
@@ -123,6 +126,7 @@ class CharTable:
         path = cache_dir() / f"quality_char_flags_{fingerprint}.npy"
 
         def write(tmp: Path) -> None:
+            log.info("building the quality kernels' character table, once per machine: %s", path)
             self.learn(assigned_code_points())
             with open(tmp, "wb") as f:
                 np.save(f, self.table)
