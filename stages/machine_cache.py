@@ -33,8 +33,11 @@ def build_once(path: Path, write: Callable[[Path], None]) -> bool:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not path.exists():  # built by another process while this one waited
                 tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-                write(tmp)
-                tmp.replace(path)
+                try:
+                    write(tmp)
+                    tmp.replace(path)
+                finally:
+                    tmp.unlink(missing_ok=True)  # a failed build leaves nothing behind
     except OSError:
         return False
     return True

@@ -177,7 +177,7 @@ def _lower(buf, s, e, low) -> tuple[int, bool]:
     while i < e:
         c = buf[i]
         if c < 0x80:
-            low[n] = c + 32 if 65 <= c <= 90 else c
+            low[n] = _LOWER[c]
             curly = curly or c == 123
             n += 1
             i += 1

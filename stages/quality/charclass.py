@@ -124,15 +124,18 @@ class CharTable:
         if fingerprint is None:
             return
         path = cache_dir() / f"quality_char_flags_{fingerprint}.npy"
+        built = False
 
         def write(tmp: Path) -> None:
+            nonlocal built
             log.info("building the quality kernels' character table, once per machine: %s", path)
             self.learn(assigned_code_points())
+            built = True
             with open(tmp, "wb") as f:
                 np.save(f, self.table)
 
-        if not build_once(path, write):
-            return
+        if not build_once(path, write) or built:
+            return  # no cache, or this process built the table: it is in self.table already
         try:
             table = np.load(path, allow_pickle=False)
         except (OSError, ValueError):

@@ -54,8 +54,8 @@ def reference_classes() -> dict[str, list[tuple[int, int]]]:
         tmp.write_text(json.dumps(probed))
 
     if not build_once(path, write):  # a read-only cache only costs the probe next time
-        return {cls: _probe(cls) for cls in CLASSES}
-    if probed:
+        return probed or {cls: _probe(cls) for cls in CLASSES}
+    if probed:  # this process built it
         return probed
     data = json.loads(path.read_text())
     return {k: [tuple(r) for r in v] for k, v in data.items()}
