@@ -31,10 +31,13 @@ MEMO_SLOTS = 1 << 18  # chunk memo table (entries kept under 60% of it, then it 
 SPACY_GROUP = 4096  # chunks per spaCy call when the memo learns
 NEAR_BYTES = 256  # bytes read on either side of a boundary to check (more: whole document)
 MAX_ROUNDS = 3  # scans of a batch: unknown characters and missing chunks learnt in between
+MAX_GAPS = 1 << 16  # missing chunks a round puts in place (a document past them: scanned again)
+_SCAN_AGAIN = [wordkernel.UNKNOWN_CHAR, wordkernel.MISSING_CHUNK, wordkernel.REDO]
 COUNTS = {
     "docs": 0,
     "fallback_docs": 0,
     "checked_docs": 0,
+    "filled_docs": 0,
     "memo_chunks": 0,
     "memo_resets": 0,
     "spacy_cpu_s": 0.0,
@@ -181,30 +184,38 @@ class Scanner:
         return out
 
     def scan(self, data: np.ndarray, offsets: np.ndarray):
-        """(status, doc_off, word starts, word ends) of the batch. The documents of a round
-        that met characters not classified yet, or chunks missing from the memo, are scanned
-        again once those are learnt (spaCy's tokens of the chunks in the memo); what is still
-        missing after the last round leaves its documents to the Python path."""
+        """(status, doc_off, word starts, word ends) of the batch. Chunks a round finds
+        missing from the memo are learnt (spaCy's tokens, into the memo) and put in place
+        among their documents' other words (:func:`.wordkernel.fill_gaps`); the documents
+        that met characters not classified yet, or whose chunks could not all be put in
+        place, are scanned again once those are learnt; what is still missing after the
+        last round leaves its documents to the Python path."""
         todo = np.ones(len(offsets) - 1, np.bool_)
         words = None
         found = []
         for _ in range(MAX_ROUNDS):
-            off, ws, we, status, miss, cands = self._round(data, offsets, todo)
+            off, ws, we, status, gaps, runs, cands = self._round(data, offsets, todo)
+            unknown = todo & (status == wordkernel.UNKNOWN_CHAR)
+            for d in np.flatnonzero(unknown).tolist():
+                self._learn_chars(data[offsets[d] : offsets[d + 1]])
+            if len(gaps):
+                t0 = time.process_time()
+                self.learn_chunks(data, gaps[:, wordkernel.G_S : wordkernel.G_E + 1])
+                COUNTS["spacy_cpu_s"] += time.process_time() - t0
+                filling = int((status == wordkernel.MISSING_CHUNK).sum())
+                off, ws, we, cands = wordkernel.fill_gaps(
+                    data, off, ws, we, status, gaps, runs, tuple(self.memo), self.sets[2],
+                    self.sets[3], cands,
+                )  # fmt: skip
+                COUNTS["filled_docs"] += filling - int((status == wordkernel.MISSING_CHUNK).sum())
             found.append(cands)
             if words is None:
                 words = off, ws, we, status
             else:
                 words = wordkernel.merge_rounds(todo, *words, off, ws, we, status)
-            unknown = todo & (status == wordkernel.UNKNOWN_CHAR)
-            redo = unknown | (todo & (status == wordkernel.MISSING_CHUNK))
+            redo = todo & np.isin(status, _SCAN_AGAIN)
             if not redo.any():
                 break
-            for d in np.flatnonzero(unknown).tolist():
-                self._learn_chars(data[offsets[d] : offsets[d + 1]])
-            if len(miss):
-                t0 = time.process_time()
-                self.learn_chunks(data, miss)
-                COUNTS["spacy_cpu_s"] += time.process_time() - t0
             todo = redo
         off, ws, we, status = words
         self._check(data, offsets, status, np.concatenate(found))
@@ -223,16 +234,18 @@ class Scanner:
         out_e = np.empty_like(out_s)
         doc_off = np.zeros(n_docs + 1, np.int64)
         status = np.zeros(n_docs, np.int64)
-        miss = np.empty((min(len(data), 1 << 20) + 1, 2), np.int64)
+        n_rows = min(len(data) // 2 + 1, MAX_GAPS)
+        gaps = np.empty((n_rows, wordkernel.GAP_COLS), np.int64)
+        runs = np.empty((n_rows, wordkernel.RUN_COLS), np.int64)
         cands = np.empty((1 << 14, 2), np.int64)
-        n_miss, n_cand = wordkernel.scan_batch(
+        n_gaps, n_cand, n_runs = wordkernel.scan_batch(
             data, offsets, todo, self.chars.table, self.sets, self.dash, self.chars.units2,
-            self.suffix_width, tuple(self.memo), out_s, out_e, doc_off, status, miss, cands,
-            self._affixes,
-            self._affixes.copy(),
+            self.suffix_width, tuple(self.memo), out_s, out_e, doc_off, status, gaps, runs,
+            cands, self._affixes, self._affixes.copy(),
         )  # fmt: skip
         k = doc_off[-1]
-        return doc_off, out_s[:k], out_e[:k], status, miss[:n_miss], cands[:n_cand]
+        return (doc_off, out_s[:k], out_e[:k], status, gaps[:n_gaps], runs[:n_runs],
+                cands[:n_cand])  # fmt: skip
 
     def _check(self, data: np.ndarray, offsets: np.ndarray, status, cands) -> None:
         """Settle the documents the kernel flagged ``CHECK``: OK unless a special-case

@@ -20,8 +20,11 @@ Across chunks: where two chunks are joined by one plain space and their facing t
 be consecutive tokens of a special-case pattern, the document is flagged ``CHECK`` (its words
 are kept; :mod:`.batchwords` looks for a whole pattern across the chunks), and where a chunk
 spaCy's matcher changed has such a neighbour, ``WHOLE_DOC`` (the reasoning is in
-:mod:`.words`). Characters not classified yet and chunks missing from the memo are reported
-so that the caller can learn them and scan those documents again.
+:mod:`.words`). Characters not classified yet are reported so that the caller can learn them
+and scan those documents again. Chunks missing from the memo are reported with where their
+tokens go and how they join their neighbours: once the caller has learnt them,
+:func:`fill_gaps` puts their tokens in place and makes the checks across chunks that waited
+for them, so a document is not scanned a second time for a chunk the memo lacked.
 """
 
 from __future__ import annotations
@@ -55,7 +58,18 @@ from corpusforge.stages.quality.charclass import (
     UPPER,
 )
 
-OK, UNKNOWN_CHAR, MISSING_CHUNK, WHOLE_DOC, CHECK = 0, 1, 2, 3, 4
+OK, UNKNOWN_CHAR, MISSING_CHUNK, WHOLE_DOC, CHECK, REDO = 0, 1, 2, 3, 4, 5
+# A row of ``gaps`` per chunk missing from the memo: its document, the word index its tokens
+# go to, its span, and how it joins its neighbours (the checks across chunks wait for its
+# tokens): JOIN_KNOWN with the previous chunk's last (next chunk's first) token hash and the
+# next chunk's start, JOIN_GAP where that neighbour is missing too.
+# ``G_RUN``: the row of ``runs`` of its run of joined chunks (candidates from R_LO to R_HI;
+# R_CHANGED: a chunk of it that is not missing was changed by spaCy's matcher).
+G_DOC, G_K, G_S, G_E, G_PREV, G_HPREV, G_NEXT, G_HNEXT, G_NEXTS, G_RUN = range(10)
+GAP_COLS = 10
+JOIN_NONE, JOIN_KNOWN, JOIN_GAP = 0, 1, 2
+R_DOC, R_LO, R_HI, R_CHANGED = range(4)
+RUN_COLS = 4
 MEMO_CHANGED, MEMO_WHOLE = 1, 2  # memo entry flags: the matcher changed it; spaCy sees all
 _FNV0 = np.uint64(0xCBF29CE484222325)
 _FNV1 = np.uint64(0x100000001B3)
@@ -489,6 +503,17 @@ def _memo_tokens(data, cs, ce, h, mk_hash, mk_start, mk_len, mt_start, mt_n, m_f
 # ------------------------------------------------------------------------------ the scan
 
 
+@nb.njit(cache=True, inline="always")
+def _end_run(runs, run_row, run_cand, n_cand, run_changed) -> int:
+    """The candidate count after a run of joined chunks ends: its candidates stay only if
+    spaCy's matcher changed one of its chunks (see words.ChunkWords.crossing); a run with a
+    missing chunk keeps them, recorded in ``runs`` for :func:`fill_gaps` to decide."""
+    if run_row >= 0:
+        runs[run_row, R_HI], runs[run_row, R_CHANGED] = n_cand, run_changed
+        return n_cand
+    return n_cand if run_changed else run_cand
+
+
 # No reference counting (``_nrt=False``: the function may not allocate): numba counts
 # references to arrays for every inlined helper call, which cost four times the grammar path
 # and as much as the whole common path. The larger helpers are inlined by numba (a call
@@ -496,24 +521,29 @@ def _memo_tokens(data, cs, ce, h, mk_hash, mk_start, mk_len, mt_start, mt_n, m_f
 # too but compiles in a quarter of the time (about 10 CPU-s, once per machine: cache=True).
 @nb.njit(cache=True, _nrt=False)
 def scan_batch(data, offsets, todo, table, sets, dash, units2, width, memo, out_s, out_e,
-               doc_off, status, miss, cands, starts, ends) -> tuple[int, int]:  # fmt: skip
+               doc_off, status, gaps, runs, cands, starts,
+               ends) -> tuple[int, int, int]:  # fmt: skip
     """Words of every document as byte spans ``out_s/out_e``, ``doc_off`` per document;
     ``status`` per document (OK, CHECK, or why not). ``sets``: (specials, their bloom,
     phrase pairs, their bloom); ``dash``: the dash infixes; ``units2``, ``width``: see
-    :func:`_no_unit`. Returns the counts of chunks missing from the memo (rows of start,
-    end in ``miss``) and of the boundaries to check (rows of document, start of the chunk
-    after the space, in ``cands``; a document with more than fit is WHOLE_DOC). ``starts``,
-    ``ends``: scratch for :func:`grammar_tokens` (MAX_AFFIX + 3 each)."""
+    :func:`_no_unit`. Returns the counts of chunks missing from the memo (rows of ``gaps``:
+    a MISSING_CHUNK document keeps its other words and candidates, :func:`fill_gaps` adds
+    the missing ones once learnt; REDO where more than fit), of the boundaries to check
+    (rows of document, start of the chunk after the space, in ``cands``; a document with
+    more than fit is WHOLE_DOC) and of the runs holding a missing chunk (``runs``, at least
+    as many rows as ``gaps``). ``starts``, ``ends``: scratch for :func:`grammar_tokens`
+    (MAX_AFFIX + 3 each)."""
     specials, special_bits, pairs, pair_bits = sets
     dash_arena, dash_off = dash
     mk_hash, mk_start, mk_len, mt_start, mt_n, m_flag, m_arena, m_toks, m_first, m_last = memo
-    k = n_miss = n_cand = 0
+    k = n_gap = n_cand = n_run = 0
     for d in range(len(offsets) - 1):
         doc_off[d] = k_doc = k
         if not todo[d]:
             continue
         st, cand_doc, run_cand, run_changed = OK, n_cand, n_cand, False
         i, e0, prev_end, h_prev = offsets[d], offsets[d + 1], np.int64(-2), np.uint64(0)
+        last_gap = run_row = -1  # gaps row of the previous chunk if missing; runs row
         while i < e0:
             cp = np.int64(data[i])
             n = 1
@@ -537,7 +567,7 @@ def scan_batch(data, offsets, todo, table, sets, dash, units2, width, memo, out_
                 for t in range(i, i + n):
                     h = (h ^ np.uint64(data[t])) * _FNV1
                 i += n
-            if st == WHOLE_DOC or st == UNKNOWN_CHAR:
+            if st == WHOLE_DOC or st == UNKNOWN_CHAR or st == REDO:
                 continue
             if not shared & KNOWN:
                 st = UNKNOWN_CHAR
@@ -569,17 +599,38 @@ def scan_batch(data, offsets, todo, table, sets, dash, units2, width, memo, out_
                         m_arena, m_toks, m_first, m_last, out_s, out_e, k,
                     )  # fmt: skip
                     if k2 < 0:
-                        if n_miss < len(miss):
-                            miss[n_miss, 0], miss[n_miss, 1] = cs, i
-                            n_miss += 1
-                        st = MISSING_CHUNK
+                        if n_gap == len(gaps):
+                            st = REDO
+                            continue
+                        joined = cs == prev_end + 1 and data[prev_end] == 32
+                        gaps[n_gap, G_DOC], gaps[n_gap, G_K] = d, k
+                        gaps[n_gap, G_S], gaps[n_gap, G_E] = cs, i
+                        gaps[n_gap, G_PREV], gaps[n_gap, G_NEXT] = JOIN_NONE, JOIN_NONE
+                        gaps[n_gap, G_HPREV] = np.int64(h_prev)
+                        if joined:
+                            gaps[n_gap, G_PREV] = JOIN_GAP if last_gap >= 0 else JOIN_KNOWN
+                            if last_gap >= 0:
+                                gaps[last_gap, G_NEXT] = JOIN_GAP
+                        else:
+                            n_cand = _end_run(runs, run_row, run_cand, n_cand, run_changed)
+                            run_cand, run_changed, run_row = n_cand, False, -1
+                        if run_row < 0:  # fill_gaps decides whether its candidates stay
+                            run_row = n_run
+                            runs[n_run, R_DOC], runs[n_run, R_LO] = d, run_cand
+                            n_run += 1
+                        gaps[n_gap, G_RUN] = run_row
+                        st, last_gap, prev_end = MISSING_CHUNK, n_gap, i
+                        n_gap += 1
                         continue
                     if flag == MEMO_WHOLE:
                         st = WHOLE_DOC
                         continue
                     changed = flag == MEMO_CHANGED
             if cs == prev_end + 1 and data[prev_end] == 32:  # joined by one plain space
-                if in_set(pair_bits, pairs, pair_hash(h_prev, h_first)):
+                if last_gap >= 0:  # to a missing chunk: fill_gaps checks the pair
+                    gaps[last_gap, G_NEXT], gaps[last_gap, G_NEXTS] = JOIN_KNOWN, cs
+                    gaps[last_gap, G_HNEXT] = np.int64(h_first)
+                elif in_set(pair_bits, pairs, pair_hash(h_prev, h_first)):
                     if n_cand < len(cands):
                         cands[n_cand, 0], cands[n_cand, 1] = d, cs
                         n_cand += 1
@@ -587,20 +638,20 @@ def scan_batch(data, offsets, todo, table, sets, dash, units2, width, memo, out_
                         st = WHOLE_DOC
             else:  # a new run of joined chunks: a pattern across the last one could only
                 # matter if it held a chunk the matcher changed (see words.ChunkWords.crossing)
-                n_cand = n_cand if run_changed else run_cand
-                run_cand, run_changed = n_cand, False
+                n_cand = _end_run(runs, run_row, run_cand, n_cand, run_changed)
+                run_cand, run_changed, run_row = n_cand, False, -1
             run_changed = run_changed or changed
-            prev_end, h_prev, k = i, h_last, k2
-        n_cand = n_cand if run_changed else run_cand
+            prev_end, h_prev, k, last_gap = i, h_last, k2, -1
+        n_cand = _end_run(runs, run_row, run_cand, n_cand, run_changed)
         if st == OK and n_cand > cand_doc:
             st = CHECK
-        if st != CHECK:
-            n_cand = cand_doc  # keep the candidates of CHECK documents only
-        if st != OK and st != CHECK:
+        if st != CHECK and st != MISSING_CHUNK:
+            n_cand = cand_doc  # keep the candidates of the documents with words only
+        if st != OK and st != CHECK and st != MISSING_CHUNK:
             k = k_doc
         status[d] = st
     doc_off[len(offsets) - 1] = k
-    return n_miss, n_cand
+    return n_gap, n_cand, n_run
 
 
 PENDING = np.uint32(1 << 31)  # a code point already reported as unknown in this pass
@@ -642,3 +693,93 @@ def merge_rounds(redo, off1, s1, e1, st1, off2, s2, e2, st2):
         ws[off[d] : off[d + 1]] = src_s[a : a + n]
         we[off[d] : off[d + 1]] = src_e[a : a + n]
     return off, ws, we, status
+
+
+@nb.njit(cache=True)
+def fill_gaps(data, doc_off, ws, we, status, gaps, runs, memo, pairs, pair_bits, cands):
+    """The words of a round with the chunks of its MISSING_CHUNK documents that were missing
+    from the memo now in place (learnt since), instead of scanning those documents again:
+    (doc_off, ws, we, cands). The candidates of a run with a filled chunk stay, and its
+    pairs at the filled chunks' boundaries are added, only if the matcher changed one of
+    its chunks (as in the scan). A filled document becomes OK, or CHECK with a candidate;
+    one with a chunk still missing (the memo started over while learning) stays
+    MISSING_CHUNK, one with a chunk spaCy must see whole becomes WHOLE_DOC."""
+    mk_hash, mk_start, mk_len, mt_start, mt_n, m_flag, m_arena, m_toks, m_first, m_last = memo
+    n_docs, n_gaps = len(doc_off) - 1, len(gaps)
+    slot = np.full(n_gaps, -1, np.int64)
+    fill = status == MISSING_CHUNK
+    extra = np.zeros(n_docs, np.int64)
+    changed = runs[:, R_CHANGED] != 0
+    for g in range(n_gaps):
+        d = gaps[g, G_DOC]
+        if not fill[d]:
+            continue
+        s, e = gaps[g, G_S], gaps[g, G_E]
+        j = memo_find(data, s, e, hash_bytes(data, s, e), mk_hash, mk_start, mk_len, m_arena)
+        if j < 0 or m_flag[j] == MEMO_WHOLE:
+            fill[d] = False
+            status[d] = MISSING_CHUNK if j < 0 else WHOLE_DOC
+            continue
+        slot[g] = j
+        extra[d] += mt_n[j]
+        changed[gaps[g, G_RUN]] |= m_flag[j] == MEMO_CHANGED
+    keep = np.ones(len(cands), np.bool_)
+    for r in range(len(runs)):
+        if fill[runs[r, R_DOC]] and not changed[r]:
+            keep[runs[r, R_LO] : runs[r, R_HI]] = False
+    out_c = np.empty((len(cands) + 2 * n_gaps, 2), np.int64)
+    n_c = 0
+    has_cand = np.zeros(n_docs, np.bool_)
+    for c in range(len(cands)):
+        if keep[c]:
+            out_c[n_c] = cands[c]
+            n_c += 1
+            has_cand[cands[c, 0]] = True
+    for g in range(n_gaps):  # the pairs across the filled chunks' joined boundaries
+        d = gaps[g, G_DOC]
+        if not fill[d] or not changed[gaps[g, G_RUN]]:
+            continue
+        j = slot[g]
+        h_prev = m_last[slot[g - 1]] if gaps[g, G_PREV] == JOIN_GAP else np.uint64(gaps[g, G_HPREV])
+        if gaps[g, G_PREV] != JOIN_NONE and in_set(pair_bits, pairs, pair_hash(h_prev, m_first[j])):
+            out_c[n_c, 0], out_c[n_c, 1] = d, gaps[g, G_S]
+            n_c += 1
+            has_cand[d] = True
+        h_next = np.uint64(gaps[g, G_HNEXT])
+        if gaps[g, G_NEXT] == JOIN_KNOWN and in_set(pair_bits, pairs, pair_hash(m_last[j], h_next)):
+            out_c[n_c, 0], out_c[n_c, 1] = d, gaps[g, G_NEXTS]
+            n_c += 1
+            has_cand[d] = True
+    off = np.zeros(n_docs + 1, np.int64)
+    for d in range(n_docs):
+        n = doc_off[d + 1] - doc_off[d]
+        if status[d] != OK and status[d] != CHECK and not fill[d]:
+            n = 0  # its words are not used
+        off[d + 1] = off[d] + n + (extra[d] if fill[d] else 0)
+    out_s = np.empty(off[n_docs], np.int64)
+    out_e = np.empty(off[n_docs], np.int64)
+    g = 0
+    for d in range(n_docs):
+        a, b, o = doc_off[d], doc_off[d + 1], off[d]
+        while g < n_gaps and gaps[g, G_DOC] < d:
+            g += 1
+        if not fill[d]:
+            n = off[d + 1] - o
+            out_s[o : o + n] = ws[a : a + n]
+            out_e[o : o + n] = we[a : a + n]
+            continue
+        while g < n_gaps and gaps[g, G_DOC] == d:
+            n = gaps[g, G_K] - a  # the words before the gap
+            out_s[o : o + n] = ws[a : a + n]
+            out_e[o : o + n] = we[a : a + n]
+            o, a = o + n, a + n
+            j, pos = slot[g], gaps[g, G_S]
+            for t in range(mt_start[j], mt_start[j] + mt_n[j]):
+                out_s[o], out_e[o] = pos, pos + m_toks[t]
+                pos += m_toks[t]
+                o += 1
+            g += 1
+        out_s[o : o + b - a] = ws[a:b]
+        out_e[o : o + b - a] = we[a:b]
+        status[d] = CHECK if has_cand[d] else OK
+    return off, out_s, out_e, out_c[:n_c]

@@ -574,3 +574,51 @@ def test_kernel_words_learn_unlisted_characters_between_rounds() -> None:
     finally:
         batchwords.scanner_for.cache_clear()
         batchwords._LAST.clear()
+
+
+# chunks spaCy alone tokenizes (memo only), with the matcher's special cases and their parts
+GAP_PIECES = [
+    "k44=9&e7=3c", "varchar(28)", "$~~@^", "#<&%#*", "e^{-iHt}", "a_{k},", "x:", ":)", "):",
+    ":-)", "(-:", ">.<", ":))", "Mr.", "'s", "It's", "\u2019cause", "8-)", "<3", "=]", ":", ")",
+    "(", "-", "=", "8", "D", "x", ".", "_", "and/or", "w/o", "(:", ":(", "<space>", "Ph.D.",
+    "Im.", "Thats.", "(:D.", "(=.", "Wed.", "_.", "_.)", "-:",  # changed by the matcher, and
+]  # fmt: skip  # ... patterns across a space with them ("Im. _.", ": (:D.")
+
+
+def test_kernel_words_fill_missing_chunks_in_place(monkeypatch) -> None:
+    """Chunks a round finds missing from the memo are learnt and put in place among their
+    documents' words instead of scanning those documents again: next to each other, at a
+    document's ends, and where they and their neighbours could form a special-case pattern
+    across the space. Every document the kernel keeps has datatrove's words, with room for
+    all gaps of a round and with room for few (the others are scanned again)."""
+    from corpusforge.stages.dedup.kernels import utf8_buffers
+    from corpusforge.stages.quality import batchwords
+
+    rng = random.Random(21)
+    docs = []
+    for _ in range(400):
+        parts = [
+            rng.choice(GAP_PIECES) if rng.random() < 0.6 else rng.choice(WORDS)
+            for _ in range(rng.randint(1, 30))
+        ]
+        text = parts[0]
+        for p in parts[1:]:
+            text += rng.choice([" ", " ", " ", "  ", "\n"]) + p
+        docs.append(text)
+    chunked = quality_words.chunk_words_for("en")
+    assert chunked is not None
+    data, offsets = utf8_buffers(pa.array(docs))
+    for max_gaps in (1 << 16, 60):
+        monkeypatch.setattr(batchwords, "MAX_GAPS", max_gaps)
+        counts = dict(batchwords.COUNTS)
+        status, doc_off, ws, we = batchwords.Scanner(chunked).scan(data, offsets)
+        for d in np.flatnonzero(status == 0).tolist():
+            spans = range(doc_off[d], doc_off[d + 1])
+            words = [data[ws[w] : we[w]].tobytes().decode() for w in spans]
+            assert words == split_into_words(docs[d], "en"), docs[d]
+        filled = batchwords.COUNTS["filled_docs"] - counts["filled_docs"]
+        checked = batchwords.COUNTS["checked_docs"] - counts["checked_docs"]
+        assert (status == 0).sum() > len(docs) // 2 and filled > 0
+        if max_gaps > len(data):
+            assert filled > len(docs) // 2 and checked > 10
+            assert (status == 3).any()  # a pattern across a filled chunk: the Python path
