@@ -19,11 +19,11 @@ import pyarrow.compute as pc
 
 from corpusforge.stages.dedup.kernels import utf8_buffers
 from corpusforge.stages.quality import wordkernel
+from corpusforge.stages.quality.affix_search import suffix_width
 from corpusforge.stages.quality.charclass import CharTable
 from corpusforge.stages.quality.words import (
     ChunkWords,
     chunk_words_for,
-    suffix_width,
     tokens_of,
 )
 

@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from datatrove.utils.word_tokenizers import SpaCyTokenizer, WordTokenizer, load_word_tokenizer
 
 from corpusforge.stages.no_torch import import_spacy_without_torch
+from corpusforge.stages.quality.affix_search import tail_suffix_search
 
 # Enough for one engine batch of every stage in a fused chain; words of a 4 kB document are
 # about 30 kB of Python strings, so this bounds the cache at some tens of MB.
@@ -81,88 +82,11 @@ class _Gate:
         return lambda s: fn(s) if self.on else off(s)
 
 
-def suffix_width(search: Callable | None) -> int | None:
-    """The most characters a spaCy suffix search (a compiled regex of ``$``-anchored
-    alternatives) can match, runs of one character aside (:func:`tail_suffix_search`);
-    None when the pattern is not of that form."""
-    parsed = _suffix_alternatives(search)
-    return None if parsed is None else parsed[1]
-
-
-def _suffix_alternatives(search: Callable | None) -> tuple[re.Pattern, int, set[str]] | None:
-    """(pattern, the longest bounded match, the characters of unbounded ``cc+$`` runs)."""
-    pattern = getattr(search, "__self__", None)
-    if not isinstance(pattern, re.Pattern):
-        return None
-    try:
-        from re import _parser as sre_parse  # type: ignore[attr-defined]
-
-        branches = _branches(sre_parse.parse(pattern.pattern, pattern.flags))
-    except Exception:
-        return None
-    if branches is None:
-        return None
-    width, runs = 0, set()
-    for b in branches:
-        if b.getwidth()[1] < sre_parse.MAXREPEAT:
-            width = max(width, b.getwidth()[1])
-            continue
-        run = _char_run(b)
-        if run is None:
-            return None
-        runs.add(run)
-    return (pattern, width, runs) if width else None
-
-
-def tail_suffix_search(search: Callable | None) -> Callable | None:
-    """A faster equal of a spaCy suffix search (a compiled regex of ``$``-anchored
-    alternatives, searched from the start of the string): the same match length, searching
-    only the last ``w`` characters, ``w`` the longest any alternative can match. Python's
-    ``search(string, pos)`` still sees the characters before ``pos`` for lookbehinds. The
-    leftmost match can only start further left through an alternative of unbounded length;
-    the only kind allowed here is a run of one character ("\\.\\.+"), and the full search
-    runs when the string has that character just before the window. None when the pattern
-    is not of that form (then the tokenizer keeps its own search)."""
-    parsed = _suffix_alternatives(search)
-    if parsed is None:
-        return None
-    pattern, width, runs = parsed
-
-    def tail_search(string: str):  # -> re.Match | None
-        start = len(string) - width
-        if start <= 0 or string[start - 1] in runs:
-            return pattern.search(string)
-        return pattern.search(string, start)
-
-    return tail_search
-
-
-def _char_run(branch) -> str | None:
-    """``c`` for an alternative ``cc+$`` (a character, more of it, the end), else None."""
-    items = list(branch)
-    if len(items) != 3:
-        return None
-    (op0, c), (op1, rep), (op2, at) = items
-    if (str(op0), str(op1), str(op2), str(at)) != ("LITERAL", "MAX_REPEAT", "AT", "AT_END"):
-        return None
-    low, _, sub = rep
-    return chr(c) if low == 1 and list(sub) == [(op0, c)] else None
-
-
-def _branches(tree) -> list | None:
-    """The alternatives of a parsed ``(?:a$|b$|...)`` pattern."""
-    for op, av in tree:
-        if str(op) == "BRANCH":
-            return av[1]
-        if str(op) == "SUBPATTERN":
-            return _branches(av[-1])
-    return None
-
-
 def tokenizer_copies(tokenizer):  # -> tuple[Tokenizer, Tokenizer]
     """Two copies of a spaCy ``Tokenizer`` on a vocabulary without lexical attributes (new
     words then cost a fraction of the time; tokens are the same, as splitting never reads
-    them) and with :func:`tail_suffix_search`: ``post`` tokenizes as the original does;
+    them) and with :func:`.affix_search.tail_suffix_search`: ``post`` tokenizes as the
+    original does;
     ``pre`` gives the tokens the original has *before* its special-case phrase matcher runs.
     spaCy only adds a special case to that matcher when its affix functions split it;
     ``pre``'s are switched off while it loads its rules, so its matcher is empty, and on

@@ -24,6 +24,7 @@ from datatrove.pipeline.filters import (
 from datatrove.utils.text import split_into_words
 
 from corpusforge.stages.quality import words as quality_words
+from corpusforge.stages.quality.affix_search import tail_suffix_search
 from corpusforge.stages.quality.c4 import C4Quality
 from corpusforge.stages.quality.fineweb import FineWebQuality
 from corpusforge.stages.quality.gopher import GopherQuality, GopherRepetition
@@ -460,7 +461,7 @@ def test_tail_suffix_search_equals_spacy_suffix_search() -> None:
     chunked = quality_words.chunk_words_for("en")
     assert chunked is not None
     search = chunked.tokenizer.suffix_search
-    fast = quality_words.tail_suffix_search(search)
+    fast = tail_suffix_search(search)
     assert fast is not None
     from spacy.lang.char_classes import UNITS
 

@@ -1,0 +1,90 @@
+"""Faster equals of a spaCy tokenizer's affix searches, for the tokenizer copies the quality
+stages' chunk memo learns from (:func:`.words.tokenizer_copies`).
+
+Each reads the compiled pattern's parse tree (``re._parser``) and narrows where Python's regex
+engine has to look, never what it finds: the same matches, checked against the original on
+generated text by the tests. A pattern of another form keeps the tokenizer's own function.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+
+def suffix_width(search: Callable | None) -> int | None:
+    """The most characters a spaCy suffix search (a compiled regex of ``$``-anchored
+    alternatives) can match, runs of one character aside (:func:`tail_suffix_search`);
+    None when the pattern is not of that form."""
+    parsed = _suffix_alternatives(search)
+    return None if parsed is None else parsed[1]
+
+
+def _suffix_alternatives(search: Callable | None) -> tuple[re.Pattern, int, set[str]] | None:
+    """(pattern, the longest bounded match, the characters of unbounded ``cc+$`` runs)."""
+    pattern = getattr(search, "__self__", None)
+    if not isinstance(pattern, re.Pattern):
+        return None
+    try:
+        from re import _parser as sre_parse  # type: ignore[attr-defined]
+
+        branches = _branches(sre_parse.parse(pattern.pattern, pattern.flags))
+    except Exception:
+        return None
+    if branches is None:
+        return None
+    width, runs = 0, set()
+    for b in branches:
+        if b.getwidth()[1] < sre_parse.MAXREPEAT:
+            width = max(width, b.getwidth()[1])
+            continue
+        run = _char_run(b)
+        if run is None:
+            return None
+        runs.add(run)
+    return (pattern, width, runs) if width else None
+
+
+def tail_suffix_search(search: Callable | None) -> Callable | None:
+    """A faster equal of a spaCy suffix search (a compiled regex of ``$``-anchored
+    alternatives, searched from the start of the string): the same match length, searching
+    only the last ``w`` characters, ``w`` the longest any alternative can match. Python's
+    ``search(string, pos)`` still sees the characters before ``pos`` for lookbehinds. The
+    leftmost match can only start further left through an alternative of unbounded length;
+    the only kind allowed here is a run of one character ("\\.\\.+"), and the full search
+    runs when the string has that character just before the window. None when the pattern
+    is not of that form (then the tokenizer keeps its own search)."""
+    parsed = _suffix_alternatives(search)
+    if parsed is None:
+        return None
+    pattern, width, runs = parsed
+
+    def tail_search(string: str):  # -> re.Match | None
+        start = len(string) - width
+        if start <= 0 or string[start - 1] in runs:
+            return pattern.search(string)
+        return pattern.search(string, start)
+
+    return tail_search
+
+
+def _char_run(branch) -> str | None:
+    """``c`` for an alternative ``cc+$`` (a character, more of it, the end), else None."""
+    items = list(branch)
+    if len(items) != 3:
+        return None
+    (op0, c), (op1, rep), (op2, at) = items
+    if (str(op0), str(op1), str(op2), str(at)) != ("LITERAL", "MAX_REPEAT", "AT", "AT_END"):
+        return None
+    low, _, sub = rep
+    return chr(c) if low == 1 and list(sub) == [(op0, c)] else None
+
+
+def _branches(tree) -> list | None:
+    """The alternatives of a parsed ``(?:a$|b$|...)`` pattern."""
+    for op, av in tree:
+        if str(op) == "BRANCH":
+            return av[1]
+        if str(op) == "SUBPATTERN":
+            return _branches(av[-1])
+    return None
