@@ -87,6 +87,10 @@ class Scanner:
         self.suffix_width = suffix_width(chunked.tokenizer.suffix_search) or 1 << 30
         self._affixes = np.empty(wordkernel.MAX_AFFIX + 3, np.int64)  # kernel scratch
         self._reset_memo()
+        # every kernel of a scan loaded now (numba's cache, ~50 ms), not in a first batch: a
+        # chunk only spaCy splits and a private-use character, learnt when met
+        self.scan(*utf8_buffers(pa.array(["a k4=9&e7=c \U000ffff0"], pa.large_string())))
+        self._reset_memo()
 
     def _reset_memo(self) -> None:
         n = MEMO_SLOTS
@@ -147,26 +151,31 @@ class Scanner:
         edges: list[tuple[int, int]] = []  # byte lengths of the edge tokens before the matcher
         for lo in range(0, len(texts), SPACY_GROUP):
             group = texts[lo : lo + SPACY_GROUP]
-            for text, toks in zip(group, self._tokens(group), strict=True):
+            final = self._tokens(group, self.chunked.post)
+            merges = [c for c, toks in enumerate(final) if self.chunked.shows_merge(toks)]
+            before = self._tokens([group[c] for c in merges], self.chunked.pre)
+            pres = dict(zip(merges, before, strict=True))  # tokens before the matcher
+            for c, (text, toks) in enumerate(zip(group, final, strict=True)):
                 if "IS_ALPHA" in text:  # datatrove retries such texts without the string
                     n = len(text.encode("utf-8"))
                     toks_all.append([n])
                     flags.append(wordkernel.MEMO_WHOLE)
                     edges.append((n, n))
                     continue
-                pre = self.chunked.pre_tokens(text, toks)
+                pre = pres.get(c, toks)
                 toks_all.append([len(t.encode("utf-8")) for t in toks])
                 flags.append(wordkernel.MEMO_CHANGED if pre != toks else 0)
                 edges.append((len(pre[0].encode("utf-8")), len(pre[-1].encode("utf-8"))))
         self._insert(keys, toks_all, flags, edges)
 
-    def _tokens(self, texts: list[str]) -> list[list[str]]:
-        """spaCy's tokens of each chunk (see :meth:`learn_chunks`)."""
+    def _tokens(self, texts: list[str], tokenizer) -> list[list[str]]:
+        """``tokenizer``'s tokens of each chunk (see :meth:`learn_chunks`)."""
         from spacy.attrs import IDX, LENGTH
 
-        post = self.chunked.post
-        with post.vocab.memory_zone():
-            arr = post("\n".join(texts)).to_array([IDX, LENGTH])
+        if not texts:
+            return []
+        with tokenizer.vocab.memory_zone():
+            arr = tokenizer("\n".join(texts)).to_array([IDX, LENGTH])
         starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
         which = np.searchsorted(starts, arr[:, 0], side="right") - 1
         lens = np.array([len(t) for t in texts])
@@ -179,7 +188,7 @@ class Scanner:
             base = int(starts[c])
             toks = [text[i - base : i - base + m] for i, m in zip(idx[a:b], n[a:b], strict=True)]
             if "".join(toks) != text:  # cannot happen with newline separators; be exact
-                toks = tokens_of(post, text)
+                toks = tokens_of(tokenizer, text)
             out.append(toks)
         return out
 

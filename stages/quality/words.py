@@ -175,15 +175,19 @@ class ChunkWords:
         self.punct_chars = set(tok.tokenizer.get_pipe("sentencizer").punct_chars or [])
         self.punct_chars = self.punct_chars or set(Sentencizer.default_punct_chars)
 
+    def shows_merge(self, toks: Sequence[str]) -> bool:
+        """Whether the final tokens ``toks`` show the tokens of a special case the matcher
+        puts in place of others (only then can the tokens before it differ)."""
+        return any(
+            tuple(toks[i : i + len(parts)]) == parts
+            for i, tok in enumerate(toks)
+            for parts in self.merged.get(tok, ())
+        )
+
     def pre_tokens(self, chunk: str, toks: Sequence[str]) -> list[str]:
         """spaCy's tokens of ``chunk`` before its special-case matcher ran, given its final
-        tokens ``toks``: the same unless they show the tokens of a special case the matcher
-        puts in place of others (then computed)."""
-        for i, tok in enumerate(toks):
-            for parts in self.merged.get(tok, ()):
-                if tuple(toks[i : i + len(parts)]) == parts:
-                    return tokens_of(self.pre, chunk)
-        return list(toks)
+        tokens ``toks``: the same unless they show a merge (then computed)."""
+        return tokens_of(self.pre, chunk) if self.shows_merge(toks) else list(toks)
 
     def changed(self, chunk: str, toks: Sequence[str]) -> bool:
         """Whether spaCy's matcher changed the tokens of ``chunk`` alone."""
