@@ -39,7 +39,7 @@ from collections.abc import Callable, Sequence
 from datatrove.utils.word_tokenizers import SpaCyTokenizer, WordTokenizer, load_word_tokenizer
 
 from corpusforge.stages.no_torch import import_spacy_without_torch
-from corpusforge.stages.quality.affix_search import tail_suffix_search
+from corpusforge.stages.quality.affix_search import candidate_finditer, tail_suffix_search
 
 # Enough for one engine batch of every stage in a fused chain; words of a 4 kB document are
 # about 30 kB of Python strings, so this bounds the cache at some tens of MB.
@@ -85,9 +85,9 @@ class _Gate:
 def tokenizer_copies(tokenizer):  # -> tuple[Tokenizer, Tokenizer]
     """Two copies of a spaCy ``Tokenizer`` on a vocabulary without lexical attributes (new
     words then cost a fraction of the time; tokens are the same, as splitting never reads
-    them) and with :func:`.affix_search.tail_suffix_search`: ``post`` tokenizes as the
-    original does;
-    ``pre`` gives the tokens the original has *before* its special-case phrase matcher runs.
+    them) and with the faster equal affix searches of :mod:`.affix_search`: ``post`` tokenizes
+    as the original does; ``pre`` gives the tokens the original has *before* its special-case
+    phrase matcher runs.
     spaCy only adds a special case to that matcher when its affix functions split it;
     ``pre``'s are switched off while it loads its rules, so its matcher is empty, and on
     afterwards, so its affix loop is the original's."""
@@ -110,13 +110,14 @@ def tokenizer_copies(tokenizer):  # -> tuple[Tokenizer, Tokenizer]
         )
 
     suffix = tail_suffix_search(t.suffix_search) or t.suffix_search
-    post = copy(Vocab(lex_attr_getters={}), t.prefix_search, suffix, t.infix_finditer)
+    infix = candidate_finditer(t.infix_finditer) or t.infix_finditer
+    post = copy(Vocab(lex_attr_getters={}), t.prefix_search, suffix, infix)
     gate = _Gate()
     pre = copy(
         Vocab(lex_attr_getters={}),
         gate.wrap(t.prefix_search, lambda s: None),
         gate.wrap(suffix, lambda s: None),
-        gate.wrap(t.infix_finditer, lambda s: iter(())),
+        gate.wrap(infix, lambda s: iter(())),
     )
     gate.on = True
     return post, pre

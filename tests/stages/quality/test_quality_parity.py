@@ -623,3 +623,35 @@ def test_kernel_words_fill_missing_chunks_in_place(monkeypatch) -> None:
         if max_gaps > len(data):
             assert filled > len(docs) // 2 and checked > 10
             assert (status == 3).any()  # a pattern across a filled chunk: the Python path
+
+
+def test_candidate_infix_search_equals_spacy_infix_search() -> None:
+    """The infix search the chunk memo's tokenizer uses (tried only where a match can
+    start) finds exactly the matches of spaCy's own ``finditer`` on every substring of
+    generated text (dashes, dot runs, symbols, digits around operators, quotes), and reads
+    no pattern it cannot: a possibly empty match, a category, a flag."""
+    import re
+
+    from corpusforge.stages.quality.affix_search import candidate_finditer, first_chars
+
+    chunked = quality_words.chunk_words_for("en")
+    assert chunked is not None
+    finditer = chunked.tokenizer.infix_finditer
+    fast = candidate_finditer(finditer)
+    assert fast is not None
+    rng = random.Random(19)
+    pieces = [*EDGE, *SPECIAL, *GAP_PIECES, "a-b", "1+2", "x*y", "a.B", "a,b", "a:b", "a/b",
+              "5^2", "--", "---", "\u2014", "\u2014\u2014", "~", "...", "\u2026", "\u00a9",
+              "\u2600", "'A", "\u00b0", "a\u2013b", "1-", "<", "=", ">", "A"]  # fmt: skip
+    strings = [c for t in CORPUS[:50] + KERNEL_CORPUS[:50] for c in t.split()]
+    strings += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 5))) for _ in range(3000)]
+    checked = 0
+    for s in strings:
+        for i in range(len(s)):
+            sub = s[i:]
+            assert [m.span() for m in finditer(sub)] == [m.span() for m in fast(sub)], sub
+            checked += 1
+    assert checked > 10_000
+    for unread in ("a*|b", r"\d+", "[^a]", "(?i)x", "(?=x)|y"):
+        assert first_chars(re.compile(unread)) is None, unread
+    assert first_chars(re.compile(r"(?<=[0-9])(?:-|a+)b?|c?d")).pattern == "[\\-acd]"
