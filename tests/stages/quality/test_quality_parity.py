@@ -465,19 +465,21 @@ def test_tail_suffix_search_equals_spacy_suffix_search() -> None:
     assert fast is not None
     from spacy.lang.char_classes import UNITS
 
-    rng = random.Random(18)
     units = ["1" + u for u in UNITS.split("|")]  # up to five characters after a digit
     pieces = [*EDGE, *SPECIAL, *units, "......", "US$", "5C$", "°C.", "…", "''", '"', ")."]
+    tails = generated_tails(18, pieces)
+    for sub in tails:
+        a, b = search(sub), fast(sub)
+        assert (a and a.end() - a.start()) == (b and b.end() - b.start()), sub
+    assert len(tails) > 10_000
+
+
+def generated_tails(seed: int, pieces: list[str]) -> list[str]:
+    """Every suffix of the test corpora's chunks and of 3,000 random joins of ``pieces``."""
+    rng = random.Random(seed)
     strings = [c for t in CORPUS[:50] + KERNEL_CORPUS[:50] for c in t.split()]
     strings += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 4))) for _ in range(3000)]
-    checked = 0
-    for s in strings:
-        for i in range(len(s)):
-            sub = s[i:]
-            a, b = search(sub), fast(sub)
-            assert (a and a.end() - a.start()) == (b and b.end() - b.start()), sub
-            checked += 1
-    assert checked > 10_000
+    return [s[i:] for s in strings for i in range(len(s))]
 
 
 def test_kernel_words_exact_when_the_memo_starts_over(monkeypatch) -> None:
@@ -639,19 +641,13 @@ def test_candidate_infix_search_equals_spacy_infix_search() -> None:
     finditer = chunked.tokenizer.infix_finditer
     fast = candidate_finditer(finditer)
     assert fast is not None
-    rng = random.Random(19)
     pieces = [*EDGE, *SPECIAL, *GAP_PIECES, "a-b", "1+2", "x*y", "a.B", "a,b", "a:b", "a/b",
               "5^2", "--", "---", "\u2014", "\u2014\u2014", "~", "...", "\u2026", "\u00a9",
               "\u2600", "'A", "\u00b0", "a\u2013b", "1-", "<", "=", ">", "A"]  # fmt: skip
-    strings = [c for t in CORPUS[:50] + KERNEL_CORPUS[:50] for c in t.split()]
-    strings += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 5))) for _ in range(3000)]
-    checked = 0
-    for s in strings:
-        for i in range(len(s)):
-            sub = s[i:]
-            assert [m.span() for m in finditer(sub)] == [m.span() for m in fast(sub)], sub
-            checked += 1
-    assert checked > 10_000
+    tails = generated_tails(19, pieces)
+    for sub in tails:
+        assert [m.span() for m in finditer(sub)] == [m.span() for m in fast(sub)], sub
+    assert len(tails) > 10_000
     for unread in ("a*|b", r"\d+", "[^a]", "(?i)x", "(?=x)|y"):
         assert first_chars(re.compile(unread)) is None, unread
     assert first_chars(re.compile(r"(?<=[0-9])(?:-|a+)b?|c?d")).pattern == "[\\-acd]"
