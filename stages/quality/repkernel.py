@@ -63,6 +63,16 @@ def table_size(n: int) -> int:
 
 
 @nb.njit(cache=True)
+def table_shift(n: int) -> np.uint64:
+    """64 - log2 of :func:`table_size` (n): ``h >> shift`` is a slot from a hash's top bits."""
+    shift, cap = 64, table_size(n)
+    while cap > 1:
+        cap >>= 1
+        shift -= 1
+    return np.uint64(shift)
+
+
+@nb.njit(cache=True)
 def new_table(n: int) -> np.ndarray:
     """An empty table for up to ``n`` keys: row j is (generation << 32 | value, hash) of slot
     j, the last row holds the current generation (see :func:`next_gen`)."""
@@ -161,23 +171,35 @@ def strip_span(data, s, e, table) -> tuple[int, int]:
 
 
 @nb.njit(cache=True)
-def newline_split(data, s, e, min_run, ss, es) -> int:
-    """``re.split("\\n{min_run,}", data[s:e])`` as spans; their count."""
-    n, a, i = 0, s, s
+def lines_and_paragraphs(data, s, e, a, b, ls, le, ps, pe) -> tuple[int, int, int]:
+    """One pass over the document ``[s, e)``: its lines (``re.split("\\n+", text)``, spans
+    ``ls/le``), its paragraphs (``re.split("\\n{2,}", text.strip())``, ``[a, b)`` being
+    ``text.strip()``, spans ``ps/pe``) and its code points; returns their counts. A run of
+    newlines inside the stripped text lies strictly between a and b (it starts and ends
+    with other characters), so each run is tested once for both splits."""
+    n_l = n_p = n_cp = 0
+    line_a, para_a, i = s, a, s
     while i < e:
-        if data[i] == 10:
-            j = i
-            while j < e and data[j] == 10:
-                j += 1
-            if j - i >= min_run:
-                ss[n], es[n] = a, i
-                n += 1
-                a = j
-            i = j
-        else:
+        c = data[i]
+        if c != 10:
+            n_cp += (c & 0xC0) != 0x80
             i += 1
-    ss[n], es[n] = a, e
-    return n + 1
+            continue
+        j = i + 1
+        while j < e and data[j] == 10:
+            j += 1
+        n_cp += j - i
+        ls[n_l], le[n_l] = line_a, i
+        n_l += 1
+        line_a = j
+        if j - i >= 2 and a < i and j < b:
+            ps[n_p], pe[n_p] = para_a, i
+            n_p += 1
+            para_a = j
+        i = j
+    ls[n_l], le[n_l] = line_a, e
+    ps[n_p], pe[n_p] = para_a, b
+    return n_l + 1, n_p + 1, n_cp
 
 
 @nb.njit(cache=True)
@@ -272,13 +294,18 @@ def top_ngram(lid, m, n, cp_len, tab, count, group, rep, filtered) -> int:
 
 
 @nb.njit(cache=True)
-def _prefix_hashes(lid, m, cp_len, ph, pw, pwi, P, Q, Qi, C) -> None:
-    P[0], Q[0], Qi[0], C[0] = 0, 1, 1, 0
+def _prefix_hashes(lid, m, cp_len, ph, pw, pwi, P, Q, R, C) -> None:
+    """Per word position t: P, the polynomial hash of the characters of words [0, t); Q,
+    BASE**(their count); R, P / Q (times the inverse); C, their count. The hash of words
+    [p, p + n) is then P[p + n] - R[p] * Q[p + n]."""
+    P[0], Q[0], R[0], C[0] = 0, 1, 0, 0
+    q_inv = np.uint64(1)
     for t in range(m):
         w = lid[t]
         P[t + 1] = P[t] * pw[w] + ph[w]
         Q[t + 1] = Q[t] * pw[w]
-        Qi[t + 1] = Qi[t] * pwi[w]
+        q_inv *= pwi[w]
+        R[t + 1] = P[t + 1] * q_inv
         C[t + 1] = C[t] + cp_len[w]
 
 
@@ -304,7 +331,7 @@ def _same_chars(data, ws, we, a, b, n) -> bool:
 
 
 @nb.njit(cache=True)
-def dup_ngram(data, ws, we, wa, lid, m, n, P, Q, Qi, C, tab) -> int:
+def dup_ngram(data, ws, we, wa, lid, m, n, P, Q, R, C, tab) -> int:
     """Code points in repeated ""-joined n-grams, skipping n words past each repeat
     (datatrove's ``find_all_duplicate``). Equal character hashes are confirmed by the word
     numbers or, where those differ ("ab" "c" / "a" "bc"), by the characters; -1 when the
@@ -313,13 +340,13 @@ def dup_ngram(data, ws, we, wa, lid, m, n, P, Q, Qi, C, tab) -> int:
     if k <= 0:
         return 0
     gen = next_gen(tab)
-    mask = table_size(k) - 1
+    mask, shift = table_size(k) - 1, table_shift(k)
     total, p = 0, 0
     while p < k:
-        h = P[p + n] - P[p] * Q[p + n] * Qi[p]
+        h = P[p + n] - R[p] * Q[p + n]
         h ^= np.uint64(C[p + n] - C[p]) * np.uint64(0x9E3779B97F4A7C15)
         hi = np.int64(h)
-        j = slot_of(h, mask)
+        j = np.int64(h >> shift)  # a product's top bits are its best mixed
         while _live(tab, j, gen) and tab[j, 1] != hi:
             j = (j + 1) & mask
         if _live(tab, j, gen):
@@ -360,8 +387,8 @@ def repetition_batch(data, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns):
     words, pieces = _largest(data, offsets, ok, doc_off)
     tab = new_table(max(words, pieces))
     ints = np.empty((7, words + 1), np.int64)  # lid, first, cp_len, count, C, group, rep
-    hashes = np.empty((6, words + 1), np.uint64)  # ph, pw, pwi, P, Q, Qi
-    spans = np.empty((2, pieces), np.int64)
+    hashes = np.empty((6, words + 1), np.uint64)  # ph, pw, pwi, P, Q, R
+    spans = np.empty((4, pieces), np.int64)  # lines, paragraphs
     _rep_docs(data, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns, stats, top, dup, tab,
               ints, hashes, spans)  # fmt: skip
     return stats, top, dup
@@ -381,26 +408,24 @@ def _rep_docs(data, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns, stats, 
         ints[5],
         ints[6],
     )
-    ph, pw, pwi, P, Q, Qi = hashes[0], hashes[1], hashes[2], hashes[3], hashes[4], hashes[5]
-    ss, es = spans[0], spans[1]
+    ph, pw, pwi, P, Q, R = hashes[0], hashes[1], hashes[2], hashes[3], hashes[4], hashes[5]
+    ls, le, ps, pe = spans[0], spans[1], spans[2], spans[3]
     for d in range(len(offsets) - 1):
         s, e = offsets[d], offsets[d + 1]
         if not ok[d] or s == e:
             continue
-        stats[d, 0] = cp_count(data, s, e)
         a, b = strip_span(data, s, e, table)
-        n = newline_split(data, a, b, 2, ss, es)
-        stats[d, 1] = n
-        stats[d, 2], stats[d, 3] = dup_spans(data, ss, es, n, tab)
-        n = newline_split(data, s, e, 1, ss, es)
-        stats[d, 4] = n
-        stats[d, 5], stats[d, 6] = dup_spans(data, ss, es, n, tab)
+        n_lines, n_paras, stats[d, 0] = lines_and_paragraphs(data, s, e, a, b, ls, le, ps, pe)
+        stats[d, 1] = n_paras
+        stats[d, 2], stats[d, 3] = dup_spans(data, ps, pe, n_paras, tab)
+        stats[d, 4] = n_lines
+        stats[d, 5], stats[d, 6] = dup_spans(data, ls, le, n_lines, tab)
         wa, wb = doc_off[d], doc_off[d + 1]
         m = wb - wa
         _number_words(data, ws, we, wa, wb, tab, lid, first, cp_len, ph, pw, pwi)
         for t in range(len(top_ns)):
             filtered = t > 0 and top_ns[t] == top_ns[t - 1] + 1 and top[d, t - 1] >= 0
             top[d, t] = top_ngram(lid, m, top_ns[t], cp_len, tab, count, group, rep, filtered)
-        _prefix_hashes(lid, m, cp_len, ph, pw, pwi, P, Q, Qi, C)
+        _prefix_hashes(lid, m, cp_len, ph, pw, pwi, P, Q, R, C)
         for t in range(len(dup_ns)):
-            dup[d, t] = dup_ngram(data, ws, we, wa, lid, m, dup_ns[t], P, Q, Qi, C, tab)
+            dup[d, t] = dup_ngram(data, ws, we, wa, lid, m, dup_ns[t], P, Q, R, C, tab)
