@@ -417,7 +417,12 @@ def _repetitive_doc(rng: random.Random) -> str:
     else:
         words = [rng.choice(vocab) for _ in range(rng.randint(1, 200))]
     lines = [" ".join(words[i : i + 9]) for i in range(0, len(words), 9)]
-    return rng.choice(["\n", "\n\n"]).join(lines)
+    if rng.random() < 0.2:  # the same line or paragraph again, to the last one
+        lines = lines[:1] * rng.randint(2, 4)
+    # paragraphs split the stripped text: newline runs and spaces at either end too
+    ends = ["", "", "\n", "\n\n", " \n\n ", "\t\n", "\n\n\n"]
+    text = rng.choice(["\n", "\n\n", "\n\n\n", " \n\n", "\n \n"]).join(lines)
+    return rng.choice(ends) + text + rng.choice(ends)
 
 
 @pytest.mark.parametrize(
