@@ -64,6 +64,19 @@ def _hash(s: str) -> np.uint64:
     return np.uint64(wordkernel.hash_bytes(b, 0, len(b)))
 
 
+def _orth(token: str) -> int:
+    """spaCy's id of a token's text (its ``ORTH``)."""
+    from spacy.strings import get_string_id
+
+    return get_string_id(token)
+
+
+def _split(key: bytes, lens: np.ndarray) -> list[str]:
+    """The tokens of chunk ``key`` from their UTF-8 byte lengths."""
+    ends = np.cumsum(lens).tolist()
+    return [key[a:b].decode("utf-8") for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+
+
 def _blob(strings: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """Concatenated bytes and offsets of ``strings``."""
     off = np.zeros(len(strings) + 1, np.int64)
@@ -86,6 +99,8 @@ class Scanner:
         # the longest match of a suffix rule (unknown: no tail after a digit is taken as free)
         self.suffix_width = suffix_width(chunked.tokenizer.suffix_search) or 1 << 30
         self._affixes = np.empty(wordkernel.MAX_AFFIX + 3, np.int64)  # kernel scratch
+        # spaCy's ids of the tokens a special-case merge starts with (see _learn)
+        self._merged_orth = np.array([_orth(t) for t in chunked.merged], np.uint64)
         self._reset_memo()
         # every kernel of a scan loaded now (numba's cache, ~50 ms), not in a first batch: a
         # chunk only spaCy splits and a private-use character, learnt when met
@@ -109,24 +124,22 @@ class Scanner:
         self.used = np.zeros(3, np.int64)
 
     def _insert(
-        self, keys: list[bytes], toks: list[list[int]], flags: list[int], edges: list[tuple]
+        self, keys: list[bytes], lens: np.ndarray, tok_off: np.ndarray, flags, edges
     ) -> None:
+        """Chunks ``keys`` into the memo: token byte lengths ``lens[tok_off[c]:tok_off[c +
+        1]]``, ``flags`` and ``edges`` per chunk (see :func:`.wordkernel.memo_insert_many`)."""
         blob, key_off = _blob(keys)
-        tok_off = np.zeros(len(toks) + 1, np.int64)
-        tok_off[1:] = np.cumsum([len(t) for t in toks])
-        flat = np.fromiter((n for t in toks for n in t), np.int64, int(tok_off[-1]))
-        flag_arr = np.array(flags, np.uint8)
-        edge_arr = np.array(edges, np.int64).reshape(-1, 2)
         done = 0
         while done < len(keys):
             sub = key_off[done:] - key_off[done], tok_off[done:] - tok_off[done]
             added = wordkernel.memo_insert_many(
-                blob[key_off[done] :], sub[0], flat[tok_off[done] :], sub[1], flag_arr[done:],
-                edge_arr[done:], tuple(self.memo), self.used,
+                blob[key_off[done] :], sub[0], lens[tok_off[done] :], sub[1], flags[done:],
+                edges[done:], tuple(self.memo), self.used,
             )  # fmt: skip
             done += added
             if done < len(keys):
-                self._make_room(int(sub[0][added + 1] - sub[0][added]), len(toks[done]))
+                n_toks = int(tok_off[done + 1] - tok_off[done])
+                self._make_room(int(sub[0][added + 1] - sub[0][added]), n_toks)
         COUNTS["memo_chunks"] += len(keys)
 
     def _make_room(self, key_len: int, n_toks: int) -> None:
@@ -145,52 +158,100 @@ class Scanner:
         newlines tokens of their own, so no special-case pattern can match across two
         chunks, and each chunk gets exactly the tokens it gets alone."""
         keys = sorted({data[s:e].tobytes() for s, e in spans.tolist()})
-        texts = [k.decode("utf-8") for k in keys]
-        toks_all: list[list[int]] = []
-        flags: list[int] = []
-        edges: list[tuple[int, int]] = []  # byte lengths of the edge tokens before the matcher
-        for lo in range(0, len(texts), SPACY_GROUP):
-            group = texts[lo : lo + SPACY_GROUP]
-            final = self._tokens(group, self.chunked.post)
-            merges = [c for c, toks in enumerate(final) if self.chunked.shows_merge(toks)]
-            before = self._tokens([group[c] for c in merges], self.chunked.pre)
-            pres = dict(zip(merges, before, strict=True))  # tokens before the matcher
-            for c, (text, toks) in enumerate(zip(group, final, strict=True)):
-                if "IS_ALPHA" in text:  # datatrove retries such texts without the string
-                    n = len(text.encode("utf-8"))
-                    toks_all.append([n])
-                    flags.append(wordkernel.MEMO_WHOLE)
-                    edges.append((n, n))
-                    continue
-                pre = pres.get(c, toks)
-                toks_all.append([len(t.encode("utf-8")) for t in toks])
-                flags.append(wordkernel.MEMO_CHANGED if pre != toks else 0)
-                edges.append((len(pre[0].encode("utf-8")), len(pre[-1].encode("utf-8"))))
-        self._insert(keys, toks_all, flags, edges)
+        for lo in range(0, len(keys), SPACY_GROUP):
+            group = keys[lo : lo + SPACY_GROUP]
+            self._insert(group, *self._learn(group))
 
-    def _tokens(self, texts: list[str], tokenizer) -> list[list[str]]:
-        """``tokenizer``'s tokens of each chunk (see :meth:`learn_chunks`)."""
-        from spacy.attrs import IDX, LENGTH
+    def _learn(self, keys: list[bytes]):
+        """(token byte lengths of the chunks ``keys``, one after the other; their offsets
+        per chunk; flags; byte lengths of the first and last token before the matcher)."""
+        texts = [k.decode("utf-8") for k in keys]
+        whole = [c for c, t in enumerate(texts) if "IS_ALPHA" in t]
+        if whole:
+            return self._learn_with_whole(keys, whole)
+        lens, counts, orth = self._token_lengths(texts, self.chunked.post)
+        off = np.zeros(len(keys) + 1, np.int64)
+        off[1:] = np.cumsum(counts)
+        flags = np.zeros(len(keys), np.uint8)
+        edges = np.stack([lens[off[:-1]], lens[off[1:] - 1]], axis=1)
+        # the tokens before the matcher can differ only where a token could be a merge's
+        maybe = np.flatnonzero(np.isin(orth, self._merged_orth))  # tokens
+        candidates = np.unique(np.searchsorted(off, maybe, side="right") - 1)
+        merged = []
+        for c in candidates.tolist():
+            if self.chunked.shows_merge(_split(keys[c], lens[off[c] : off[c + 1]])):
+                merged.append(c)
+        if merged:
+            pre, pre_counts, _ = self._token_lengths([texts[c] for c in merged], self.chunked.pre)
+            pre_off = np.concatenate([[0], np.cumsum(pre_counts)])
+            for i, c in enumerate(merged):
+                before = pre[pre_off[i] : pre_off[i + 1]]
+                if not np.array_equal(before, lens[off[c] : off[c + 1]]):
+                    flags[c] = wordkernel.MEMO_CHANGED
+                edges[c] = before[0], before[-1]
+        return lens, off, flags, edges
+
+    def _learn_with_whole(self, keys: list[bytes], whole: list[int]):
+        """:meth:`_learn` where the chunks ``whole`` hold the string IS_ALPHA: spaCy's
+        vocabulary fails on it (datatrove retries such texts without it), so they are not
+        tokenized but kept whole (MEMO_WHOLE: their documents take the Python path)."""
+        rest = sorted(set(range(len(keys))) - set(whole))
+        per_chunk: list[np.ndarray] = [np.zeros(0, np.int64)] * len(keys)
+        flags = np.full(len(keys), wordkernel.MEMO_WHOLE, np.uint8)
+        edges = np.array([(len(k), len(k)) for k in keys], np.int64).reshape(-1, 2)
+        for c in whole:
+            per_chunk[c] = np.array([len(keys[c])], np.int64)
+        if rest:
+            lens, off, rest_flags, rest_edges = self._learn([keys[c] for c in rest])
+            for i, c in enumerate(rest):
+                per_chunk[c] = lens[off[i] : off[i + 1]]
+            flags[rest], edges[rest] = rest_flags, rest_edges
+        off = np.zeros(len(keys) + 1, np.int64)
+        off[1:] = np.cumsum([len(t) for t in per_chunk])
+        return np.concatenate(per_chunk), off, flags, edges
+
+    def _token_lengths(self, texts: list[str], tokenizer):
+        """``tokenizer``'s tokens of each chunk (see :meth:`learn_chunks`) as (UTF-8 byte
+        lengths, one chunk after the other; count per chunk; their ORTH ids)."""
+        from spacy.attrs import IDX, LENGTH, ORTH
 
         if not texts:
-            return []
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint64)
+        joined = "\n".join(texts)
         with tokenizer.vocab.memory_zone():
-            arr = tokenizer("\n".join(texts)).to_array([IDX, LENGTH])
-        starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
-        which = np.searchsorted(starts, arr[:, 0], side="right") - 1
-        lens = np.array([len(t) for t in texts])
-        inside = arr[:, 0] < starts[which] + lens[which]  # not a newline token
-        bounds = np.searchsorted(which[inside], np.arange(len(texts) + 1))
-        idx, n = arr[inside, 0].tolist(), arr[inside, 1].tolist()
-        out: list[list[str]] = []
-        for c, text in enumerate(texts):
-            a, b = int(bounds[c]), int(bounds[c + 1])
-            base = int(starts[c])
-            toks = [text[i - base : i - base + m] for i, m in zip(idx[a:b], n[a:b], strict=True)]
-            if "".join(toks) != text:  # cannot happen with newline separators; be exact
-                toks = tokens_of(tokenizer, text)
-            out.append(toks)
-        return out
+            arr = tokenizer(joined).to_array([IDX, LENGTH, ORTH])
+        char_lens = np.array([len(t) for t in texts], np.int64)
+        starts = np.zeros(len(texts), np.int64)
+        starts[1:] = np.cumsum(char_lens[:-1] + 1)
+        at, n = arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64)
+        which = np.searchsorted(starts, at, side="right") - 1
+        inside = at < starts[which] + char_lens[which]  # not a newline token
+        at, n, which, orth = at[inside], n[inside], which[inside], arr[inside, 2]
+        if joined.isascii():
+            pos = np.arange(len(joined) + 1, dtype=np.int64)
+        else:  # byte position of each character
+            cps = np.frombuffer(joined.encode("utf-32-le"), np.uint32)
+            width = 1 + (cps >= 0x80) + (cps >= 0x800) + (cps >= 0x10000)
+            pos = np.concatenate([[0], np.cumsum(width)])
+        lens = pos[at + n] - pos[at]
+        counts = np.bincount(which, minlength=len(texts))
+        # cannot happen with newline separators, but be exact: tokens that do not tile
+        # their chunk are replaced by the chunk's own tokenization
+        tiled = np.zeros(len(texts), np.int64)
+        np.add.at(tiled, which, n)
+        firsts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        ok = (tiled == char_lens) & (counts > 0)
+        ok[counts > 0] &= at[firsts[counts > 0]] == starts[counts > 0]
+        if not ok.all():
+            per_chunk = np.split(lens, np.cumsum(counts)[:-1])
+            orths = np.split(orth, np.cumsum(counts)[:-1])
+            for c in np.flatnonzero(~ok).tolist():
+                toks = tokens_of(tokenizer, texts[c])
+                per_chunk[c] = np.array([len(t.encode("utf-8")) for t in toks], np.int64)
+                orths[c] = np.array([_orth(t) for t in toks], np.uint64)
+            lens, orth = np.concatenate(per_chunk), np.concatenate(orths)
+            counts = np.array([len(t) for t in per_chunk], np.int64)
+        return lens, counts, orth
 
     def scan(self, data: np.ndarray, offsets: np.ndarray):
         """(status, doc_off, word starts, word ends) of the batch. Chunks a round finds
