@@ -435,6 +435,7 @@ def _buffers_key(texts: pa.Array | pa.ChunkedArray) -> tuple:
     )
 
 
+_IS_ALPHA = re.compile(b"IS_ALPHA")  # datatrove retries texts holding it (see words.py)
 _LAST: dict[str, tuple] = {}  # language -> (key, column, words): the previous batch's words
 
 
@@ -457,7 +458,7 @@ def batch_words(texts: pa.Array | pa.ChunkedArray, language: str) -> BatchWords 
         status[d] = wordkernel.OK if fine else wordkernel.WHOLE_DOC
         COUNTS["checked_docs"] += 1
     ok = status == wordkernel.OK
-    if len(texts):
+    if len(texts) and _IS_ALPHA.search(memoryview(data[offsets[0] : offsets[-1]])):
         ok &= ~np.asarray(pc.fill_null(pc.match_substring(texts, "IS_ALPHA"), False))
     words = BatchWords(data, offsets, ok, doc_off, ws, we, scanner.chars.table)
     _LAST[language] = (key, texts, words)

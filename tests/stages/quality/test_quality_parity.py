@@ -680,6 +680,9 @@ def test_chunks_holding_is_alpha_do_not_break_later_batches() -> None:
             table = pa.table({"id": [str(i) for i in range(len(texts))], "text": texts})
             out = GopherRepetition()(table)
             assert out.num_rows == len(texts)
+            bw = batchwords.batch_words(table.column("text"), "en")
+            assert bw is not None  # documents holding the string take the Python path
+            assert [bool(x) for x in bw.ok] == ["IS_ALPHA" not in t for t in texts]
             ours = out["_reason"].to_pylist() if "_reason" in out.column_names else []
             for i, text in enumerate(texts):
                 if "IS_ALPHA" in text:
