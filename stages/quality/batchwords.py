@@ -21,6 +21,7 @@ from corpusforge.stages.dedup.kernels import utf8_buffers
 from corpusforge.stages.quality import wordkernel
 from corpusforge.stages.quality.affix_search import suffix_width
 from corpusforge.stages.quality.charclass import CharTable
+from corpusforge.stages.quality.repkernel import words8
 from corpusforge.stages.quality.words import (
     ChunkWords,
     chunk_words_for,
@@ -53,6 +54,11 @@ class BatchWords:
     ws: np.ndarray  # byte span of each word: data[ws[w]:we[w]]
     we: np.ndarray
     table: np.ndarray  # the character flags
+
+    @functools.cached_property
+    def data8(self) -> np.ndarray:
+        """``data`` as unaligned 64-bit words (:func:`.repkernel.words8`)."""
+        return words8(self.data)
 
     @property
     def fallback(self) -> list[int]:

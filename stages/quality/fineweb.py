@@ -94,7 +94,9 @@ def _compiled_signals(
     bw = batch_words(texts, p.tokenizer_language)
     if bw is None:
         return None
-    counts = fineweb_batch(bw.data, bw.offsets, bw.ok, bw.doc_off, bw.table, p.short_line_length)
+    counts = fineweb_batch(
+        bw.data, bw.data8, bw.offsets, bw.ok, bw.doc_off, bw.table, p.short_line_length
+    )
     n_lines, punct, short, dup, chars, nl, words = counts.T
     empty[:] = bw.ok & (n_lines == 0)
     valid = bw.ok & (n_lines > 0)

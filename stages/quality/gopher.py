@@ -337,7 +337,7 @@ def compiled_repetition_signals(
     top_ns = np.array([n for n, _ in p.top_n_grams], np.int64)
     dup_ns = np.array([n for n, _ in p.dup_n_grams], np.int64)
     stats, top, dup = repetition_batch(
-        bw.data, bw.offsets, bw.ok, bw.doc_off, bw.ws, bw.we, bw.table, top_ns, dup_ns,
+        bw.data, bw.data8, bw.offsets, bw.ok, bw.doc_off, bw.ws, bw.we, bw.table, top_ns, dup_ns,
     )  # fmt: skip
     ok = bw.ok & (dup.min(axis=1, initial=0) >= 0)  # -1: a hash collision, Python decides
     n_chars = stats[:, 0]

@@ -34,7 +34,7 @@ def _blank(data, s, e, table) -> bool:
 
 
 @nb.njit(cache=True)
-def fineweb_batch(data, offsets, ok, doc_off, table, short_len):
+def fineweb_batch(data, data8, offsets, ok, doc_off, table, short_len):
     """Per document: [non-blank lines, ending in a stop char, short, duplicated line chars,
     chars without newlines, newlines, words]."""
     n_docs = len(offsets) - 1
@@ -61,7 +61,7 @@ def fineweb_batch(data, offsets, ok, doc_off, table, short_len):
                 out[d, 2] += cp_count(data, a, i) <= short_len
             a = i + 1
         out[d, 0] = n
-        out[d, 3] = dup_spans(data, ss, es, n, tab)[1]
+        out[d, 3] = dup_spans(data, data8, ss, es, n, tab)[1]
         out[d, 4] = cp_count(data, s, e) - nl
         out[d, 5] = nl
         out[d, 6] = doc_off[d + 1] - doc_off[d]

@@ -23,6 +23,8 @@ does). The per-document work runs without numba's reference counting (as
 
 from __future__ import annotations
 
+import sys
+
 import numba as nb
 import numpy as np
 
@@ -35,14 +37,41 @@ BASE = np.uint64(0x100000001B3)  # odd: invertible modulo 2**64
 BASE_INV = np.uint64(pow(int(BASE), -1, 1 << 64))
 
 
+_ALL64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def words8(data: np.ndarray) -> np.ndarray:
+    """``data`` (bytes) as unaligned little-endian 64-bit words, one starting at every byte
+    but the last seven: :func:`load8` reads eight bytes at once from it. Empty on a
+    big-endian machine (then every read goes byte by byte)."""
+    if sys.byteorder != "little" or len(data) < 8:
+        return np.zeros(0, np.uint64)
+    return np.ndarray((len(data) - 7,), np.uint64, buffer=data, strides=(1,))
+
+
 @nb.njit(cache=True, inline="always")
-def same_bytes(data, a, b, c, d) -> bool:
-    if b - a != d - c:
+def load8(data, data8, i, n) -> np.uint64:
+    """The ``n`` (1 to 8) bytes from ``data[i]`` as one little-endian word: one load from
+    ``data8`` (:func:`words8`) where eight bytes can be read there."""
+    if i < len(data8):
+        return data8[i] & (_ALL64 >> np.uint64(64 - 8 * n))
+    x = np.uint64(0)
+    for t in range(n):
+        x |= np.uint64(data[i + t]) << np.uint64(8 * t)
+    return x
+
+
+@nb.njit(cache=True, inline="always")
+def same_bytes(data, data8, a, b, c, d) -> bool:
+    n = b - a
+    if n != d - c:
         return False
-    for t in range(b - a):
-        if data[a + t] != data[c + t]:
+    t = 0
+    while t + 8 <= n:
+        if load8(data, data8, a + t, 8) != load8(data, data8, c + t, 8):
             return False
-    return True
+        t += 8
+    return t == n or load8(data, data8, a + t, n - t) == load8(data, data8, c + t, n - t)
 
 
 @nb.njit(cache=True, inline="always")
@@ -106,41 +135,33 @@ def _put(tab, j, gen, value, h) -> None:
 
 
 @nb.njit(cache=True, inline="always")
-def span_hash(data, s, e) -> np.int64:
-    """Hash of ``data[s:e]``: eight bytes per multiply (a table key; equal hashes are
-    confirmed by the bytes)."""
+def span_hash(data, data8, s, e) -> np.int64:
+    """Hash of ``data[s:e]``: eight bytes per load and multiply (a table key; equal hashes
+    are confirmed by the bytes)."""
     h = np.uint64(e - s) * _K2
     i = s
     while i + 8 <= e:
-        x = np.uint64(0)
-        for t in range(8):
-            x |= np.uint64(data[i + t]) << np.uint64(8 * t)
-        h = (h ^ x) * _K1
+        h = (h ^ load8(data, data8, i, 8)) * _K1
         h ^= h >> np.uint64(32)
         i += 8
-    x = np.uint64(0)
-    t = 0
-    while i < e:
-        x |= np.uint64(data[i]) << np.uint64(8 * t)
-        t += 1
-        i += 1
+    x = load8(data, data8, i, e - i) if i < e else np.uint64(0)
     h = (h ^ x) * _K1
     return np.int64(h ^ (h >> np.uint64(29)))
 
 
 @nb.njit(cache=True)
-def dup_spans(data, ss, es, n, tab) -> tuple[int, int]:
+def dup_spans(data, data8, ss, es, n, tab) -> tuple[int, int]:
     """(duplicate elements, their code points) among the spans ``ss[:n], es[:n]``; ``tab``:
     a :func:`new_table` for at least n keys."""
     gen = next_gen(tab)
     mask = table_size(n) - 1
     dups = chars = 0
     for t in range(n):
-        h = span_hash(data, ss[t], es[t])
+        h = span_hash(data, data8, ss[t], es[t])
         j = slot_of(np.uint64(h), mask)
         while _live(tab, j, gen):
             o = _value(tab, j)
-            if tab[j, 1] == h and same_bytes(data, ss[o], es[o], ss[t], es[t]):
+            if tab[j, 1] == h and same_bytes(data, data8, ss[o], es[o], ss[t], es[t]):
                 break
             j = (j + 1) & mask
         if _live(tab, j, gen):
@@ -203,7 +224,7 @@ def lines_and_paragraphs(data, s, e, a, b, ls, le, ps, pe) -> tuple[int, int, in
 
 
 @nb.njit(cache=True)
-def _number_words(data, ws, we, a, b, tab, lid, first, cp_len, ph, pw, pwi) -> int:
+def _number_words(data, data8, ws, we, a, b, tab, lid, first, cp_len, ph, pw, pwi) -> int:
     """Number the words ``[a, b)`` of a document (``lid``: equal words, equal numbers) and
     give each number its properties: code points, polynomial hash of the code points,
     BASE**len and BASE_INV**len (to hash concatenations). Returns the count of numbers."""
@@ -211,7 +232,7 @@ def _number_words(data, ws, we, a, b, tab, lid, first, cp_len, ph, pw, pwi) -> i
     mask = table_size(b - a) - 1
     n_ids = 0
     for w in range(a, b):
-        h = span_hash(data, ws[w], we[w])
+        h = span_hash(data, data8, ws[w], we[w])
         j = slot_of(np.uint64(h), mask)
         while True:
             if not _live(tab, j, gen):
@@ -222,7 +243,7 @@ def _number_words(data, ws, we, a, b, tab, lid, first, cp_len, ph, pw, pwi) -> i
                 break
             sid = _value(tab, j)
             f = first[sid]
-            if tab[j, 1] == h and same_bytes(data, ws[f], we[f], ws[w], we[w]):
+            if tab[j, 1] == h and same_bytes(data, data8, ws[f], we[f], ws[w], we[w]):
                 lid[w - a] = sid
                 break
             j = (j + 1) & mask
@@ -376,7 +397,7 @@ def _largest(data, offsets, ok, doc_off) -> tuple[int, int]:
 
 
 @nb.njit(cache=True)
-def repetition_batch(data, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns):
+def repetition_batch(data, data8, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns):
     """Per document: [chars, paragraphs, dup paragraphs, their chars, lines, dup lines, their
     chars], top n-gram chars per ``top_ns`` (-1: fewer words), repeated n-gram chars per
     ``dup_ns`` (-1: ambiguous, see :func:`dup_ngram`)."""
@@ -389,16 +410,16 @@ def repetition_batch(data, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns):
     ints = np.empty((7, words + 1), np.int64)  # lid, first, cp_len, count, C, group, rep
     hashes = np.empty((6, words + 1), np.uint64)  # ph, pw, pwi, P, Q, R
     spans = np.empty((4, pieces), np.int64)  # lines, paragraphs
-    _rep_docs(data, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns, stats, top, dup, tab,
-              ints, hashes, spans)  # fmt: skip
+    _rep_docs(data, data8, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns, stats, top, dup,
+              tab, ints, hashes, spans)  # fmt: skip
     return stats, top, dup
 
 
 # No reference counting (it may not allocate): numba would count references to the arrays
 # passed at every helper call (see wordkernel.scan_batch).
 @nb.njit(cache=True, _nrt=False)
-def _rep_docs(data, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns, stats, top, dup, tab,
-              ints, hashes, spans) -> None:  # fmt: skip
+def _rep_docs(data, data8, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns, stats, top, dup,
+              tab, ints, hashes, spans) -> None:  # fmt: skip
     lid, first, cp_len, count, C, group, rep = (
         ints[0],
         ints[1],
@@ -417,12 +438,12 @@ def _rep_docs(data, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns, stats, 
         a, b = strip_span(data, s, e, table)
         n_lines, n_paras, stats[d, 0] = lines_and_paragraphs(data, s, e, a, b, ls, le, ps, pe)
         stats[d, 1] = n_paras
-        stats[d, 2], stats[d, 3] = dup_spans(data, ps, pe, n_paras, tab)
+        stats[d, 2], stats[d, 3] = dup_spans(data, data8, ps, pe, n_paras, tab)
         stats[d, 4] = n_lines
-        stats[d, 5], stats[d, 6] = dup_spans(data, ls, le, n_lines, tab)
+        stats[d, 5], stats[d, 6] = dup_spans(data, data8, ls, le, n_lines, tab)
         wa, wb = doc_off[d], doc_off[d + 1]
         m = wb - wa
-        _number_words(data, ws, we, wa, wb, tab, lid, first, cp_len, ph, pw, pwi)
+        _number_words(data, data8, ws, we, wa, wb, tab, lid, first, cp_len, ph, pw, pwi)
         for t in range(len(top_ns)):
             filtered = t > 0 and top_ns[t] == top_ns[t - 1] + 1 and top[d, t - 1] >= 0
             top[d, t] = top_ngram(lid, m, top_ns[t], cp_len, tab, count, group, rep, filtered)

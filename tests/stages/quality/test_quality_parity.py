@@ -693,3 +693,30 @@ def test_chunks_holding_is_alpha_do_not_break_later_batches() -> None:
     finally:
         batchwords.scanner_for.cache_clear()
         batchwords._LAST.clear()
+
+
+def test_eight_byte_loads_equal_byte_by_byte_reads() -> None:
+    """The repetition kernel's hashes and byte comparisons read eight bytes at once through
+    an unaligned 64-bit view (the last seven bytes of a buffer byte by byte): every span of
+    a random buffer hashes and compares as with no view at all (the big-endian path)."""
+    import numba as nb
+
+    from corpusforge.stages.quality.repkernel import same_bytes, span_hash, words8
+
+    @nb.njit
+    def all_spans(data, data8, out):
+        k = 0
+        for s in range(len(data) + 1):
+            for e in range(s, min(len(data), s + 20) + 1):
+                out[k, 0] = span_hash(data, data8, s, e)
+                out[k, 1] = same_bytes(data, data8, s, e, len(data) - (e - s), len(data))
+                k += 1
+        return k
+
+    rng = np.random.default_rng(3)
+    data = rng.integers(0, 3, 61).astype(np.uint8)  # few values: many equal spans
+    fast, slow = np.zeros((2, 61 * 21 + 62, 2), np.int64)
+    k = all_spans(data, words8(data), fast)
+    assert all_spans(data, np.zeros(0, np.uint64), slow) == k
+    assert np.array_equal(fast[:k], slow[:k]) and fast[:k, 1].sum() > 61
+    assert len(words8(data)) == 61 - 7 and len(words8(data[:7])) == 0
