@@ -52,20 +52,40 @@ def tail_suffix_search(search: Callable | None) -> Callable | None:
     ``search(string, pos)`` still sees the characters before ``pos`` for lookbehinds. The
     leftmost match can only start further left through an alternative of unbounded length;
     the only kind allowed here is a run of one character ("\\.\\.+"), and the full search
-    runs when the string has that character just before the window. None when the pattern
-    is not of that form (then the tokenizer keeps its own search)."""
+    runs when the string has that character just before the window. A string whose last
+    character no alternative ends with has no suffix (:func:`_last_chars`): about half of
+    the searches spaCy makes while splitting code-like chunks. None when the pattern is not
+    of that form (then the tokenizer keeps its own search)."""
     parsed = _suffix_alternatives(search)
     if parsed is None:
         return None
     pattern, width, runs = parsed
+    ends = _last_chars(pattern)
 
     def tail_search(string: str):  # -> re.Match | None
+        if ends is not None and (not string or string[-1] not in ends):
+            return None  # no alternative can end with that character
         start = len(string) - width
         if start <= 0 or string[start - 1] in runs:
             return pattern.search(string)
         return pattern.search(string, start)
 
     return tail_search
+
+
+def _last_chars(pattern: re.Pattern) -> frozenset[str] | None:
+    """Every character a match of ``pattern`` can end with (the last one a suffix takes
+    off a string); None when a match may be empty, the pattern is not read here or those
+    characters are too many to list."""
+    try:
+        from re import _parser as sre_parse  # type: ignore[attr-defined]
+
+        ranges, nullable = _first(sre_parse.parse(pattern.pattern, pattern.flags), last=True)
+    except (_Unread, re.error):
+        return None
+    if nullable or sum(hi - lo + 1 for lo, hi in ranges) > 100_000:
+        return None
+    return frozenset(chr(c) for lo, hi in ranges for c in range(lo, hi + 1))
 
 
 def _char_run(branch) -> str | None:
@@ -146,11 +166,11 @@ _ZERO_WIDTH = ("ASSERT", "ASSERT_NOT", "AT")
 _REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
 
 
-def _first(items) -> tuple[set[tuple[int, int]], bool]:
-    """(code point ranges a match of the sequence ``items`` can start with, whether it can
-    match the empty string)."""
+def _first(items, last: bool = False) -> tuple[set[tuple[int, int]], bool]:
+    """(code point ranges a match of the sequence ``items`` can start with, or end with
+    when ``last``; whether it can match the empty string)."""
     ranges: set[tuple[int, int]] = set()
-    for op, av in items:
+    for op, av in reversed(list(items)) if last else items:
         name = str(op)
         if name in _ZERO_WIDTH:  # lookarounds and anchors consume nothing
             continue
@@ -161,14 +181,14 @@ def _first(items) -> tuple[set[tuple[int, int]], bool]:
         if name == "BRANCH":
             nullable = False
             for branch in av[1]:
-                sub, empty = _first(branch)
+                sub, empty = _first(branch, last)
                 ranges |= sub
                 nullable = nullable or empty
         elif name == "SUBPATTERN":
-            sub, nullable = _first(av[-1])
+            sub, nullable = _first(av[-1], last)
             ranges |= sub
         elif name in _REPEATS:
-            sub, empty = _first(av[2])
+            sub, empty = _first(av[2], last)
             ranges |= sub
             nullable = empty or av[0] == 0
         else:

@@ -468,6 +468,10 @@ def test_tail_suffix_search_equals_spacy_suffix_search() -> None:
     search = chunked.tokenizer.suffix_search
     fast = tail_suffix_search(search)
     assert fast is not None
+    from corpusforge.stages.quality.affix_search import _last_chars
+
+    ends = _last_chars(search.__self__)  # strings ending otherwise are answered at once
+    assert ends is not None and "s" in ends and "x" not in ends
     from spacy.lang.char_classes import UNITS
 
     units = ["1" + u for u in UNITS.split("|")]  # up to five characters after a digit
