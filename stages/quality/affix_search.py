@@ -77,10 +77,12 @@ def _last_chars(pattern: re.Pattern) -> frozenset[str] | None:
     """Every character a match of ``pattern`` can end with (the last one a suffix takes
     off a string); None when a match may be empty, the pattern is not read here or those
     characters are too many to list."""
+    if pattern.flags & ~re.UNICODE:
+        return None
     try:
         from re import _parser as sre_parse  # type: ignore[attr-defined]
 
-        ranges, nullable = _first(sre_parse.parse(pattern.pattern, pattern.flags), last=True)
+        ranges, nullable = _edge(sre_parse.parse(pattern.pattern, pattern.flags), last=True)
     except (_Unread, re.error):
         return None
     if nullable or sum(hi - lo + 1 for lo, hi in ranges) > 100_000:
@@ -148,7 +150,7 @@ def first_chars(pattern: re.Pattern) -> re.Pattern | None:
     try:
         from re import _parser as sre_parse  # type: ignore[attr-defined]
 
-        ranges, nullable = _first(sre_parse.parse(pattern.pattern, pattern.flags))
+        ranges, nullable = _edge(sre_parse.parse(pattern.pattern, pattern.flags))
     except (_Unread, re.error):
         return None
     if nullable or not ranges:
@@ -159,14 +161,14 @@ def first_chars(pattern: re.Pattern) -> re.Pattern | None:
 
 
 class _Unread(Exception):
-    """A regex construct :func:`_first` does not read."""
+    """A regex construct :func:`_edge` does not read."""
 
 
 _ZERO_WIDTH = ("ASSERT", "ASSERT_NOT", "AT")
 _REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
 
 
-def _first(items, last: bool = False) -> tuple[set[tuple[int, int]], bool]:
+def _edge(items, last: bool = False) -> tuple[set[tuple[int, int]], bool]:
     """(code point ranges a match of the sequence ``items`` can start with, or end with
     when ``last``; whether it can match the empty string)."""
     ranges: set[tuple[int, int]] = set()
@@ -181,14 +183,14 @@ def _first(items, last: bool = False) -> tuple[set[tuple[int, int]], bool]:
         if name == "BRANCH":
             nullable = False
             for branch in av[1]:
-                sub, empty = _first(branch, last)
+                sub, empty = _edge(branch, last)
                 ranges |= sub
                 nullable = nullable or empty
         elif name == "SUBPATTERN":
-            sub, nullable = _first(av[-1], last)
+            sub, nullable = _edge(av[-1], last)
             ranges |= sub
         elif name in _REPEATS:
-            sub, empty = _first(av[2], last)
+            sub, empty = _edge(av[2], last)
             ranges |= sub
             nullable = empty or av[0] == 0
         else:
