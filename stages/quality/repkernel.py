@@ -13,8 +13,10 @@ size of the document, which stay in the CPU's caches; the per-word properties (c
 polynomial hash of the characters) are computed for each distinct word of the document. All
 tables are allocated once per batch and emptied by a new generation number, not by clearing
 their slots (ten uses per document); a slot's generation, first position and hash share one
-cache line. Lines, paragraphs and words are keyed by :func:`span_hash` (eight bytes per
-multiply; equal keys are confirmed byte for byte). The most frequent 3- and 4-grams are only
+cache line. Lines and paragraphs are found in one pass over the document. Lines, paragraphs
+and words are keyed by :func:`span_hash` (eight bytes per load and multiply, through an
+unaligned 64-bit view of the batch, :func:`words8`; equal keys are confirmed byte for byte,
+eight at a time). The most frequent 3- and 4-grams are only
 counted where the (n-1)-gram at the same position repeats: an n-gram seen twice starts an
 (n-1)-gram seen twice, so the others cannot win unless no n-gram repeats (then the first one
 does). The per-document work runs without numba's reference counting (as
