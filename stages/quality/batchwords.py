@@ -367,25 +367,6 @@ class Scanner:
         b_at = sum(len(pre) for pre, _ in sides[0])
         return chunked.crossing(flat, changed, 0, b_at, len(flat))
 
-    def no_crossing(self, data: np.ndarray, ws: np.ndarray, we: np.ndarray) -> bool:
-        """For a document the kernel flagged ``CHECK`` (words ``ws``/``we``): True when no
-        special-case pattern matches across two of its chunks (:meth:`.ChunkWords.crossing`),
-        so its words stand."""
-        chunked = self.chunked
-        spans = zip(ws.tolist(), we.tolist(), strict=True)
-        toks = [data[s:e].tobytes().decode("utf-8") for s, e in spans]
-        seg, cands, run_end = 0, [], {}
-        for t in range(1, len(toks)):
-            if ws[t] == we[t - 1]:
-                continue  # same chunk
-            if not (ws[t] == we[t - 1] + 1 and data[we[t - 1]] == 32):
-                run_end[seg] = t
-                seg = t
-            elif (toks[t - 1], toks[t]) in chunked.pairs:
-                cands.append((seg, t))
-        run_end[seg] = len(toks)
-        return not any(chunked.crossing(toks, s, b, run_end[s]) for s, b in cands)
-
 
 _RUN_FROM = re.compile(r"\S+(?: \S+)*")  # chunks joined by single plain spaces
 
@@ -457,12 +438,7 @@ def batch_words(texts: pa.Array | pa.ChunkedArray, language: str) -> BatchWords 
     if hit is not None and hit[0] == key:
         return hit[2]
     data, offsets = utf8_buffers(texts)
-    status, doc_off, ws, we = scanner.scan(data, offsets)
-    for d in np.flatnonzero(status == wordkernel.CHECK).tolist():
-        a, b = doc_off[d], doc_off[d + 1]
-        fine = scanner.no_crossing(data, ws[a:b], we[a:b])
-        status[d] = wordkernel.OK if fine else wordkernel.WHOLE_DOC
-        COUNTS["checked_docs"] += 1
+    status, doc_off, ws, we = scanner.scan(data, offsets)  # CHECK documents settled there
     ok = status == wordkernel.OK
     if len(texts) and _IS_ALPHA.search(memoryview(data[offsets[0] : offsets[-1]])):
         ok &= ~np.asarray(pc.fill_null(pc.match_substring(texts, "IS_ALPHA"), False))
