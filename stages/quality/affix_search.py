@@ -77,15 +77,8 @@ def _last_chars(pattern: re.Pattern) -> frozenset[str] | None:
     """Every character a match of ``pattern`` can end with (the last one a suffix takes
     off a string); None when a match may be empty, the pattern is not read here or those
     characters are too many to list."""
-    if pattern.flags & ~re.UNICODE:
-        return None
-    try:
-        from re import _parser as sre_parse  # type: ignore[attr-defined]
-
-        ranges, nullable = _edge(sre_parse.parse(pattern.pattern, pattern.flags), last=True)
-    except (_Unread, re.error):
-        return None
-    if nullable or sum(hi - lo + 1 for lo, hi in ranges) > 100_000:
+    ranges = _edge_ranges(pattern, last=True)
+    if ranges is None or sum(hi - lo + 1 for lo, hi in ranges) > 100_000:
         return None
     return frozenset(chr(c) for lo, hi in ranges for c in range(lo, hi + 1))
 
@@ -145,19 +138,26 @@ def first_chars(pattern: re.Pattern) -> re.Pattern | None:
     """A character class of every character a match of ``pattern`` can start with, or None
     when a match may be empty or the pattern holds what is not read here (categories,
     negated sets, backreferences...) or flags (IGNORECASE...)."""
+    ranges = _edge_ranges(pattern, last=False)
+    if ranges is None:
+        return None
+    parts = [re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}"
+             for lo, hi in sorted(ranges)]  # fmt: skip
+    return re.compile("[" + "".join(parts) + "]")
+
+
+def _edge_ranges(pattern: re.Pattern, last: bool) -> set[tuple[int, int]] | None:
+    """The code point ranges every match of ``pattern`` starts (``last``: ends) with; None
+    when a match may be empty, or for flags or constructs :func:`_edge` does not read."""
     if not isinstance(pattern.pattern, str) or pattern.flags & ~re.UNICODE:
         return None
     try:
         from re import _parser as sre_parse  # type: ignore[attr-defined]
 
-        ranges, nullable = _edge(sre_parse.parse(pattern.pattern, pattern.flags))
+        ranges, nullable = _edge(sre_parse.parse(pattern.pattern, pattern.flags), last)
     except (_Unread, re.error):
         return None
-    if nullable or not ranges:
-        return None
-    parts = [re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}"
-             for lo, hi in sorted(ranges)]  # fmt: skip
-    return re.compile("[" + "".join(parts) + "]")
+    return None if nullable or not ranges else ranges
 
 
 class _Unread(Exception):
