@@ -23,6 +23,7 @@ from corpusforge.stages.quality.affix_search import suffix_width
 from corpusforge.stages.quality.charclass import CharTable
 from corpusforge.stages.quality.repkernel import words8
 from corpusforge.stages.quality.words import (
+    BREAKS_SPACY,
     ChunkWords,
     chunk_words_for,
     tokens_of,
@@ -172,7 +173,7 @@ class Scanner:
         """(token byte lengths of the chunks ``keys``, one after the other; their offsets
         per chunk; flags; byte lengths of the first and last token before the matcher)."""
         texts = [k.decode("utf-8") for k in keys]
-        whole = [c for c, t in enumerate(texts) if "IS_ALPHA" in t]
+        whole = [c for c, t in enumerate(texts) if BREAKS_SPACY in t]
         if whole:
             return self._learn_with_whole(keys, whole)
         lens, counts, orth = self._token_lengths(texts, self.chunked.post)
@@ -198,7 +199,7 @@ class Scanner:
         return lens, off, flags, edges
 
     def _learn_with_whole(self, keys: list[bytes], whole: list[int]):
-        """:meth:`_learn` where the chunks ``whole`` hold the string IS_ALPHA: spaCy's
+        """:meth:`_learn` where the chunks ``whole`` hold :data:`.words.BREAKS_SPACY`: spaCy's
         vocabulary fails on it (datatrove retries such texts without it), so they are not
         tokenized but kept whole (MEMO_WHOLE: their documents take the Python path)."""
         rest = sorted(set(range(len(keys))) - set(whole))
@@ -422,7 +423,7 @@ def _buffers_key(texts: pa.Array | pa.ChunkedArray) -> tuple:
     )
 
 
-_IS_ALPHA = re.compile(b"IS_ALPHA")  # datatrove retries texts holding it (see words.py)
+_BREAKS_SPACY = re.compile(re.escape(BREAKS_SPACY.encode()))
 _LAST: dict[str, tuple] = {}  # language -> (key, column, words): the previous batch's words
 
 
@@ -440,8 +441,8 @@ def batch_words(texts: pa.Array | pa.ChunkedArray, language: str) -> BatchWords 
     data, offsets = utf8_buffers(texts)
     status, doc_off, ws, we = scanner.scan(data, offsets)  # CHECK documents settled there
     ok = status == wordkernel.OK
-    if len(texts) and _IS_ALPHA.search(memoryview(data[offsets[0] : offsets[-1]])):
-        ok &= ~np.asarray(pc.fill_null(pc.match_substring(texts, "IS_ALPHA"), False))
+    if len(texts) and _BREAKS_SPACY.search(memoryview(data[offsets[0] : offsets[-1]])):
+        ok &= ~np.asarray(pc.fill_null(pc.match_substring(texts, BREAKS_SPACY), False))
     words = BatchWords(data, offsets, ok, doc_off, ws, we, scanner.chars.table)
     _LAST[language] = (key, texts, words)
     COUNTS["docs"] += len(ok)

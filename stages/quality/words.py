@@ -67,6 +67,10 @@ def _spacy_words(tok: SpaCyTokenizer, texts: Sequence[str]) -> list[list[str]]:
     return out
 
 
+# spaCy's vocabulary fails on this string once a memory zone has seen it; datatrove retries a
+# text holding it without the string, so such texts are never split chunk by chunk here
+BREAKS_SPACY = "IS_ALPHA"
+
 MEMO_CHUNKS = 1_000_000  # distinct chunks remembered per language (bounded memory)
 
 
@@ -199,7 +203,7 @@ class ChunkWords:
         whole) of ``chunk`` alone, memoized."""
         hit = self.memo.get(chunk)
         if hit is None:
-            if "IS_ALPHA" in chunk:  # datatrove retries such texts without the string
+            if BREAKS_SPACY in chunk:  # datatrove retries such texts without the string
                 hit = ((chunk,), (chunk,), True)
             elif self.letters_single and chunk.isalpha() and chunk not in self.specials:
                 hit = ((chunk,), (chunk,), False)
@@ -342,7 +346,7 @@ def split_words(texts: Sequence[str], language: str = "en") -> list[list[str]]:
             try:
                 words = _spacy_words(tok, pending)  # type: ignore[arg-type]
             except Exception:
-                # datatrove works around texts that break spaCy (e.g. "IS_ALPHA"): use its path
+                # datatrove works around texts that break spaCy (BREAKS_SPACY): use its path
                 words = None
         if words is None:
             words = [tok.word_tokenize(t) for t in pending]
