@@ -339,10 +339,9 @@ def compiled_repetition_signals(
     stats, top, dup = repetition_batch(
         bw.data, bw.data8, bw.offsets, bw.ok, bw.doc_off, bw.ws, bw.we, bw.table, top_ns, dup_ns,
     )  # fmt: skip
-    ok = bw.ok & (dup.min(axis=1, initial=0) >= 0)  # -1: a hash collision, Python decides
     n_chars = stats[:, 0]
-    empty[:] = ok & (n_chars == 0)
-    valid = ok & (n_chars > 0)
+    empty[:] = bw.ok & (n_chars == 0)
+    valid = bw.ok & (n_chars > 0)
     for key, num, den in (("dup_para_frac", 2, 1), ("dup_para_char_frac", 3, 0),
                           ("dup_line_frac", 5, 4), ("dup_line_char_frac", 6, 0)):  # fmt: skip
         sig.set(f"gopher_rep_{key}", ratio(stats[:, num], stats[:, den]), valid.copy())
@@ -352,7 +351,7 @@ def compiled_repetition_signals(
         )
     for t, (n, _) in enumerate(p.dup_n_grams):
         sig.set(f"gopher_rep_dup_{n}_gram_frac", ratio(dup[:, t], n_chars), valid.copy())
-    return np.flatnonzero(~ok).tolist()
+    return np.flatnonzero(~bw.ok).tolist()
 
 
 def compiled_quality_signals(

@@ -459,6 +459,51 @@ def test_repetition_kernel_signals_equal_python_path(top_n_grams) -> None:
     assert checked > 350
 
 
+def _resplit_doc(rng: random.Random) -> str:
+    """The same strings cut into words at other places, among other words: ""-joined
+    n-grams equal across different word boundaries, short (one-letter words, under the
+    kernel's KEY_BYTES) and long ones side by side, multi-byte letters among them."""
+    alphabet = rng.choice(["ab", "abc", "aé", "xy1"])
+    bases = ["".join(rng.choice(alphabet) for _ in range(rng.randint(5, 60)))
+             for _ in range(rng.randint(1, 3))]  # fmt: skip
+    words: list[str] = []
+    for _ in range(rng.randint(2, 8)):
+        base = rng.choice(bases)
+        cuts = sorted(rng.sample(range(1, len(base)), rng.randint(1, min(12, len(base) - 1))))
+        words += [base[i:j] for i, j in zip([0, *cuts], [*cuts, len(base)], strict=True)]
+        words += rng.choices([*WORDS, *alphabet], k=rng.randint(0, 4))
+    return " ".join(words)
+
+
+def test_repetition_kernel_joined_ngrams_across_word_boundaries() -> None:
+    """The kernel's repeated ""-joined n-gram signals (it visits only the positions whose
+    first joined bytes repeat) equal the Python path's where equal n-grams have different
+    words, are shorter and longer than the bytes it keys positions by, and for n-gram sizes
+    from 1 up."""
+    from corpusforge.stages.quality.common import SignalArrays
+    from corpusforge.stages.quality.gopher import (
+        GopherRepetitionParams,
+        compiled_repetition_signals,
+        gopher_repetition_signals,
+    )
+
+    rng = random.Random(29)
+    docs = [_resplit_doc(rng) for _ in range(400)]
+    for dup_n_grams in (((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.1)),
+                        ((1, 0.1), (3, 0.1), (12, 0.1))):  # fmt: skip
+        p = GopherRepetitionParams(dup_n_grams=dup_n_grams)
+        names = GopherRepetition({"dup_n_grams": dup_n_grams}).signal_names()
+        sig = SignalArrays(len(docs), dict.fromkeys(names, pa.float64()))
+        empty = np.zeros(len(docs), np.bool_)
+        left = compiled_repetition_signals(p, pa.chunked_array([pa.array(docs)]), sig, empty)
+        assert left == []
+        for d, doc in enumerate(docs):
+            expect = gopher_repetition_signals(p, doc, split_into_words(doc, "en"))
+            assert {k: sig.values[k][d].item() for k in names} == expect, doc
+        first = f"gopher_rep_dup_{dup_n_grams[0][0]}_gram_frac"
+        assert (sig.values[first] > 0).mean() > 0.25
+
+
 def test_tail_suffix_search_equals_spacy_suffix_search() -> None:
     """The windowed suffix search the chunk memo's tokenizer uses finds the match length
     spaCy's own search finds, on every substring of generated text (long dot runs, units
