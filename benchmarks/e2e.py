@@ -3,6 +3,11 @@
     python benchmarks/warc_from_corpus.py /tmp/bench_30          # WARC variant (once)
     python benchmarks/e2e.py --corpus /tmp/bench_30 --variant jsonl [--workers 2]
     python benchmarks/e2e.py --corpus /tmp/bench_30 --variant warc
+    python benchmarks/e2e.py --corpus /tmp/bench_30 --near-dedup verify=none,bands=14,rows=8
+
+``--near-dedup`` overrides the recipe's near_dedup parameters on our side; the example is
+datatrove's policy (its 14 x 8 banding, every band collision removed unverified), to see how
+much of the difference in kept documents and tokens is that policy.
 
 Ours runs after ``corpusforge warmup`` of the same config (not timed: an installation
 compiles its numba kernels once; ``--cold`` times a first run on a fresh machine instead).
@@ -94,7 +99,30 @@ def run_measured(cmd: list[str], env: dict | None = None) -> dict:
 # ---------------------------------------------------------------------------- ours
 
 
-def ours(inputs: str, variant: str, workers: int, tmp: str, cold: bool = False) -> dict:
+def near_dedup_overrides(spec: str) -> dict:
+    """``key=value,...`` as near_dedup parameters (integers where they read as such)."""
+    out: dict = {}
+    for item in filter(None, spec.split(",")):
+        key, _, value = item.partition("=")
+        out[key.strip()] = int(value) if value.strip().isdigit() else value.strip()
+    return out
+
+
+def with_near_dedup(stages: list, overrides: dict) -> list:
+    """The recipe's stage list with ``overrides`` merged into near_dedup's parameters."""
+    out = []
+    for stage in stages:
+        name = stage if isinstance(stage, str) else next(iter(stage))
+        if name == "near_dedup" and overrides:
+            params = {} if isinstance(stage, str) else dict(stage[name] or {})
+            stage = {name: {**params, **overrides}}
+        out.append(stage)
+    return out
+
+
+def ours(
+    inputs: str, variant: str, workers: int, tmp: str, cold: bool = False, near: dict | None = None
+) -> dict:
     import duckdb
     import pyarrow.parquet as pq
     import yaml
@@ -108,6 +136,7 @@ def ours(inputs: str, variant: str, workers: int, tmp: str, cold: bool = False) 
     cfg["output"]["path"] = out
     cfg["output"]["report"] = False  # datatrove has no report: not timed on either side
     cfg["ray"] = {"num_cpus": workers, "progress": False}
+    cfg["stages"] = with_near_dedup(cfg["stages"], near or {})
     path = os.path.join(tmp, "recipe.yaml")
     with open(path, "w") as f:
         yaml.safe_dump(cfg, f)
@@ -300,6 +329,11 @@ def main() -> None:
     ap.add_argument(
         "--cold", action="store_true", help="ours without `corpusforge warmup` first (compiles)"
     )
+    ap.add_argument(
+        "--near-dedup",
+        default="",
+        help="ours: near_dedup parameters over the recipe's, e.g. verify=none,bands=14,rows=8",
+    )
     ap.add_argument("--peer", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--base", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -315,7 +349,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in sides:
             if name == "ours":
-                r = ours(inputs, args.variant, args.workers, tmp, cold=args.cold)
+                near = near_dedup_overrides(args.near_dedup)
+                if near:
+                    print(f"ours: near_dedup with {near}")
+                r = ours(inputs, args.variant, args.workers, tmp, cold=args.cold, near=near)
             else:
                 r = datatrove(inputs, args.variant, args.workers, tmp)
             results[name] = r
