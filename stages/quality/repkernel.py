@@ -249,18 +249,23 @@ def _number_words(data, data8, ws, we, a, b, tab, lid, first) -> int:
 
 
 @nb.njit(cache=True)
-def _join(data, data8, ws, we, wa, m, J8, cb) -> None:
-    """The words ``[wa, wa + m)`` joined without spaces into the bytes under ``J8`` (a
-    :func:`words8` view with eight bytes of slack); ``cb[t]``: where word t starts there
-    (``cb[m]``: the end). ""-joined n-grams are then spans of the joined bytes. Eight bytes
-    per store: most words take one (a byte loop per word costs a mispredicted exit)."""
+def _join(data, data8, ws, we, wa, m, J, J8, cb) -> None:
+    """The words ``[wa, wa + m)`` joined without spaces into ``J``; ``cb[t]``: where word t
+    starts there (``cb[m]``: the end). ""-joined n-grams are then spans of J. Eight bytes per
+    store through ``J8`` (:func:`words8` of J, which has eight bytes of slack): most words
+    take one (a byte loop per word costs a mispredicted exit); byte by byte where J8 is
+    empty (a big-endian machine)."""
     c = 0
     for t in range(m):
         cb[t] = c
         i, e = ws[wa + t], we[wa + t]
         while i < e:
             n = min(8, e - i)
-            J8[c] = load8(data, data8, i, n)
+            if c < len(J8):
+                J8[c] = load8(data, data8, i, n)
+            else:
+                for u in range(n):
+                    J[c + u] = data[i + u]
             i += n
             c += n
     cb[m] = c
@@ -464,7 +469,7 @@ def _rep_docs(data, data8, offsets, ok, doc_off, ws, we, table, top_ns, dup_ns, 
         wa, wb = doc_off[d], doc_off[d + 1]
         m = wb - wa
         _number_words(data, data8, ws, we, wa, wb, tab, lid, first)
-        _join(data, data8, ws, we, wa, m, J8, cb)
+        _join(data, data8, ws, we, wa, m, J, J8, cb)
         for t in range(len(top_ns)):
             filtered = t > 0 and top_ns[t] == top_ns[t - 1] + 1 and top[d, t - 1] >= 0
             top[d, t] = top_ngram(lid, m, top_ns[t], J, cb, tab, count, group, rep, filtered)

@@ -769,3 +769,26 @@ def test_eight_byte_loads_equal_byte_by_byte_reads() -> None:
     assert all_spans(data, np.zeros(0, np.uint64), slow) == k
     assert np.array_equal(fast[:k], slow[:k]) and fast[:k, 1].sum() > 61
     assert len(words8(data)) == 61 - 7 and len(words8(data[:7])) == 0
+
+
+def test_joined_words_equal_byte_by_byte_join() -> None:
+    """The repetition kernel joins a document's words eight bytes per store (each store's
+    spare bytes overwritten by the next word): the joined bytes and word starts equal a
+    plain join, with the 64-bit view and without it (the big-endian path)."""
+    from corpusforge.stages.quality.repkernel import _join, words8
+
+    rng = random.Random(31)
+    words = [bytes(rng.choices(b"ab\xc3\xa9", k=rng.randint(1, 20))) for _ in range(300)]
+    text = b" ".join(words)
+    data = np.frombuffer(text, np.uint8)
+    lens = np.array([len(w) for w in words], np.int64)
+    ws = np.concatenate([[0], np.cumsum(lens + 1)[:-1]])
+    we = ws + lens
+    expect = b"".join(words)
+    for view in (True, False):
+        J = np.zeros(len(text) + 8, np.uint8)
+        cb = np.zeros(len(words) + 1, np.int64)
+        J8 = words8(J) if view else np.zeros(0, np.uint64)
+        _join(data, words8(data), ws, we, 0, len(words), J, J8, cb)
+        assert J[: cb[-1]].tobytes() == expect
+        assert cb.tolist() == [0, *np.cumsum([len(w) for w in words]).tolist()]
