@@ -21,7 +21,7 @@ from corpusforge.pipeline.api.report import (
     ReportSection,
     register_report_section,
 )
-from corpusforge.pipeline.api.rows import reject, rejected_mask, set_column
+from corpusforge.pipeline.api.rows import as_array, reject, rejected_mask, set_column
 from corpusforge.pipeline.api.sink import SINK_INDEX_SCHEMA, Sink
 from corpusforge.pipeline.api.stage import (
     CLUSTER_GPUS_ENV,
@@ -72,6 +72,7 @@ __all__ = [
     "all_readers",
     "all_sinks",
     "all_stages",
+    "as_array",
     "get_stage",
     "register_reader",
     "register_report_section",

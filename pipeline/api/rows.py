@@ -74,6 +74,18 @@ def rejected_mask(batch: pa.Table) -> pa.Array:
     return pc.is_valid(batch.column(Col.REASON).combine_chunks())
 
 
+def as_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One Arrow array of a column. A single chunk is returned as it is, because
+    ``combine_chunks`` copies the buffers even then (a whole batch of text per stage)."""
+    if isinstance(values, pa.Array):
+        return values
+    if values.num_chunks == 1:
+        return values.chunk(0)
+    if values.num_chunks == 0:
+        return pa.array([], values.type)
+    return values.combine_chunks()
+
+
 def set_column(batch: pa.Table, name: str, values: pa.Array | pa.ChunkedArray) -> pa.Table:
     """Add ``name`` or replace it in place (keeps column order stable across batches)."""
     if name in batch.column_names:

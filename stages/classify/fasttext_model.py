@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from corpusforge.pipeline.api import as_array
 from corpusforge.pipeline.api.errors import ConfigError
 from corpusforge.stages.classify.fasttext_format import FastTextFile, ModelFormatError, read_model
 from corpusforge.stages.classify.fasttext_kernel import MEMO_MAX_TOKEN, CompiledModel, supported
@@ -134,8 +135,7 @@ class FastTextModel:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Top ``k`` (label index [n, k], probability [n, k], count [n]) per text, newlines
         read as spaces; a null or blank text (only whitespace) gets count 0."""
-        if isinstance(texts, pa.ChunkedArray):
-            texts = texts.combine_chunks() if texts.num_chunks else pa.array([], pa.string())
+        texts = as_array(texts)
         live = live_mask(texts)
         k = min(k, len(self.labels)) if k > 0 else len(self.labels)
         if self.compiled is not None:

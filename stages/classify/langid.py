@@ -29,6 +29,7 @@ from corpusforge.pipeline.api import (
     Resources,
     Stage,
     StageParams,
+    as_array,
     register_stage,
     reject,
     set_column,
@@ -151,8 +152,7 @@ class LangId(Stage):
         """(raw label after the mode's decision or None for an empty text, its score, the
         model's top-k as label indices, probabilities and counts) per text."""
         p: LangIdParams = self.params  # type: ignore[assignment]
-        if isinstance(col, pa.ChunkedArray):
-            col = col.combine_chunks() if col.num_chunks else pa.array([], pa.string())
+        col = as_array(col)
         if p.max_chars > 0:
             col = pa.array([sample(t, p.max_chars) if t else t for t in col.to_pylist()])
         idx, probs, got = self.model.predict_column(col, self._k)

@@ -23,6 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from corpusforge.pipeline.api import as_array
+
 MODES = ("none", "whitespace", "lower", "full")
 _TABLE_LIMIT = 0x30000
 _SEP = -1  # in the replacement pool: a word separator
@@ -88,8 +90,7 @@ def output_bounds(mode: str) -> tuple[int, int]:
 
 def utf8_buffers(texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """The UTF-8 bytes and int64 offsets of a string column (nulls read as empty)."""
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks() if texts.num_chunks else pa.array([], pa.string())
+    texts = as_array(texts)
     if texts.null_count:
         texts = pc.fill_null(texts, "")
     if texts.type != pa.large_string():
@@ -358,7 +359,7 @@ def _encode(out, k, c):
 def normalize_text(texts: pa.Array | pa.ChunkedArray, mode: str = "full") -> pa.Array:
     """Normalized texts (see the module notes); ``none`` returns them unchanged."""
     if mode == "none":
-        arr = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+        arr = as_array(texts)
         return pc.fill_null(arr, "") if arr.null_count else arr
     offset, length, pool = char_table(mode)
     data, offsets = utf8_buffers(texts)

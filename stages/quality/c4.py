@@ -26,7 +26,14 @@ from datatrove.pipeline.filters.c4_filters import (
 )
 from datatrove.utils.text import split_into_sentences
 
-from corpusforge.pipeline.api import Resources, Stage, StageParams, register_stage, set_column
+from corpusforge.pipeline.api import (
+    Resources,
+    Stage,
+    StageParams,
+    as_array,
+    register_stage,
+    set_column,
+)
 from corpusforge.schemas import Col
 from corpusforge.stages.no_torch import import_spacy_without_torch
 from corpusforge.stages.quality.batchwords import batch_words
@@ -187,7 +194,7 @@ def _python_docs(
 ) -> pa.Array:
     """The documents the kernel left to Python (``redo``) through :func:`c4_scan`, and the
     text of rejected ``restore`` documents put back; the new text column."""
-    col = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+    col = as_array(texts)
     rows = sorted(redo + restore)
     docs = texts_of(pa.table({Col.TEXT: col.take(rows)}))
     fixed: list[str] = []

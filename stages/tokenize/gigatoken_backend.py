@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 from tokenizers import Tokenizer as HFTokenizer
 
+from corpusforge.pipeline.api import as_array
 from corpusforge.stages.dedup.kernels import utf8_buffers
 from corpusforge.stages.tokenize.idkernel import flag_rows
 from corpusforge.stages.tokenize.unicode_classes import reference_classes
@@ -106,20 +107,28 @@ class GigatokenBackend:
 
     def encode(self, texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
         """Flat int32 ids and int64 offsets of an Arrow string column (null reads as "")."""
-        if isinstance(texts, pa.ChunkedArray):
-            texts = texts.combine_chunks()
-        # gigatoken takes awkward string arrays with 64-bit offsets
-        texts = texts.fill_null("").cast(pa.large_string())
-        risky = flag_rows(*utf8_buffers(texts), version_sensitive_table())
+        texts = as_array(texts)
+        if texts.null_count:
+            texts = texts.fill_null("")
+        # gigatoken takes awkward string arrays with 64-bit offsets (the cast shares the text)
+        texts = texts.cast(pa.large_string())
+        data, offsets = utf8_buffers(texts)
+        risky = flag_rows(data, offsets, version_sensitive_table())
         if not risky.any():
-            return self._encode_giga(texts)
+            return self._encode_giga(data, offsets)
         return self._encode_mixed(texts, risky)
 
-    def _encode_giga(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    def _encode_giga(self, data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """gigatoken on UTF-8 bytes and int64 offsets, wrapped as an awkward string array
+        without a copy (``ak.from_arrow`` costs more per batch than building the layout)."""
         import awkward as ak
 
+        chars = ak.contents.NumpyArray(data, parameters={"__array__": "char"})
+        strings = ak.contents.ListOffsetArray(
+            ak.index.Index64(offsets), chars, parameters={"__array__": "string"}
+        )
         # one worker = one core (the stage asks for num_cpus=1): no thread pool of its own
-        out = self.tokenizer.encode_batch(ak.from_arrow(texts, highlevel=True), parallel=False)
+        out = self.tokenizer.encode_batch(ak.Array(strings), parallel=False)
         layout = out.layout
         offsets = np.asarray(layout.offsets, dtype=np.int64)
         ids = np.asarray(layout.content.data)
@@ -132,7 +141,7 @@ class GigatokenBackend:
         """gigatoken for the safe rows, HF for the rest, ids put back in row order."""
         safe_rows = np.flatnonzero(~risky)
         risky_rows = np.flatnonzero(risky)
-        g_ids, g_off = self._encode_giga(texts.take(pa.array(safe_rows)))
+        g_ids, g_off = self._encode_giga(*utf8_buffers(texts.take(pa.array(safe_rows))))
         risky_texts = texts.take(pa.array(risky_rows)).to_pylist()
         encs = self.hf.encode_batch(risky_texts, add_special_tokens=False)
         h_lists = pa.array([e.ids for e in encs], type=pa.large_list(pa.int32()))

@@ -40,6 +40,19 @@ def test_reject_keeps_the_first_reason() -> None:
     assert t.column(Col.DETAIL).to_pylist() == ["1", None, None]
 
 
+def test_as_array_shares_a_single_chunk_and_joins_several() -> None:
+    from corpusforge.pipeline.api import as_array
+
+    one = pa.array(["ab", None, "cde"]).slice(1)
+    single = as_array(pa.chunked_array([one]))
+    assert single.buffers()[2].address == one.buffers()[2].address  # no copy of the text
+    assert single.to_pylist() == [None, "cde"]
+    joined = as_array(pa.chunked_array([pa.array(["x"]), pa.array(["y", "z"])]))
+    assert joined.to_pylist() == ["x", "y", "z"]
+    assert as_array(pa.chunked_array([], pa.string())).to_pylist() == []
+    assert as_array(one) is one
+
+
 def test_reject_rejects_masks_of_the_wrong_length() -> None:
     with pytest.raises(ValueError, match="2 entries for a batch of 3"):
         reject(docs(["a", "b", "c"]), [True, False], "x")

@@ -146,9 +146,17 @@ def test_gigatoken_encodes_a_sliced_arrow_column() -> None:
 
     backend, _ = GigatokenBackend.try_create(hf("gpt2"))
     assert backend is not None
-    column = pa.chunked_array([pa.array(TEXTS[:50]), pa.array(TEXTS[50:120])]).slice(30, 60)
-    ids, offsets = backend.encode(column)
     want = hf("gpt2").encode_batch(TEXTS[30:90], add_special_tokens=False)
+    two_chunks = pa.chunked_array([pa.array(TEXTS[:50]), pa.array(TEXTS[50:120])])
+    one_chunk = pa.chunked_array([pa.array(TEXTS[:120])])  # encoded in place, not copied
+    for column in (two_chunks.slice(30, 60), one_chunk.slice(30, 60), one_chunk.chunk(0)[30:90]):
+        ids, offsets = backend.encode(column)
+        assert per_doc(ids, offsets) == [e.ids for e in want]
+    # a slice holding a row for HF: the two encoders' ids go back in row order
+    risky = pa.chunked_array([pa.array([*TEXTS[:40], "\U00032c42<d", *TEXTS[40:80]])])
+    ids, offsets = backend.encode(risky.slice(30, 21))
+    texts = risky.slice(30, 21).to_pylist()
+    want = hf("gpt2").encode_batch(texts, add_special_tokens=False)
     assert per_doc(ids, offsets) == [e.ids for e in want]
 
 
