@@ -265,6 +265,7 @@ class StageRunner:
         with _gpus_env(worker_gpus):  # the stage's setup decides its device (device: auto)
             self.stage = stage_cls(params, instance_name=instance_name)
             self.stage.ensure_setup()
+        freeze_long_lived_objects()
         self.batch_rows = batch_rows
 
     def __call__(self, table: pa.Table) -> pa.Table:
@@ -341,12 +342,27 @@ def drop_stage_instances() -> None:
         release_freed_memory()
 
 
+def freeze_long_lived_objects() -> None:
+    """Collect once, then leave every object alive now out of later collections
+    (``gc.freeze``). What a stage's setup builds (spaCy's vocabulary, Presidio's recognizers,
+    models, tables) lives as long as the worker, and each full collection would walk it again:
+    about 0.2 s per collection for a quality stage's worker, a third of what its first 5 MB
+    cost otherwise. Objects freed by reference counting are still freed;
+    :func:`release_freed_memory` unfreezes before it collects dropped stages."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def release_freed_memory() -> None:
     """Collect now, and hand the C heap's free pages back to the system (glibc only): the
-    dropped stages' arrays and objects leave the worker's resident memory at once."""
+    dropped stages' arrays and objects leave the worker's resident memory at once (frozen
+    objects are unfrozen first, so a dropped stage's reference cycles are found)."""
     import ctypes
     import gc
 
+    gc.unfreeze()
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)

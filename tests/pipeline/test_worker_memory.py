@@ -3,14 +3,17 @@ loads no model library for the stages it only validates and plans."""
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 from engine_helpers import UpperStage  # importing registers the test stages
 
+from corpusforge.pipeline.api import Stage
 from corpusforge.pipeline.api.reader import conform_documents
 from corpusforge.pipeline.engine import execute
 
@@ -37,6 +40,47 @@ def test_a_new_phase_drops_the_stage_instances_of_the_earlier_one() -> None:
 
     execute.drop_stage_instances()  # an output shard's writer runs no stage
     assert not execute._TASK_STAGES
+
+
+class _Node:
+    """Something a setup builds that refers to itself (as model graphs do)."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+class CycleStage(Stage):
+    name = "test_cycle_setup"
+
+    def setup(self) -> None:
+        self.node = _Node()
+
+    def process(self, batch: pa.Table) -> pa.Table:
+        return batch
+
+
+def test_a_worker_freezes_what_setup_built_and_unfreezes_it_to_drop_a_phase() -> None:
+    """After a stage's setup the worker collects once and freezes what lives (no later
+    collection walks a model's objects again); dropping the phase's stages unfreezes, so
+    their reference cycles are collected, not kept for the worker's life."""
+    execute._TASK_STAGES.clear()
+    scope = execute.task_scope("run2", "/out/_work/phase0")
+    try:
+        table = conform_documents(pa.table({"id": ["a"], "text": ["abc"]}))
+        execute.run_stage_task(table, CycleStage, {}, "cycle", [], scope)
+        stage = execute._TASK_STAGES[(scope, "cycle")].stage
+        node = weakref.ref(stage.node)
+        assert gc.get_freeze_count() > 0
+        stage.node = None  # only its own cycle keeps the node now
+        gc.collect()
+        assert node() is not None  # frozen: the collection did not look at it
+        del stage
+        execute.drop_stage_instances()
+        assert gc.get_freeze_count() == 0
+        assert node() is None  # the dropped phase's cycle was collected
+    finally:
+        gc.unfreeze()
+        execute._TASK_STAGES.clear()
 
 
 def test_the_driver_plans_the_web_recipe_without_model_libraries() -> None:
