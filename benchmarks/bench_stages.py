@@ -4,10 +4,11 @@ For each stage: ours (the registered stage on Arrow batches of its own batch siz
 datatrove's equivalent step (same documents, one call per document as datatrove runs it) and
 the best field-made library for the job where one exists. Figures are MB of text per CPU
 second of this process (``time.process_time``: threads count, so a 2-thread library is not
-flattered), i.e. MB/s per core. Ours and the library run for each stage in a fresh child
-process (per-process memos start empty; a stage timed before would otherwise have filled a
-shared one with the slice's own texts); datatrove's steps run in this process. One run each;
-the load average goes next to the table.
+flattered), i.e. MB/s per core. Ours and the library each run in a fresh child process of
+their own (per-process memos start empty, where a stage timed before would otherwise have
+filled a shared one with the slice's own texts; and the side timed second in a process finds
+its allocator warmed by the first: up to a quarter faster); datatrove's steps run in this
+process. One run each by default; the load average goes next to the table.
 
 Usage (the corpus from ``python ../shared/bench/make_corpus.py --out /tmp/bench30
 --size-mb 30 --seed 1``)::
@@ -21,9 +22,9 @@ part of the slice only; their MB/s is still per CPU second of what they processe
 corpus (texts outside the slice): the state a long-running worker is in, with the memos and
 caches (the quality stages' chunk memo, langid's token memo, gigatoken's pretoken cache)
 filled by earlier documents, not by the timed ones. ``--repeat N`` runs each of those child
-processes N times and reports the median with the range (this VM's run-to-run spread is
-about a third). ``quality_fused`` is the three word-based quality stages in a row on each
-batch (MB/s of all three together).
+processes N times, ours and the library alternating, and reports the median with the range
+(this VM's speed drifts by about a third over minutes). ``quality_fused`` is the three
+word-based quality stages in a row on each batch (MB/s of all three together).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from corpusforge.pipeline.engine.execute import freeze_long_lived_objects
 
 Peer = Callable[[list[str]], Any]
 
@@ -124,6 +127,7 @@ def fused_quality() -> Peer:
             for stage in stages:
                 batch = stage.process(batch)
 
+    run(as_table(["warm up the stages' lazy state."]))
     return run
 
 
@@ -283,6 +287,7 @@ def _global_stage(name: str, tmp: str) -> Peer:
         )
         stage.run(LocalFrame(table), ctx).to_arrow()
 
+    run(["load the stage's kernels", "before the timing"])
     return run
 
 
@@ -292,11 +297,16 @@ def _reader_peers(records: list[dict[str, Any]], tmp: str) -> tuple[Peer, Peer, 
         for rec in records:
             f.write(json.dumps(rec, ensure_ascii=False).encode("utf-8") + b"\n")
 
-    def ours(_: list[str]) -> None:
+    def ours(_: list[str], source: str = path) -> None:
         from corpusforge.stages.readers.jsonl import JsonlReader
 
-        for _table in JsonlReader().read(path):
+        for _table in JsonlReader().read(source):
             pass
+
+    tiny = os.path.join(tmp, "tiny.jsonl")  # the reader's kernels load before the timing
+    with open(tiny, "wb") as f:
+        f.write(json.dumps(records[0]).encode("utf-8") + b"\n")
+    ours([], tiny)
 
     def dt(_: list[str]) -> None:
         from datatrove.pipeline.readers import JsonlReader as DtReader
@@ -321,33 +331,55 @@ def _safe(build: Callable[[], Any], n: int) -> Any:
         return (None,) * n
 
 
-def plan(
-    records: list[dict[str, Any]], tmp: str
-) -> dict[str, tuple[Peer, Peer | None, Peer | None, str]]:
-    """stage -> (ours, datatrove's step, best library, what the library is)."""
-    steps: dict[str, tuple[Peer, Peer | None, Peer | None, str]] = {}
-    r_ours, r_dt, r_arrow = _reader_peers(records, tmp)
-    steps["read (jsonl)"] = (r_ours, r_dt, r_arrow, "pyarrow.json.read_json")
-    dt_len, arrow_len = _safe(_length_peers, 2)
-    steps["length_filter"] = (ours_stage("length_filter"), dt_len, arrow_len, "pyarrow compute")
-    for name, (dt, lib, what) in _quality_peers().items():
-        steps[name] = (ours_stage(name), dt, lib, what)
-    steps["quality_fused (3 stages)"] = (fused_quality(), None, None, "-")
-    dt_lang, raw_ft = _safe(_langid_peers, 2)
-    steps["langid"] = (ours_stage("langid"), dt_lang, raw_ft, "fastText predict (lid.176.ftz)")
-    dt_pii, presidio = _safe(_pii_peers, 2)
-    steps["pii"] = (ours_stage("pii"), dt_pii, presidio, "Presidio 2.2, pattern recognizers")
-    dt_mh, rensa = _safe(lambda: _minhash_peers(tmp), 2)
-    steps["minhash"] = (ours_stage("minhash"), dt_mh, rensa, "rensa 0.5 + Python shingles")
-    steps["exact_dedup"] = (_global_stage("exact_dedup", tmp), None, None, "-")
-    steps["near_dedup"] = (_global_stage("near_dedup", tmp), None, None, "-")
-    hf_tok, giga = _safe(_tokenize_peers, 2)
-    steps["tokenize (gpt2)"] = (
-        ours_stage("tokenize", {"tokenizer": "gpt2", "device": "cpu"}),
-        hf_tok,
-        giga,
-        "gigatoken 0.10 encode_batch, 1 thread",
-    )
+Step = tuple[Peer, Peer | None, Peer | None, str]
+
+
+def plan(records: list[dict[str, Any]], tmp: str) -> dict[str, Callable[[], Step]]:
+    """stage -> a builder of (ours, datatrove's step, best library, what the library is): only
+    the stages asked for are set up (a child process times one)."""
+
+    def read() -> Step:
+        r_ours, r_dt, r_arrow = _reader_peers(records, tmp)
+        return r_ours, r_dt, r_arrow, "pyarrow.json.read_json"
+
+    def length() -> Step:
+        dt_len, arrow_len = _safe(_length_peers, 2)
+        return ours_stage("length_filter"), dt_len, arrow_len, "pyarrow compute"
+
+    def quality(name: str) -> Callable[[], Step]:
+        def build() -> Step:
+            dt, lib, what = _quality_peers()[name]
+            return ours_stage(name), dt, lib, what
+
+        return build
+
+    def langid() -> Step:
+        dt_lang, raw_ft = _safe(_langid_peers, 2)
+        return ours_stage("langid"), dt_lang, raw_ft, "fastText predict (lid.176.ftz)"
+
+    def pii() -> Step:
+        dt_pii, presidio = _safe(_pii_peers, 2)
+        return ours_stage("pii"), dt_pii, presidio, "Presidio 2.2, pattern recognizers"
+
+    def minhash() -> Step:
+        dt_mh, rensa = _safe(lambda: _minhash_peers(tmp), 2)
+        return ours_stage("minhash"), dt_mh, rensa, "rensa 0.5 + Python shingles"
+
+    def tokenize() -> Step:
+        hf_tok, giga = _safe(_tokenize_peers, 2)
+        ours = ours_stage("tokenize", {"tokenizer": "gpt2", "device": "cpu"})
+        return ours, hf_tok, giga, "gigatoken 0.10 encode_batch, 1 thread"
+
+    steps: dict[str, Callable[[], Step]] = {"read (jsonl)": read, "length_filter": length}
+    for name in ("gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality"):
+        steps[name] = quality(name)
+    steps["quality_fused (3 stages)"] = lambda: (fused_quality(), None, None, "-")
+    steps["langid"] = langid
+    steps["pii"] = pii
+    steps["minhash"] = minhash
+    for name in ("exact_dedup", "near_dedup"):
+        steps[name] = lambda name=name: (_global_stage(name, tmp), None, None, "-")
+    steps["tokenize (gpt2)"] = tokenize
     return steps
 
 
@@ -367,20 +399,23 @@ def measure(fn: Peer | None, texts: list[str], warm: list[str] | None = None) ->
 
 
 def child_figures(args: argparse.Namespace, name: str, mode: str) -> list[str]:
-    """(ours, best library) for one stage in a fresh process: ``cold`` (empty memos and
-    caches) or ``warm`` (after a run over the texts that follow the slice). In one process,
-    stages that share a per-process memo (the quality stages' chunk memo) would find it
-    filled with the slice's own texts by the stage timed before them. With ``--repeat N``,
-    N fresh processes: the median and, in brackets, the lowest and highest."""
-    cmd = [sys.executable, os.path.abspath(__file__), "--corpus", str(args.corpus)]
-    cmd += ["--mb", str(args.mb), "--only", name, "--child", mode]
-    cmd += ["--warm-mb", str(args.warm_mb or 0)]
-    runs = []
-    for _ in range(args.repeat):
-        out = subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
-        lines = [ln for ln in out.splitlines() if ln.startswith("[")]
-        runs.append(json.loads(lines[-1]) if lines else ["n/a", "n/a"])
-    return [_summary([run[col] for run in runs]) for col in range(2)]
+    """(ours, best library) for one stage, each side in a fresh process of its own: ``cold``
+    (empty memos and caches) or ``warm`` (after a run over the texts that follow the slice).
+    In one process, stages that share a per-process memo (the quality stages' chunk memo)
+    would find it filled with the slice's own texts by the stage timed before them, and the
+    side timed second would find the allocator's pages already mapped by the first. With
+    ``--repeat N``, N fresh processes per side: the median and, in brackets, the lowest and
+    highest."""
+    runs: dict[str, list[str]] = {"ours": [], "lib": []}
+    for _ in range(args.repeat):  # the sides alternate: this VM's speed drifts over minutes
+        for side, figures in runs.items():
+            cmd = [sys.executable, os.path.abspath(__file__), "--corpus", str(args.corpus)]
+            cmd += ["--mb", str(args.mb), "--only", name, "--child", mode, "--side", side]
+            cmd += ["--warm-mb", str(args.warm_mb or 0)]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
+            lines = [ln for ln in out.splitlines() if ln.startswith('"')]
+            figures.append(json.loads(lines[-1]) if lines else "n/a")
+    return [_summary(runs["ours"]), _summary(runs["lib"])]
 
 
 def _summary(figures: list[str]) -> str:
@@ -408,6 +443,7 @@ def main() -> None:
         "--repeat", type=int, default=1, help="fresh processes per figure (median, range)"
     )
     ap.add_argument("--child", choices=["cold", "warm"], help=argparse.SUPPRESS)
+    ap.add_argument("--side", choices=["ours", "lib"], default="ours", help=argparse.SUPPRESS)
     args = ap.parse_args()
     records = load_slice(args.corpus, args.mb)
     texts = [r["text"] for r in records]
@@ -426,12 +462,16 @@ def main() -> None:
     only = set(args.only.split(",")) if args.only else None
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_stages_") as tmp:
-        for name, (ours, dt, lib, what) in plan(records, tmp).items():
+        for name, build in plan(records, tmp).items():
             if only and name.split(" ")[0] not in only:
                 continue
+            ours, dt, lib, what = build()
+            # each side then starts as a pipeline worker does after its stage's setup: what
+            # the setup built is collected once and left out of later collections (gc.freeze)
+            freeze_long_lived_objects()
             if args.child:  # this stage alone in a fresh process, cold or warmed up
                 before = warm if args.child == "warm" else None
-                print(json.dumps([measure(ours, texts, before), measure(lib, texts, before)]))
+                print(json.dumps(measure(ours if args.side == "ours" else lib, texts, before)))
                 continue
             ours_cold, lib_cold = child_figures(args, name.split(" ")[0], "cold")
             row = [name, ours_cold, measure(dt, peer_texts), lib_cold, what]
