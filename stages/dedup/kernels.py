@@ -100,7 +100,11 @@ def utf8_buffers(texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndar
     offsets = np.frombuffer(off_buf, dtype=np.int64, count=texts.offset + n + 1)[texts.offset :]
     if data_buf is None or n == 0:
         return np.zeros(0, dtype=np.uint8), np.zeros(n + 1, dtype=np.int64)
-    return np.frombuffer(data_buf, dtype=np.uint8), offsets
+    data = np.frombuffer(data_buf, dtype=np.uint8)
+    start, end = int(offsets[0]), int(offsets[-1])
+    if start or end != len(data):  # a slice of a larger column: its own bytes, still no copy
+        data, offsets = data[start:end], offsets - start
+    return data, offsets
 
 
 # ----------------------------------------------------------------------------- primitives

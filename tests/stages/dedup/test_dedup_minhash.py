@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from datasketch import MinHash
 from datasketch.lsh import _optimal_param
 
-from corpusforge.stages.dedup.kernels import pair_jaccard, shingle_sets, text_hashes
+from corpusforge.stages.dedup.kernels import pair_jaccard, shingle_sets, text_hashes, utf8_buffers
 from corpusforge.stages.dedup.minhash import (
     SIGNATURE_COLUMN,
     TEXT_HASH_COLUMN,
@@ -223,3 +224,19 @@ def test_minhash_stage_adds_signature_and_text_hash():
     assert hashes[0] == hashes[1] != hashes[2]
     raw = MinHashStage(normalization="none")(batch)[TEXT_HASH_COLUMN].to_pylist()
     assert raw[0] != raw[1]
+
+
+def test_utf8_buffers_of_a_slice_are_its_own_bytes_without_a_copy() -> None:
+    """A batch sliced from a larger column gets only its bytes (kernels size their work by
+    the buffer) as a view of the column's memory, offsets from 0."""
+    texts = ["alpha", None, "bêta", "", "gamma ray"]
+    column = pa.chunked_array([pa.array(texts)])
+    for start, size in ((0, 5), (2, 2), (1, 4), (4, 1), (3, 1)):
+        data, offsets = utf8_buffers(column.slice(start, size))
+        want = [(t or "").encode() for t in texts[start : start + size]]
+        assert offsets[0] == 0 and len(data) == offsets[-1] == sum(map(len, want))
+        got = [data[a:b].tobytes() for a, b in itertools.pairwise(offsets)]
+        assert got == want
+    data, _ = utf8_buffers(column.slice(2, 2))
+    base = np.frombuffer(column.chunk(0).buffers()[2], np.uint8)
+    assert np.shares_memory(data, base)
