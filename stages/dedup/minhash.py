@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from corpusforge.pipeline.api import Stage, StageParams, register_stage, set_column
+from corpusforge.pipeline.api import Stage, StageParams, as_array, register_stage, set_column
 from corpusforge.schemas import Col
 from corpusforge.stages.dedup.kernels import normalize_text, shingle_hashes, text_hashes
 
@@ -77,8 +77,7 @@ def signature_array(sig: np.ndarray) -> pa.FixedSizeListArray:
 
 def signature_matrix(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Back from the Arrow column to a ``(n, num_perm)`` matrix."""
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks() if col.num_chunks else pa.array([], col.type)
+    col = as_array(col)
     width = col.type.list_size
     values = col.flatten().to_numpy(zero_copy_only=False)
     return values.reshape(len(col), width)

@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpusforge.pipeline.api import Frame
+from corpusforge.pipeline.api import Frame, as_array
 from corpusforge.schemas import Col
 from corpusforge.stages.dedup.graph import (
     COLLISION,
@@ -234,8 +234,7 @@ def sig_rows(numbers, payload: bool):
 
 def _as_list(col: pa.ChunkedArray | pa.Array) -> pa.LargeListArray:
     """fixed_size_list<uint32>[n] to large_list<uint32> (a null payload then costs no values)."""
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks() if col.num_chunks else pa.array([], col.type)
+    col = as_array(col)
     width = col.type.list_size
     values = col.flatten()
     offsets = pa.array(np.arange(len(col) + 1, dtype=np.int64) * width)

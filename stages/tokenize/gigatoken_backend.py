@@ -107,20 +107,15 @@ class GigatokenBackend:
 
     def encode(self, texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
         """Flat int32 ids and int64 offsets of an Arrow string column (null reads as "")."""
-        texts = as_array(texts)
-        if texts.null_count:
-            texts = texts.fill_null("")
-        # gigatoken takes awkward string arrays with 64-bit offsets (the cast shares the text)
-        texts = texts.cast(pa.large_string())
-        data, offsets = utf8_buffers(texts)
+        data, offsets = utf8_buffers(texts)  # nulls read as "", no copy of the text
         risky = flag_rows(data, offsets, version_sensitive_table())
         if not risky.any():
             return self._encode_giga(data, offsets)
-        return self._encode_mixed(texts, risky)
+        return self._encode_mixed(as_array(texts).fill_null(""), risky)
 
     def _encode_giga(self, data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """gigatoken on UTF-8 bytes and int64 offsets, wrapped as an awkward string array
-        without a copy (``ak.from_arrow`` costs more per batch than building the layout)."""
+        """gigatoken on UTF-8 bytes and int64 offsets, wrapped without a copy as the awkward
+        string array (64-bit offsets) it takes; ``ak.from_arrow`` cost more per batch."""
         import awkward as ak
 
         chars = ak.contents.NumpyArray(data, parameters={"__array__": "char"})
