@@ -14,6 +14,7 @@ from corpusforge.pipeline.api.errors import (
     StageContractError,
 )
 from corpusforge.pipeline.api.frame import Frame, FrameSource, LocalFrame, LocalFrameSource
+from corpusforge.pipeline.api.memory import trim_heap
 from corpusforge.pipeline.api.reader import Reader, ReaderParams, ReadPart
 from corpusforge.pipeline.api.report import (
     ReportKit,
@@ -82,4 +83,5 @@ __all__ = [
     "rejected_mask",
     "set_column",
     "stage",
+    "trim_heap",
 ]

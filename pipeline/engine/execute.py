@@ -6,7 +6,6 @@ operators. Keeping them Ray-free makes the engine's per-batch logic testable in-
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -21,7 +20,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from corpusforge.pipeline.api import CLUSTER_GPUS_ENV, Metric, Stage, rejected_mask, set_column
+from corpusforge.pipeline.api import (
+    CLUSTER_GPUS_ENV,
+    Metric,
+    Stage,
+    rejected_mask,
+    set_column,
+    trim_heap,
+)
 from corpusforge.pipeline.api.errors import StageContractError
 from corpusforge.pipeline.api.reader import ReadPart, conform_documents
 from corpusforge.pipeline.engine.unreadable import checksum_or_none, read_guarded
@@ -359,13 +365,11 @@ def release_freed_memory() -> None:
     """Collect now, and hand the C heap's free pages back to the system (glibc only): the
     dropped stages' arrays and objects leave the worker's resident memory at once (frozen
     objects are unfrozen first, so a dropped stage's reference cycles are found)."""
-    import ctypes
     import gc
 
     gc.unfreeze()
     gc.collect()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    trim_heap()
 
 
 def read_units(

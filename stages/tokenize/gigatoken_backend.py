@@ -19,6 +19,16 @@ splits differently. Documents holding any code point that Oniguruma does not cla
 letter, number or space while Python's Unicode database calls it a letter, a number or
 unassigned are encoded by HF instead (one compiled scan of the batch finds them; in real text they
 are a handful per million documents).
+
+Memory: gigatoken keeps the ids of every distinct pre-token it has encoded, across calls and
+without a limit (that cache is most of its speed on a long stream: the first 20 MB of the
+standard corpus at ~60 MB/s, the same texts again at ~230). On a stream that keeps bringing new
+pre-tokens (numbers, identifiers, many scripts) the cache grows by about ten bytes per byte of
+new words and its table doubles in one long pause. The backend therefore adds up how much
+resident memory each ``encode_batch`` call left behind and, past the stage's ``cache_mb``, builds
+a fresh tokenizer (the old cache is freed and its pages handed back; the ids do not depend on the
+cache). A cache that grows into pages the worker had freed but kept costs no resident memory
+and is not counted until it needs more.
 """
 
 from __future__ import annotations
@@ -28,10 +38,11 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
+import psutil
 import pyarrow as pa
 from tokenizers import Tokenizer as HFTokenizer
 
-from corpusforge.pipeline.api import as_array
+from corpusforge.pipeline.api import as_array, trim_heap
 from corpusforge.stages.dedup.kernels import utf8_buffers
 from corpusforge.stages.tokenize.idkernel import flag_rows
 from corpusforge.stages.tokenize.unicode_classes import reference_classes
@@ -75,15 +86,24 @@ def probe_texts(special_tokens: list[str]) -> list[str]:
     return scripts
 
 
+def resident_bytes() -> int:
+    return psutil.Process().memory_info().rss
+
+
 @dataclass
 class GigatokenBackend:
     """A gigatoken tokenizer that was checked against the HF tokenizer it replaces."""
 
     tokenizer: object  # gigatoken.Tokenizer
     hf: HFTokenizer  # encodes the documents gigatoken might split differently
+    cache_budget_bytes: int = 0  # 0: never rebuild (the stage sets its ``cache_mb``)
+    cache_bytes: int = 0  # resident memory the encode calls added since the last build
+    cache_resets: int = 0
 
     @classmethod
-    def try_create(cls, hf: HFTokenizer) -> tuple[GigatokenBackend | None, str]:
+    def try_create(
+        cls, hf: HFTokenizer, cache_budget_mb: int = 0
+    ) -> tuple[GigatokenBackend | None, str]:
         """(backend, why) when gigatoken reproduces ``hf`` exactly, else (None, why not)."""
         try:
             import gigatoken
@@ -93,7 +113,7 @@ class GigatokenBackend:
             tok = gigatoken.Tokenizer.from_json(hf.to_str())
         except Exception as exc:  # unsupported model, pre-tokenizer or normalizer
             return None, f"gigatoken cannot load this tokenizer ({type(exc).__name__})"
-        backend = cls(tok, hf)
+        backend = cls(tok, hf, cache_budget_mb << 20)
         specials = [t.content for t in hf.get_added_tokens_decoder().values() if t.special]
         texts = probe_texts(specials)
         try:
@@ -103,7 +123,18 @@ class GigatokenBackend:
         for i, enc in enumerate(hf.encode_batch(texts, add_special_tokens=False)):
             if enc.ids != ids[offsets[i] : offsets[i + 1]].tolist():
                 return None, f"gigatoken ids differ from HF on probe text {i}"
+        backend.cache_bytes = 0  # the first call's start-up allocations are not the cache's
         return backend, "gigatoken reproduces HF ids on the probe texts"
+
+    def reset_cache(self) -> None:
+        """A fresh tokenizer with an empty pre-token cache (the old one is freed with it)."""
+        import gigatoken
+
+        self.tokenizer = None  # free the old cache before the new tokenizer is built
+        # its pages go back to the system, so the new cache growing into them is counted
+        trim_heap()
+        self.tokenizer = gigatoken.Tokenizer.from_json(self.hf.to_str())
+        self.cache_bytes = 0
 
     def encode(self, texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
         """Flat int32 ids and int64 offsets of an Arrow string column (null reads as "")."""
@@ -122,8 +153,15 @@ class GigatokenBackend:
         strings = ak.contents.ListOffsetArray(
             ak.index.Index64(offsets), chars, parameters={"__array__": "string"}
         )
+        # Measured around the call only, so other stages sharing the worker do not count;
+        # the call's output is mostly allocated in pages earlier batches freed.
+        before = resident_bytes()
         # one worker = one core (the stage asks for num_cpus=1): no thread pool of its own
         out = self.tokenizer.encode_batch(ak.Array(strings), parallel=False)
+        self.cache_bytes += resident_bytes() - before
+        if self.cache_budget_bytes and self.cache_bytes > self.cache_budget_bytes:
+            self.reset_cache()
+            self.cache_resets += 1
         layout = out.layout
         offsets = np.asarray(layout.offsets, dtype=np.int64)
         ids = np.asarray(layout.content.data)

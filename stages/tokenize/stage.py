@@ -60,6 +60,12 @@ class TokenizeParams(StageParams):
         "(checked at setup), else hf",
     )
     batch_size: int = 1024
+    cache_mb: int = Field(
+        512,
+        ge=0,
+        description="gigatoken: resident memory its pre-token cache may take in a worker "
+        "before the tokenizer is rebuilt with an empty one (ids unchanged); 0: no limit",
+    )
 
 
 def gpu_available() -> bool:
@@ -161,9 +167,13 @@ class TokenizeStage(Stage):
         """On a GPU: NVML busy % (mean over samples, and the highest) and peak memory of the
         worker's GPU since the last batch, time waiting for input included (an input-starved
         GPU shows as idle); ``on_gpu`` marks a GPU run even where NVML is missing.
-        On a CPU: nothing (lineage's ``metrics`` stays NULL)."""
+        On a CPU: how often gigatoken's pre-token cache reached ``cache_mb`` and was emptied,
+        when it was (else nothing: lineage's ``metrics`` stays NULL)."""
         if self.sampler is None:
-            return {}
+            if self.giga is None or not self.giga.cache_resets:
+                return {}
+            resets, self.giga.cache_resets = self.giga.cache_resets, 0
+            return {"pretoken_cache_resets": Metric(float(resets), "sum")}
         out = {"on_gpu": Metric(1.0, "max")}
         figures = self.sampler.take()
         if figures:
@@ -177,7 +187,10 @@ class TokenizeStage(Stage):
     def _setup_gigatoken(self, explicit: bool) -> None:
         from corpusforge.stages.tokenize.gigatoken_backend import GigatokenBackend
 
-        self.giga, self.backend_reason = GigatokenBackend.try_create(self.hf)
+        self.giga, self.backend_reason = GigatokenBackend.try_create(
+            self.hf,
+            self.params.cache_mb,  # type: ignore[attr-defined]
+        )
         if self.giga is None:
             if explicit:
                 raise ConfigError(

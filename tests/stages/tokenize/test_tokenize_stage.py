@@ -7,6 +7,7 @@ import pyarrow as pa
 import pytest
 from tok_textgen import corpus
 
+from corpusforge.pipeline.api import trim_heap
 from corpusforge.pipeline.api.errors import ConfigError
 from corpusforge.pipeline.registry import get_stage
 from corpusforge.stages.tokenize.source import load_tokenizer
@@ -65,6 +66,33 @@ def test_gigatoken_is_the_cpu_default_and_matches_hf(tokenizer: str) -> None:
     ref = TokenizeStage(tokenizer=tokenizer, device="cpu", implementation="hf")(table)
     assert out["input_ids"].to_pylist() == ref["input_ids"].to_pylist()
     assert out["n_tokens"].to_pylist() == ref["n_tokens"].to_pylist()
+
+
+def test_gigatoken_cache_is_emptied_past_its_budget_ids_unchanged() -> None:
+    """gigatoken keeps every distinct pre-token it met: on a stream of new words (6 MB, its
+    cache would take ~60) the worker builds a fresh tokenizer each time the resident memory
+    the calls added reaches ``cache_mb`` (counted in the stage's metrics); the ids stay HF's."""
+    rng = np.random.default_rng(3)
+    words = rng.integers(ord("a"), ord("z") + 1, size=(600_000, 10), dtype=np.uint8)
+    words[:, 0] = ord(" ")  # " qxkfwzpbj": ten bytes, one pre-token, almost never seen before
+    blob = words.tobytes().decode()
+    table = docs([blob[i : i + 10_000] for i in range(0, len(blob), 10_000)])  # 600 x 1000 words
+    bounded = TokenizeStage(tokenizer="gpt2", device="cpu", cache_mb=4)
+    bounded.ensure_setup()
+    trim_heap()  # earlier tests' freed pages would hold a cache without it growing resident
+    unbounded = TokenizeStage(tokenizer="gpt2", device="cpu", cache_mb=0)
+    outs: dict[int, list] = {id(bounded): [], id(unbounded): []}
+    for start in range(0, table.num_rows, 5):
+        for stage in (bounded, unbounded):
+            outs[id(stage)].extend(stage(table.slice(start, 5))["input_ids"].to_pylist())
+    assert bounded.backend == unbounded.backend == "gigatoken"
+    assert bounded.take_metrics()["pretoken_cache_resets"].value >= 2
+    assert bounded.take_metrics() == {}  # each reset counted once
+    assert unbounded.take_metrics() == {}  # no limit: never rebuilt
+    assert outs[id(bounded)] == outs[id(unbounded)]
+    sample = table.take(list(range(0, table.num_rows, 20)))
+    ref = TokenizeStage(tokenizer="gpt2", device="cpu", implementation="hf")(sample)
+    assert outs[id(bounded)][::20] == ref["input_ids"].to_pylist()
 
 
 def _wordpiece_json(tmp_path) -> str:
