@@ -102,6 +102,18 @@ def test_word_splitting_matches_datatrove_document_for_document() -> None:
     assert sum(chunked.words(t) is not None for t in CORPUS) > len(CORPUS) // 2
 
 
+def test_documents_spacy_splits_whole_leave_no_lexemes_behind() -> None:
+    """Documents the kernels cannot split go to spaCy whole: its vocabulary must not keep
+    their new words (a long run's worker grew by every one), and the words stay datatrove's."""
+    tok = quality_words.tokenizer_for("en")
+    vocab = tok.tokenizer.vocab
+    texts = [" ".join(f"zq{i}w{j}, (x{j})" for j in range(200)) for i in range(20)]
+    lexemes, strings = len(list(vocab)), len(vocab.strings)  # len(vocab) counts dropped ones
+    ours = quality_words._spacy_words(tok, texts)
+    assert (len(list(vocab)), len(vocab.strings)) == (lexemes, strings)
+    assert ours == [split_into_words(t, "en") for t in texts]
+
+
 def test_chunk_path_refuses_cross_chunk_phrase_matches() -> None:
     chunked = quality_words.chunk_words_for("en")
     assert chunked is not None
