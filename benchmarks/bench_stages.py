@@ -247,7 +247,8 @@ def _minhash_peers(tmp: str) -> tuple[Peer, Peer]:
     return dt, rensa
 
 
-def _tokenize_peers() -> tuple[Peer, Peer]:
+def tokenize_peers() -> tuple[Peer, Peer]:
+    """HF's batch encode (datatrove's tokenizer) and gigatoken alone on Arrow batches."""
     from corpusforge.stages.tokenize.gigatoken_backend import GigatokenBackend
     from corpusforge.stages.tokenize.source import load_tokenizer
 
@@ -366,7 +367,7 @@ def plan(records: list[dict[str, Any]], tmp: str) -> dict[str, Callable[[], Step
         return ours_stage("minhash"), dt_mh, rensa, "rensa 0.5 + Python shingles"
 
     def tokenize() -> Step:
-        hf_tok, giga = _safe(_tokenize_peers, 2)
+        hf_tok, giga = _safe(tokenize_peers, 2)
         ours = ours_stage("tokenize", {"tokenizer": "gpt2", "device": "cpu"})
         return ours, hf_tok, giga, "gigatoken 0.10 encode_batch, 1 thread"
 

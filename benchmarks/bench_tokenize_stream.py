@@ -45,12 +45,16 @@ import psutil
 import pyarrow as pa
 import pyarrow.compute as pc
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_stages import tokenize_peers
+
 BATCH_DOCS = 1024  # the stage's batch size
 
 
 def corpus_batches(corpus: Path, mb: float) -> Iterator[pa.Table]:
     """The corpus' string texts in order, ``BATCH_DOCS`` documents per table, ``mb`` MB in all
-    (the JSON parsing is outside the timing)."""
+    (the JSON parsing is outside the timing). Streamed, not loaded whole as ``load_slice``
+    does, so the resident memory printed is the encoder's."""
     texts: list[str] = []
     total = 0
     for shard in sorted(corpus.rglob("*.jsonl.gz")):
@@ -74,14 +78,16 @@ def corpus_batches(corpus: Path, mb: float) -> Iterator[pa.Table]:
 
 
 def new_word_batches(mb: float, seed: int = 0) -> Iterator[pa.Table]:
-    """Documents of 1,000 words of ten random lowercase letters (one pre-token each, each new
-    with probability ~1 - 1e-8), ``BATCH_DOCS`` documents (10 MB) per table."""
+    """Documents of 1,000 words of ten random lowercase letters after a space (one pre-token
+    each, new with probability ~1 - 1e-8), ``BATCH_DOCS`` documents (11.3 MB) per table, as
+    many tables as make ``mb`` MB at most."""
     rng = np.random.default_rng(seed)
-    for _ in range(int(mb * 1e6 / (BATCH_DOCS * 10_000))):
+    doc_bytes = 1000 * 11
+    for _ in range(int(mb * 1e6 / (BATCH_DOCS * doc_bytes))):
         words = rng.integers(ord("a"), ord("z") + 1, size=(BATCH_DOCS * 1000, 11), dtype=np.uint8)
         words[:, 0] = ord(" ")
         blob = words.tobytes().decode()
-        texts = [blob[i : i + 11_000] for i in range(0, len(blob), 11_000)]
+        texts = [blob[i : i + doc_bytes] for i in range(0, len(blob), doc_bytes)]
         yield pa.table({"id": [""] * len(texts), "text": texts})
 
 
@@ -94,18 +100,8 @@ def encoder(side: str) -> tuple[Callable[[pa.Table], object], Any]:
         stage.ensure_setup()
         stage.process(pa.table({"id": ["w"], "text": ["load the kernels, as a worker's setup"]}))
         return stage.process, stage
-    import awkward as ak
-    import gigatoken
-
-    from corpusforge.stages.tokenize.source import load_tokenizer
-
-    tok = gigatoken.Tokenizer.from_json(load_tokenizer("gpt2").to_str())
-
-    def run(table: pa.Table) -> None:
-        texts = table.column("text").combine_chunks().cast(pa.large_string())
-        tok.encode_batch(ak.from_arrow(texts, highlevel=True), parallel=False)
-
-    return run, None
+    _, gigatoken_alone = tokenize_peers()  # the library as bench_stages times it
+    return gigatoken_alone, None
 
 
 def child(side: str, stream: str, corpus: Path, mb: float, chunk_mb: float) -> None:

@@ -137,7 +137,7 @@ class TokenizeStage(Stage):
         self.backend = impl
         self.backend_reason = f"implementation: {p.implementation}"
         if impl == "gigatoken":
-            self._setup_gigatoken(explicit=p.implementation == "gigatoken")
+            self._setup_gigatoken(explicit=p.implementation == "gigatoken", cache_mb=p.cache_mb)
         if impl in ("array", "device"):
             from corpusforge.stages.tokenize.array_tokenizer import ArrayBPETokenizer
             from corpusforge.stages.tokenize.gpu_tokenizer import DeviceBPETokenizer
@@ -184,13 +184,10 @@ class TokenizeStage(Stage):
             out["gpu_samples"] = Metric(n, "sum")
         return out
 
-    def _setup_gigatoken(self, explicit: bool) -> None:
+    def _setup_gigatoken(self, explicit: bool, cache_mb: int) -> None:
         from corpusforge.stages.tokenize.gigatoken_backend import GigatokenBackend
 
-        self.giga, self.backend_reason = GigatokenBackend.try_create(
-            self.hf,
-            self.params.cache_mb,  # type: ignore[attr-defined]
-        )
+        self.giga, self.backend_reason = GigatokenBackend.try_create(self.hf, cache_mb)
         if self.giga is None:
             if explicit:
                 raise ConfigError(
