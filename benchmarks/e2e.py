@@ -120,6 +120,47 @@ def with_near_dedup(stages: list, overrides: dict) -> list:
     return out
 
 
+def recipe_threshold(near: dict) -> float:
+    """The near_dedup threshold our side ran with: the recipe's, or its override."""
+    import yaml
+
+    stages = with_near_dedup(yaml.safe_load(open(RECIPE))["stages"], near)
+    for stage in stages:
+        if isinstance(stage, dict) and "near_dedup" in stage:
+            return float((stage["near_dedup"] or {}).get("threshold", 0.7))
+    return 0.7  # the stage's default
+
+
+def explain_with_truth(corpus: str, sides: dict[str, set], threshold: float) -> None:
+    """What the documents kept by one side only are, from make_corpus's ``truth.parquet``
+    (JSONL ids): counts per generated kind, and for near copies their true Jaccard to their
+    original against the threshold our side was given."""
+    import pyarrow.parquet as pq
+
+    path = os.path.join(corpus, "truth.parquet")
+    if not os.path.exists(path):
+        return
+    cols = ["id", "kind", "jaccard_to_original"]
+    truth = {r["id"]: r for r in pq.read_table(path, columns=cols).to_pylist()}
+    for name, ids in sides.items():
+        rows = [truth[i] for i in ids if i in truth]
+        kinds: dict[str, int] = {}
+        for r in rows:
+            kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
+        js = sorted(r["jaccard_to_original"] for r in rows if r["kind"] == "near_dup")
+        line = f"kept by {name} only ({len(ids)}): " + ", ".join(
+            f"{k} {n}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])
+        )
+        if js:
+            below = sum(j < threshold for j in js)
+            line += (
+                f"; near copies: {below} of {len(js)} with true Jaccard to their original "
+                f"under {threshold} (min {js[0]:.2f}, median {js[len(js) // 2]:.2f}, "
+                f"max {js[-1]:.2f})"
+            )
+        print(line)
+
+
 def ours(
     inputs: str, variant: str, workers: int, tmp: str, cold: bool = False, near: dict | None = None
 ) -> dict:
@@ -389,6 +430,12 @@ def main() -> None:
         f"{len(d['kept'] - o['kept'])} only datatrove (Jaccard {len(both) / len(union):.3f}); "
         f"tokens ours/datatrove {o['tokens'] / max(d['tokens'], 1):.3f}"
     )
+    if args.variant == "jsonl":
+        explain_with_truth(
+            args.corpus,
+            {"ours": o["kept"] - d["kept"], "datatrove": d["kept"] - o["kept"]},
+            recipe_threshold(near_dedup_overrides(args.near_dedup)),
+        )
 
 
 if __name__ == "__main__":
