@@ -21,6 +21,7 @@ from corpusforge.cli.commands import forget as forget_command
 from corpusforge.cli.commands import inspect as inspect_commands
 from corpusforge.cli.commands.tokens import tokens as tokens_command
 from corpusforge.pipeline.api.errors import ConfigError, CorpusforgeError
+from corpusforge.schemas import OUTPUT_STEPS, READ_STEPS
 
 app = typer.Typer(
     name="corpusforge",
@@ -180,7 +181,9 @@ def _log_progress(plain: bool) -> None:
     logger.propagate = False
 
 
-def _summary_rows(result: Any) -> list[tuple[str, str, int, int, int, float, float, list]]:
+def _summary_rows(
+    result: Any,
+) -> list[tuple[str, str, int, int | None, int | None, float | None, float | None, list]]:
     """(stage, phase, docs in, kept, rejected, MB in, seconds, [(reason, n)]) per step."""
     by_stage: dict[str, list[tuple[str, int]]] = {}
     for key, n in result.rejects_by_reason.items():
@@ -188,7 +191,7 @@ def _summary_rows(result: Any) -> list[tuple[str, str, int, int, int, float, flo
         by_stage.setdefault(stage, []).append((reason, n))
     read_reasons = by_stage.get("read", [])
     read_rejected = sum(n for _, n in read_reasons)
-    reading = {s["kind"]: s for s in result.stages if s["kind"] in ("read", "extract")}
+    reading = {s["kind"]: s for s in result.stages if s["kind"] in READ_STEPS}
     rows = [
         (
             step,
@@ -200,7 +203,7 @@ def _summary_rows(result: Any) -> list[tuple[str, str, int, int, int, float, flo
             reading[step]["seconds"] if step in reading else None,
             read_reasons if step == "read" else [],
         )
-        for step in ("read", "extract")
+        for step in READ_STEPS
         if step == "read" or step in reading
     ]
     for s in result.stages:
@@ -208,13 +211,14 @@ def _summary_rows(result: Any) -> list[tuple[str, str, int, int, int, float, flo
             continue
         docs_in = s["docs_in_total"] if s["docs_in_total"] is not None else s["docs_in"]
         rejected = s["docs_rejected_total"] if s["docs_rejected_total"] is not None else 0
+        engine_step = s["kind"] in OUTPUT_STEPS  # rows of every phase: no kept or rejected
         rows.append(
             (
                 s["stage"],
-                str(s["phase"]),
+                "all" if s["phase"] is None else str(s["phase"]),
                 docs_in,
-                docs_in - rejected,
-                rejected,
+                None if engine_step else docs_in - rejected,
+                None if engine_step else rejected,
                 (s["bytes_in"] or 0) / 1e6,
                 s["seconds"] or 0.0,
                 by_stage.get(s["stage"], []),
@@ -236,8 +240,8 @@ def print_summary(result: Any) -> None:
             name,
             phase,
             f"{docs_in:,}",
-            f"{kept:,}",
-            f"{rejected:,}",
+            "" if kept is None else f"{kept:,}",
+            "" if rejected is None else f"{rejected:,}",
             "" if mb is None else f"{mb:,.1f}",
             "" if secs is None else f"{secs:,.1f}",
         )

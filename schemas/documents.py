@@ -35,6 +35,15 @@ FATE_FORGOTTEN = "forgotten"
 
 FATE_COLUMNS = (Col.FATE, Col.STAGE, Col.REASON, Col.DETAIL, Col.ERROR)
 
+# stage_stats rows that are the engine's own steps, not stages: the reading (and a WARC
+# reader's HTML extraction), ahead of the stages; and what every phase's tasks do after them,
+# counted over all phases: the PII stage on rejected rows it had not seen
+# (output.rejected_text: redacted; a fifth of the web recipe's phase-0 worker time, measured)
+# and writing the fragments
+READ_STEPS = ("read", "extract")
+OUTPUT_STEPS = ("redact_rejected", "write")
+ENGINE_STEPS = READ_STEPS + OUTPUT_STEPS
+
 DOCUMENT_SCHEMA = pa.schema(
     [
         (Col.ID, pa.string()),

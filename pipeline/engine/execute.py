@@ -33,7 +33,7 @@ from corpusforge.pipeline.api.reader import ReadPart, conform_documents
 from corpusforge.pipeline.engine.unreadable import checksum_or_none, read_guarded
 from corpusforge.pipeline.io import fsutil
 from corpusforge.pipeline.registry import import_modules, load_plugins
-from corpusforge.schemas import FATE_REJECTED, Col
+from corpusforge.schemas import FATE_REJECTED, OUTPUT_STEPS, Col
 
 if TYPE_CHECKING:
     from corpusforge.pipeline.engine.privacy import RejectedText
@@ -69,10 +69,6 @@ def fragment_span(name: str) -> tuple[str, int]:
 def fragment_first(name: str) -> int:
     """The source index of a fragment's first record (from its name)."""
     return int(name.rsplit("-", 2)[1])
-
-
-# stage_stats rows of the reading itself, ahead of the stages (counters from read_units)
-READ_STEPS = ("read", "extract")
 
 
 @dataclass
@@ -507,8 +503,10 @@ def write_fragments(
     batch, carried = pop_stats(batch)
     if guard is not None:  # takedowns that stick: forgotten documents never go live again
         batch = guard(batch)
-    stats = encode_stats(merge_stats(carried)) if carried else None
+    stats = merge_stats(carried)
+    redacting, writing = StageStats(), StageStats()
     for source_path, piece in _span_pieces(batch):
+        start = time.perf_counter()
         unit_total = unit_checksum = unit_size = unit_stats = None
         if UNIT_TOTAL in piece.column_names:
             totals = piece.column(UNIT_TOTAL).drop_null()
@@ -522,7 +520,15 @@ def write_fragments(
         piece = set_column(piece, N_BYTES, pc.cast(pc.binary_length(texts), pa.int64()))
         piece = set_column(piece, TEXT_HASH, _hash_texts(texts))
         if rejected_text is not None and rejected_text.redacts_fragments:
-            piece = rejected_text.redact_fragment(piece, lambda: _redactor(rejected_text, scope))
+            t0 = time.perf_counter()
+            piece, redacted = rejected_text.redact_fragment(
+                piece, lambda: _redactor(rejected_text, scope)
+            )
+            seconds = time.perf_counter() - t0
+            start += seconds  # not the writing's time
+            if redacted.docs_in:
+                redacted.seconds, redacted.batches = seconds, 1
+                redacting.add(redacted)
         first = int(piece.column(Col.SOURCE_INDEX)[0].as_py())
         name = f"{fsutil.unit_key(source_path)}-{first:010d}-{piece.num_rows:07d}.parquet"
         size = fsutil.atomic_write_parquet(fsutil.join(phase_dir, name), piece, compression)
@@ -544,9 +550,24 @@ def write_fragments(
                 "unit_stats": unit_stats,
                 "bytes": size,
                 "rejected_bytes": int(pc.sum(piece.column(N_BYTES).filter(rejected)).as_py() or 0),
-                "stage_stats": None if rows else stats,  # the batch's counters, reported once
+                "stage_stats": None,
             }
         )
+        n_bytes = int(pc.sum(piece.column(N_BYTES)).as_py() or 0)
+        writing.add(
+            StageStats(
+                docs_in=piece.num_rows,
+                docs_out=piece.num_rows,
+                bytes_in=n_bytes,
+                bytes_out=size,
+                seconds=time.perf_counter() - start,
+                batches=1,
+            )
+        )
+    for name, counters in zip(OUTPUT_STEPS, (redacting, writing), strict=True):
+        if counters.batches:
+            stats.setdefault(name, StageStats()).add(counters)
+    rows[0]["stage_stats"] = encode_stats(stats)  # the batch's counters, reported once
     return pa.Table.from_pylist(rows, schema=fragment_descriptors_schema())
 
 

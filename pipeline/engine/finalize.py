@@ -20,13 +20,14 @@ import pyarrow as pa
 
 from corpusforge.pipeline.config import RunConfig, config_to_json
 from corpusforge.pipeline.engine import journal, outputs, privacy
-from corpusforge.pipeline.engine.execute import READ_STEPS, StageStats, fragment_span
+from corpusforge.pipeline.engine.execute import StageStats, fragment_span
 from corpusforge.pipeline.engine.executor import Executor
 from corpusforge.pipeline.engine.plan import Phase, PlannedStage
 from corpusforge.pipeline.io import fsutil
 from corpusforge.pipeline.lineage import store as lineage
 from corpusforge.pipeline.lineage.summary import RunResult, summarize
 from corpusforge.pipeline.registry import get_sink
+from corpusforge.schemas import OUTPUT_STEPS, READ_STEPS
 
 log = logging.getLogger("corpusforge")
 
@@ -236,9 +237,11 @@ def _stage_rows(
     run_id: str, phases: list[Phase], stats: dict[str, StageStats]
 ) -> list[dict[str, Any]]:
     rows = []
-    # reading (and a WARC reader's HTML extraction) first: kind = stage = "read" / "extract"
-    steps = [(name, name, 0) for name in READ_STEPS if name in stats]
+    # reading (and a WARC reader's HTML extraction) first: kind = stage = "read" / "extract";
+    # what the tasks of every phase do after the stages last, with no phase (all of them)
+    steps: list[tuple[str, str, int | None]] = [(n, n, 0) for n in READ_STEPS if n in stats]
     steps += [(p.stage.instance_name, p.stage.name, ph.index) for ph in phases for p in ph.stages]
+    steps += [(name, name, None) for name in OUTPUT_STEPS if name in stats]
     for name, kind, phase_index in steps:
         s = stats.get(name, StageStats())
         rows.append(

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpusforge.pipeline.api import Stage, StageParams, set_column
-from corpusforge.pipeline.engine.execute import TEXT_REDACTED_BY
+from corpusforge.pipeline.engine.execute import TEXT_REDACTED_BY, StageStats
 from corpusforge.schemas import FATE_REJECTED, Col
 
 REDACTED_BY = "text_redacted_by"
@@ -48,18 +48,26 @@ class RejectedText:
         """Whether phases redact the rejected rows of their fragments (see the module)."""
         return self.mode == "redacted" and self.redactor is not None
 
-    def redact_fragment(self, table: pa.Table, stage: Callable[[], Stage]) -> pa.Table:
+    def redact_fragment(
+        self, table: pa.Table, stage: Callable[[], Stage]
+    ) -> tuple[pa.Table, StageStats]:
         """A fragment's rows with the rejected ones' text redacted where the PII stage has not
         seen it, and ``_text_redacted_by`` naming it on every rejected row that went through
-        it. ``stage`` gives the PII stage instance, asked only when a row needs it."""
+        it; with how many rows (and text bytes) went through the PII stage here. ``stage``
+        gives the PII stage instance, asked only when a row needs it."""
         rejected = pc.fill_null(pc.equal(table.column(Col.FATE), FATE_REJECTED), False)
         done = pc.and_(rejected, self._after(table))
         todo = pc.and_(pc.and_(rejected, pc.invert(done)), pc.is_valid(table[Col.TEXT]))
+        counters = StageStats()
         if pc.any(todo).as_py():
+            counters.docs_in = counters.docs_out = int(pc.sum(todo).as_py())
+            counters.bytes_in = int(
+                pc.sum(pc.binary_length(table[Col.TEXT].filter(todo))).as_py() or 0
+            )
             table = self._redact(table, todo, stage())
             done = pc.or_(done, todo)
         mark = pc.if_else(done, pa.scalar(self.redactor_name, pa.string()), _NULL)
-        return set_column(table, TEXT_REDACTED_BY, mark)
+        return set_column(table, TEXT_REDACTED_BY, mark), counters
 
     def apply(self, table: pa.Table) -> pa.Table:
         """Rejected rows as the rejected output stores them, with ``text_redacted_by``."""

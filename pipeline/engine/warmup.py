@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from corpusforge.pipeline.config import RunConfig
+from corpusforge.schemas import ENGINE_STEPS
 
 # our own vocabulary: common English function words and plain nouns/verbs/adjectives
 _FUNCTION = (
@@ -107,6 +108,6 @@ def warm_up(cfg: RunConfig) -> WarmupResult:
     seen = {
         s["stage"]: int(s["docs_in_total"] or s["docs_in"] or 0)
         for s in result.stages
-        if s["kind"] != "read"
+        if s["kind"] not in ENGINE_STEPS  # reading and writing: not stages
     }
     return WarmupResult(time.perf_counter() - start, result.records, seen)

@@ -27,7 +27,7 @@ import duckdb
 import pyarrow as pa
 
 from corpusforge.pipeline.api.errors import ConservationError
-from corpusforge.schemas import DOCUMENT_SCHEMA
+from corpusforge.schemas import DOCUMENT_SCHEMA, ENGINE_STEPS
 
 LINEAGE_FILE = "lineage.duckdb"
 
@@ -312,7 +312,7 @@ def fill_stage_totals(
     ).fetchone()[0]
     remaining = total
     for row in sorted(stage_rows, key=lambda r: r["position"]):
-        if row["kind"] in ("read", "extract"):  # the reading itself, not a stage
+        if row["kind"] in ENGINE_STEPS:  # reading, writing: not a stage
             continue
         rejected = con.execute(
             "SELECT count(*) FROM documents WHERE stage = ? AND fate = 'rejected'", [row["stage"]]

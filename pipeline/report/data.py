@@ -20,6 +20,7 @@ import duckdb
 from corpusforge.pipeline.api.report import presented_by_section, report_sections
 from corpusforge.pipeline.lineage.query import connect
 from corpusforge.pipeline.registry import load_report_sections
+from corpusforge.schemas import OUTPUT_STEPS
 
 HIST_BINS = 30
 # engine columns of `documents`: never signals
@@ -163,7 +164,7 @@ def _funnel(
             [run_id],
         )
     }
-    stage_names = list(kinds)
+    stage_names = [s for s, kind in kinds.items() if kind not in OUTPUT_STEPS]  # reject nothing
     steps = ["read", *[s for s in stage_names if s != "read"]]
     # a reject by a stage this run no longer has (config changed, resumed) still counts
     known = set(steps)
@@ -216,6 +217,8 @@ def _stage_kind(type_name: str) -> str:
 
     cls = all_stages().get(type_name)
     if cls is None:
+        if type_name in OUTPUT_STEPS:
+            return "output"
         return "read" if type_name == "read" else ""
     return "global" if cls.is_global else ("model" if cls.stateful else "task")
 

@@ -224,7 +224,7 @@ def _stages(d: dict[str, Any]) -> str:
         [
             s["stage"],
             s["kind"],
-            s["phase"],
+            "all" if s["phase"] is None else s["phase"],
             s["docs_in"],
             s["docs_rejected"],
             _mb(s["bytes_in"]),

@@ -78,7 +78,12 @@ def test_run_writes_outputs_lineage_and_holds_conservation(tmp_path: Path) -> No
     stats = con.execute(
         "SELECT stage, docs_in_total, docs_rejected_total FROM stage_stats ORDER BY position"
     ).fetchall()
-    assert stats == [("read", None, None), ("test_min_words", 120, 24), ("test_upper", 96, 0)]
+    assert stats == [
+        ("read", None, None),
+        ("test_min_words", 120, 24),
+        ("test_upper", 96, 0),
+        ("write", None, None),  # no PII stage: no redact_rejected step
+    ]
     # reading has its own counters: records, file bytes in, text bytes out, seconds
     read = con.execute(
         "SELECT kind, docs_in, bytes_in, bytes_out, seconds FROM stage_stats WHERE stage = 'read'"

@@ -137,6 +137,33 @@ def test_rejected_rows_are_redacted_in_the_task_that_rejected_them(tmp_path: Pat
     assert "_text_redacted_by" not in pq.read_table(tmp_path / "out" / "data").column_names
 
 
+def test_the_redaction_of_rejected_rows_and_the_writing_have_their_own_stage_stats(
+    tmp_path: Path,
+) -> None:
+    """The work a phase's tasks do after the stages is in stage_stats, after the stages and
+    with no phase: the PII stage on the rows rejected before it (not those it saw), and
+    writing every row of the fragments."""
+    Pipeline(config(tmp_path)).run()
+    con = duckdb.connect(str(tmp_path / "out" / "lineage.duckdb"), read_only=True)
+    rows = con.execute(
+        "SELECT stage, kind, phase, docs_in, bytes_in, bytes_out, seconds, docs_in_total "
+        "FROM stage_stats ORDER BY position"
+    ).fetchall()
+    con.close()
+    assert [r[0] for r in rows] == [
+        "read", "length_filter", "pii", "late_filter", "redact_rejected", "write"
+    ]  # fmt: skip
+    early = [d["text"] for d in documents() if d["id"].startswith("short-")]
+    redact, write = rows[-2], rows[-1]
+    assert redact[1:6] == (
+        "redact_rejected", None, len(early), sum(len(t.encode()) for t in early), 0
+    )  # fmt: skip
+    assert write[1:4] == ("write", None, len(documents()))
+    assert write[4] == sum(r["_n_bytes"] for r in fragment_rows(tmp_path / "out")) > 0
+    assert write[5] > 0  # Parquet bytes written
+    assert redact[6] > 0 and write[6] > 0 and redact[7] is None and write[7] is None
+
+
 def test_outputs_do_not_depend_on_where_the_text_was_redacted(tmp_path: Path) -> None:
     """A run whose phase 0 kept rejected text raw (``rejected_text: raw``), re-run with the
     default, has its rejected output redacted by the writer: the same table as a run that

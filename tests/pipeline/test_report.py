@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from corpusforge.cli.main import app
 from corpusforge.pipeline.engine.runner import Pipeline
 from corpusforge.pipeline.report import report_data, write_report
+from corpusforge.schemas import ENGINE_STEPS, OUTPUT_STEPS
 
 GERMAN = "der Hund und die Katze ist nicht das Problem heute"
 ENGLISH = "the quick brown fox jumps over the lazy dog again today"
@@ -125,11 +126,14 @@ def test_json_matches_lineage(full_run: Path) -> None:
     for a, b in zip(d["funnel"], d["funnel"][1:], strict=False):
         assert b["docs_in"] == a["docs_out"]
     assert d["funnel"][-1]["docs_out"] == t["kept"]
-    stats = dict(
-        lineage_rows(
-            full_run, "SELECT stage, docs_rejected_total FROM stage_stats WHERE stage <> 'read'"
+    stats = {
+        stage: total
+        for stage, kind, total in lineage_rows(
+            full_run, "SELECT stage, kind, docs_rejected_total FROM stage_stats"
         )
-    )
+        if kind not in ENGINE_STEPS  # reading and writing reject nothing: not funnel steps
+    }
+    assert set(stats) == set(steps) - {"read"}
     for name, total in stats.items():
         assert steps[name]["rejected"] == total
     assert set(steps["test_report_signals"]["reasons"]) == {"low_alpha"}
@@ -271,8 +275,12 @@ def test_stage_table_numbers_equal_lineage(full_run: Path) -> None:
     global stages included (their workers count nothing); kind is task/model/global."""
     d = report_data(full_run)
     funnel = {s["stage"]: s for s in d["funnel"]}
-    stages = [s for s in d["stages"] if s["stage"] != "read"]
+    stages = [s for s in d["stages"] if s["type"] not in ENGINE_STEPS]
     assert [s["stage"] for s in stages] == [s for s in funnel if s != "read"]
+    # the engine's own steps come last, with no phase: writing (no PII stage, no redaction)
+    (write,) = [s for s in d["stages"] if s["type"] in OUTPUT_STEPS]
+    assert d["stages"][-1] is write and (write["stage"], write["kind"]) == ("write", "output")
+    assert write["phase"] is None and write["docs_in"] >= funnel["read"]["docs_in"] > 0
     for s in stages:
         name = s["stage"]
         rejected = lineage_rows(
