@@ -10,7 +10,7 @@ from corpusforge.pipeline.api import Resources, Stage
 from corpusforge.pipeline.api.errors import ConfigError
 from corpusforge.pipeline.config import RunConfig, stage_location
 from corpusforge.pipeline.registry import all_stages, get_sink, get_stage, import_modules
-from corpusforge.schemas import DOCUMENT_SCHEMA
+from corpusforge.schemas import DOCUMENT_SCHEMA, ENGINE_STEPS
 
 
 @dataclass
@@ -56,6 +56,12 @@ def build_stages(cfg: RunConfig) -> list[PlannedStage]:
             raise ConfigError(
                 f"{stage_location(cfg, i, 'stage')}: {exc.message}", exc.hint
             ) from None
+        if sc.instance_name in ENGINE_STEPS:  # their counters would be summed with the step's
+            raise ConfigError(
+                f"{stage_location(cfg, i)}: stage name {sc.instance_name!r} is the engine's own "
+                "step in stage_stats",
+                hint=f"give the stage another `name:` (reserved: {', '.join(ENGINE_STEPS)})",
+            )
         if sc.instance_name in seen:
             raise ConfigError(
                 f"{stage_location(cfg, i)}: stage name {sc.instance_name!r} is used twice",

@@ -67,6 +67,15 @@ def test_unknown_stage_names_line(tmp_path: Path) -> None:
         build_stages(cfg)
 
 
+@pytest.mark.parametrize("name", ["read", "write", "redact_rejected"])
+def test_a_stage_cannot_take_the_name_of_an_engine_step(tmp_path: Path, name: str) -> None:
+    """stage_stats keys the counters by name: a stage called "write" would be summed with
+    the fragment writing."""
+    cfg = load_config(write(tmp_path, GOOD.replace("name: up", f"name: {name}")))
+    with pytest.raises(ConfigError, match=rf"c.yaml:9: stages\[2\].*{name}.*engine's own step"):
+        build_stages(cfg)
+
+
 def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"c.yaml:3: invalid YAML"):
         load_config(write(tmp_path, "name: t\ninput:\n\tpaths: [a]\n"))
