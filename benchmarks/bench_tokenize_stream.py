@@ -82,9 +82,11 @@ def new_word_batches(mb: float, seed: int = 0) -> Iterator[pa.Table]:
     each, new with probability ~1 - 1e-8), ``BATCH_DOCS`` documents (11.3 MB) per table, as
     many tables as make ``mb`` MB at most."""
     rng = np.random.default_rng(seed)
-    doc_bytes = 1000 * 11
+    n_words, word_bytes = 1000, 11  # " " + ten letters
+    doc_bytes = n_words * word_bytes
     for _ in range(int(mb * 1e6 / (BATCH_DOCS * doc_bytes))):
-        words = rng.integers(ord("a"), ord("z") + 1, size=(BATCH_DOCS * 1000, 11), dtype=np.uint8)
+        shape = (BATCH_DOCS * n_words, word_bytes)
+        words = rng.integers(ord("a"), ord("z") + 1, size=shape, dtype=np.uint8)
         words[:, 0] = ord(" ")
         blob = words.tobytes().decode()
         texts = [blob[i : i + doc_bytes] for i in range(0, len(blob), doc_bytes)]

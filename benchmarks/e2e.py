@@ -41,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 
 import psutil
 from tree_memory import tree_memory, tree_rss
@@ -120,15 +121,15 @@ def with_near_dedup(stages: list, overrides: dict) -> list:
     return out
 
 
-def recipe_threshold(near: dict) -> float:
-    """The near_dedup threshold our side ran with: the recipe's, or its override."""
-    import yaml
+def near_dedup_threshold(stages: list) -> float:
+    """The threshold near_dedup runs with in a config's ``stages``: its parameters read by the
+    stage's own model (so its default, and overrides given as strings, count as in a run)."""
+    from corpusforge.stages.dedup.stages import NearDedupParams
 
-    stages = with_near_dedup(yaml.safe_load(open(RECIPE))["stages"], near)
     for stage in stages:
         if isinstance(stage, dict) and "near_dedup" in stage:
-            return float((stage["near_dedup"] or {}).get("threshold", 0.7))
-    return 0.7  # the stage's default
+            return NearDedupParams(**(stage["near_dedup"] or {})).threshold
+    return NearDedupParams().threshold
 
 
 def explain_with_truth(corpus: str, sides: dict[str, set], threshold: float) -> None:
@@ -144,12 +145,10 @@ def explain_with_truth(corpus: str, sides: dict[str, set], threshold: float) -> 
     truth = {r["id"]: r for r in pq.read_table(path, columns=cols).to_pylist()}
     for name, ids in sides.items():
         rows = [truth[i] for i in ids if i in truth]
-        kinds: dict[str, int] = {}
-        for r in rows:
-            kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
+        kinds = Counter(r["kind"] for r in rows)
         js = sorted(r["jaccard_to_original"] for r in rows if r["kind"] == "near_dup")
         line = f"kept by {name} only ({len(ids)}): " + ", ".join(
-            f"{k} {n}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])
+            f"{k} {n}" for k, n in kinds.most_common()
         )
         if js:
             below = sum(j < threshold for j in js)
@@ -196,6 +195,7 @@ def ours(
     m.update(
         kept=set(kept.column(key).to_pylist()),
         tokens=int(sum(kept.column("n_tokens").to_pylist())),
+        near_threshold=near_dedup_threshold(cfg["stages"]),
         steps=stats,
         phases=[ln.strip() for ln in m["log"].splitlines() if _PROGRESS.search(ln)],
         docs=n,
@@ -434,7 +434,7 @@ def main() -> None:
         explain_with_truth(
             args.corpus,
             {"ours": o["kept"] - d["kept"], "datatrove": d["kept"] - o["kept"]},
-            recipe_threshold(near_dedup_overrides(args.near_dedup)),
+            o["near_threshold"],
         )
 
 

@@ -519,16 +519,12 @@ def write_fragments(
         piece = set_column(piece, N_CHARS, pc.cast(pc.utf8_length(texts), pa.int64()))
         piece = set_column(piece, N_BYTES, pc.cast(pc.binary_length(texts), pa.int64()))
         piece = set_column(piece, TEXT_HASH, _hash_texts(texts))
+        redacted = StageStats()
         if rejected_text is not None and rejected_text.redacts_fragments:
-            t0 = time.perf_counter()
             piece, redacted = rejected_text.redact_fragment(
                 piece, lambda: _redactor(rejected_text, scope)
             )
-            seconds = time.perf_counter() - t0
-            start += seconds  # not the writing's time
-            if redacted.docs_in:
-                redacted.seconds, redacted.batches = seconds, 1
-                redacting.add(redacted)
+            redacting.add(redacted)
         first = int(piece.column(Col.SOURCE_INDEX)[0].as_py())
         name = f"{fsutil.unit_key(source_path)}-{first:010d}-{piece.num_rows:07d}.parquet"
         size = fsutil.atomic_write_parquet(fsutil.join(phase_dir, name), piece, compression)
@@ -560,7 +556,7 @@ def write_fragments(
                 docs_out=piece.num_rows,
                 bytes_in=n_bytes,
                 bytes_out=size,
-                seconds=time.perf_counter() - start,
+                seconds=time.perf_counter() - start - redacted.seconds,  # the writing's own
                 batches=1,
             )
         )

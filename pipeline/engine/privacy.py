@@ -16,6 +16,7 @@ of ``rejected/`` names the stage that redacted each document's text (null: origi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -53,18 +54,21 @@ class RejectedText:
     ) -> tuple[pa.Table, StageStats]:
         """A fragment's rows with the rejected ones' text redacted where the PII stage has not
         seen it, and ``_text_redacted_by`` naming it on every rejected row that went through
-        it; with how many rows (and text bytes) went through the PII stage here. ``stage``
-        gives the PII stage instance, asked only when a row needs it."""
+        it; with the rows (and text bytes) that went through the PII stage here and its time
+        (no batch when none did). ``stage`` gives the PII stage instance, asked only when a
+        row needs it."""
         rejected = pc.fill_null(pc.equal(table.column(Col.FATE), FATE_REJECTED), False)
         done = pc.and_(rejected, self._after(table))
         todo = pc.and_(pc.and_(rejected, pc.invert(done)), pc.is_valid(table[Col.TEXT]))
         counters = StageStats()
         if pc.any(todo).as_py():
+            start = time.perf_counter()
             counters.docs_in = counters.docs_out = int(pc.sum(todo).as_py())
             counters.bytes_in = int(
                 pc.sum(pc.binary_length(table[Col.TEXT].filter(todo))).as_py() or 0
             )
             table = self._redact(table, todo, stage())
+            counters.seconds, counters.batches = time.perf_counter() - start, 1
             done = pc.or_(done, todo)
         mark = pc.if_else(done, pa.scalar(self.redactor_name, pa.string()), _NULL)
         return set_column(table, TEXT_REDACTED_BY, mark), counters
